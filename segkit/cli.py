@@ -1,0 +1,245 @@
+"""The ``segkit`` command: ``segkit run``, ``segkit demo-data``, ``segkit score``.
+
+Relative paths are resolved against the current directory. A :class:`~segkit.schema.SegkitError`
+(bad input, bad parameter, a failed notebook) prints ``segkit: error: <message>`` on stderr and exits
+with code 2, without a traceback.
+
+Examples
+--------
+.. code-block:: console
+
+    $ segkit run                                   # the demo shop, into reports/demo/
+    $ segkit run --data sales.csv --columns customer_id=Client order_date=Date amount=Total --name 2024-06
+    $ segkit run --data ../shared/samples/online_retail_II_sample.csv --name sample
+    $ segkit run --notebooks 03 -p k_max=6         # rerun one notebook of the demo run
+    $ segkit demo-data --out data/raw/demo --layout generic
+    $ segkit score --model data/processed/demo/model.skops --data new.csv --out segments.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from segkit.schema import ParameterError, SegkitError
+
+#: Where ``segkit run`` without ``--data`` writes (and reuses) the demo shop, relative to the current dir.
+DEFAULT_DEMO_DIR = Path("data/raw/demo")
+LAYOUTS = ("auto", "generic", "online_retail", "olist")
+DEMO_LAYOUTS = ("generic", "olist", "online_retail_ii")
+
+#: Exit code of a run or command stopped by a SegkitError.
+EXIT_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``segkit`` command (sub-commands run, demo-data, score)."""
+    from segkit import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="segkit",
+        description="Reproducible customer segmentation: run the notebooks into HTML reports, "
+        "generate the demo shop, score new customers.",
+    )
+    parser.add_argument("--version", action="version", version=f"segkit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run the notebooks into reports/<run>/ (HTML + index) and data/processed/<run>/",
+        description="Run the four notebooks with papermill, export HTML reports and the index page. "
+        "Without --data, the demo shop is generated into data/raw/demo/ (once) and used.",
+    )
+    _add_source_arguments(run, data_required=False)
+    run.add_argument("--name", default=None, help="run name (default: 'demo', or the data file's stem)")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="notebook parameter, repeatable (e.g. -p k_max=6 -p period_days=30)",
+    )
+    run.add_argument(
+        "--notebooks", default=None, help="which notebooks to run, e.g. 01,02 (default: all four)"
+    )
+    run.add_argument("--keep-code", action="store_true", help="show the code in the HTML reports")
+    run.add_argument(
+        "--sample-customers", type=int, default=0, metavar="N", help="use a seeded sample of N customers"
+    )
+    run.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    run.add_argument(
+        "--notebooks-dir", default=None, help="folder holding the notebooks (default: the repo's)"
+    )
+    run.add_argument("--processed-dir", default="data/processed", help="parent of the processed run folder")
+    run.add_argument("--reports-dir", default="reports", help="parent of the reports run folder")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.set_defaults(handler=command_run)
+
+    demo = commands.add_parser(
+        "demo-data",
+        help="write the generated demo shop to disk",
+        description="Generate the demo shop (seeded, identical every time) and write it in a layout.",
+    )
+    demo.add_argument("--out", default=str(DEFAULT_DEMO_DIR), help="output folder (default data/raw/demo)")
+    demo.add_argument(
+        "--layout", choices=DEMO_LAYOUTS, default="generic", help="file layout (default generic)"
+    )
+    demo.add_argument("--n-customers", type=int, default=None, metavar="N", help="customers with an order")
+    demo.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    demo.set_defaults(handler=command_demo_data)
+
+    score = commands.add_parser(
+        "score",
+        help="assign segments to the customers of new transaction data with a saved model",
+        description="Rebuild the customer file with the model's training conventions and write "
+        "customer_id, segment_id, segment_name (+ rfm_segment) to a CSV file.",
+    )
+    score.add_argument("--model", required=True, help="model file (model.skops)")
+    _add_source_arguments(score, data_required=True)
+    score.add_argument("--out", required=True, help="output CSV (e.g. segments.csv)")
+    score.set_defaults(handler=command_score)
+    return parser
+
+
+def _add_source_arguments(parser: argparse.ArgumentParser, *, data_required: bool) -> None:
+    parser.add_argument(
+        "--data",
+        required=data_required,
+        default=None,
+        help="transaction file or folder (csv, parquet, xlsx; generic, Online Retail or Olist layout)",
+    )
+    parser.add_argument("--layout", choices=LAYOUTS, default="auto", help="source layout (default auto)")
+    parser.add_argument(
+        "--columns",
+        nargs="+",
+        default=[],
+        metavar="CANONICAL=SOURCE",
+        help="column mapping, e.g. customer_id=Client order_date=Date amount=Total",
+    )
+
+
+# --------------------------------------------------------------------------- commands
+def command_run(args: argparse.Namespace) -> int:
+    """``segkit run``: run the notebooks; print where the reports are and the seconds per notebook."""
+    from segkit import report
+
+    columns = report.parse_assignments(args.columns, option="--columns", parse=False)
+    parameters = report.parse_assignments(args.parameters, option="-p")
+    if args.sample_customers < 0:
+        raise ParameterError(
+            "--sample-customers must be >= 0", column="sample_customers", examples=[args.sample_customers]
+        )
+    data = args.data if args.data is not None else str(ensure_demo_data(DEFAULT_DEMO_DIR))
+    name = args.name or default_run_name(args.data)
+    result = report.run_notebooks(
+        data,
+        layout=args.layout,
+        columns=columns,
+        run=name,
+        processed_dir=args.processed_dir,
+        reports_dir=args.reports_dir,
+        seed=args.seed,
+        sample_customers=args.sample_customers,
+        parameters=parameters,
+        notebooks=args.notebooks,
+        notebooks_dir=args.notebooks_dir,
+        keep_code=args.keep_code,
+        progress=not args.no_progress,
+    )
+    print(f"run {result.run}: reports in {result.reports}, outputs in {result.processed}")
+    print(f"open {result.index}")
+    print(result.timing_table())
+    return 0
+
+
+def command_demo_data(args: argparse.Namespace) -> int:
+    """``segkit demo-data``: generate the demo shop and write it to ``--out``."""
+    out = write_demo_data(Path(args.out), layout=args.layout, n_customers=args.n_customers, seed=args.seed)
+    print(f"demo shop written to {out} (layout {args.layout})")
+    return 0
+
+
+def command_score(args: argparse.Namespace) -> int:
+    """``segkit score``: segments of the customers of ``--data`` with the model ``--model``."""
+    import pandas as pd
+
+    from segkit import report
+    from segkit.clustering import score_dataset
+    from segkit.io import read_dataset, write_csv_atomic
+    from segkit.model import load_model
+
+    model_path = Path(args.model)
+    if not model_path.is_file():
+        raise ParameterError(f"model file not found: {args.model}", column="model", examples=[args.model])
+    columns = report.parse_assignments(args.columns, option="--columns", parse=False)
+    model = load_model(model_path)
+    dataset = read_dataset(str(Path(args.data)), layout=args.layout, columns=columns or None)
+    scored = score_dataset(model, dataset)
+    if isinstance(scored, pd.Series):
+        scored = scored.rename("segment_id").rename_axis("customer_id").reset_index()
+    elif "customer_id" not in scored.columns:
+        scored = scored.reset_index()
+    out = write_csv_atomic(scored, Path(args.out))
+    print(f"{len(scored):,} customers scored into {out}")
+    return 0
+
+
+# --------------------------------------------------------------------------- helpers
+def default_run_name(data: str | None) -> str:
+    """``"demo"`` without data, else the data file's (or folder's) name as a safe run name."""
+    import re
+
+    if data is None:
+        return "demo"
+    stem = Path(data).name
+    for suffix in (".gz", ".zip", ".csv", ".parquet", ".xlsx", ".xls", ".tsv", ".txt"):
+        stem = stem.removesuffix(suffix)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")
+    return name[:64] or "run"
+
+
+def write_demo_data(
+    out: Path, *, layout: str = "generic", n_customers: int | None = None, seed: int = 0
+) -> Path:
+    """Generate the demo shop (``make_demo_shop``) and write it to ``out`` in ``layout``."""
+    from segkit.datasets import make_demo_shop, write_demo_shop
+
+    if n_customers is not None and n_customers <= 0:
+        raise ParameterError("--n-customers must be > 0", column="n_customers", examples=[n_customers])
+    options = {"seed": seed} if n_customers is None else {"seed": seed, "n_customers": n_customers}
+    shop = make_demo_shop(**options)
+    write_demo_shop(shop, out, layout=layout)
+    return out
+
+
+def ensure_demo_data(folder: Path, *, seed: int = 0) -> Path:
+    """Return ``folder``, writing the demo shop (generic layout, ``seed``) into it when it holds no transactions.
+
+    The shop is the same for every analysis seed: ``segkit run --seed N`` changes the analysis, not the data.
+    """
+    if not any(folder.glob("transactions*")):
+        print(f"generating the demo shop into {folder} ...", file=sys.stderr)
+        write_demo_data(folder, layout="generic", seed=seed)
+    return folder
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``segkit`` command; returns the exit code (2 on a SegkitError)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except SegkitError as error:
+        print(f"segkit: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("segkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

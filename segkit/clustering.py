@@ -1,0 +1,1268 @@
+"""Clustering customers: preprocessing, the search over algorithms and k, fitting, profiles and names.
+
+Feature selection (the default, :func:`select_features`)
+--------------------------------------------------------
+Candidates are the RFM columns (:data:`RFM_FEATURES`) and the behaviour columns
+(:data:`BEHAVIOUR_FEATURES` and every ``share_cat_*`` / ``share_channel_*`` column) present in the
+customer file, in that order; demographics are left to profiling unless asked for. A candidate is kept
+when it carries signal:
+
+1. it is present (a dataset without sessions or reviews simply has fewer features);
+2. at most 50 % of its values are missing;
+3. its most common value covers less than 95 % of the customers (not near-constant);
+4. it is not redundant: a candidate whose absolute Spearman correlation with an already kept one is
+   0.95 or more is dropped (e.g. one of two complementary channel shares).
+
+Preprocessing (:func:`build_preprocessor`)
+-----------------------------------------
+A scikit-learn ``ColumnTransformer`` inside the model: median imputation, then ``log1p`` for
+non-negative features with skewness above 1 (money, counts, days), Yeo-Johnson for skewed features with
+negative values, standardisation of every numeric feature, one-hot encoding for categorical
+features (most-frequent imputation, unknown categories ignored), optionally followed by PCA.
+
+Large n (DESIGN "Large n")
+-------------------------
+:func:`search_models` fits on one seeded subsample (``sample_size``, the same for every algorithm).
+Ward linkage needs the full distance matrix, so it is computed once per fit on at most
+``WARD_MAX_FIT`` (5,000) customers of that subsample and the rest are assigned to the nearest cluster
+mean; one linkage serves every k. Silhouettes use a seeded sample of at most 10,000 customers
+(``silhouette_size``; distance blocks are computed once and shared by every candidate model). k-means
+switches to ``MiniBatchKMeans`` above 100,000 customers.
+
+Model selection (:func:`choose_model`)
+-------------------------------------
+A row of the search table is *usable* when its smallest segment holds at least ``min_segment_share``
+(2 %) of the customers and its bootstrap stability (mean ARI across resamples) is at least
+``min_stability`` (0.75). For each algorithm, the knee of its inertia curve is located with kneedle
+(the k farthest below the chord from the first to the last point of the normalised curve). Among the
+usable rows sitting at their algorithm's knee, the one with the highest silhouette wins; when no knee
+row is usable, the usable row with the highest silhouette wins; ties go to the higher stability, then
+the smaller k. The reason is a sentence built from these numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segkit import __version__
+from segkit.model import (
+    CATEGORICAL_DTYPE,
+    NUMERIC_DTYPE,
+    REFERENCE_QUANTILES,
+    SegmentationModel,
+    _as_customer_frame,
+)
+from segkit.schema import (
+    CUSTOMER_ID,
+    DataError,
+    ParameterError,
+    SchemaError,
+    SegkitError,
+    missing_column_error,
+)
+
+# --------------------------------------------------------------------------- feature lists
+#: RFM-type columns of the customer file, clustering candidates in this order.
+RFM_FEATURES: tuple[str, ...] = (
+    "recency_days",
+    "frequency",
+    "monetary",
+    "avg_order_value",
+    "tenure_days",
+    "mean_days_between_orders",
+)
+#: Behaviour columns (besides the ``share_cat_*`` / ``share_channel_*`` families).
+BEHAVIOUR_FEATURES: tuple[str, ...] = (
+    "cancelled_share",
+    "distinct_products",
+    "review_mean",
+    "review_count",
+    "sessions",
+    "pages_per_session",
+    "session_conversion",
+)
+BEHAVIOUR_PREFIXES: tuple[str, ...] = ("share_cat_", "share_channel_")
+#: Demographic columns (used for profiling; for clustering only when passed in ``features``).
+DEMOGRAPHIC_FEATURES: tuple[str, ...] = ("age", "gender", "income_band", "region", "acquisition_channel")
+
+#: Which input table each feature family needs (recorded in the model file; checked by score_dataset).
+FEATURE_TABLES: dict[str, str] = {
+    "review_mean": "reviews",
+    "review_count": "reviews",
+    "sessions": "sessions",
+    "pages_per_session": "sessions",
+    "session_conversion": "sessions",
+    "age": "customers",
+    "gender": "customers",
+    "income_band": "customers",
+    "region": "customers",
+    "acquisition_channel": "customers",
+}
+
+MAX_MISSING_SHARE = 0.5
+MAX_MODE_SHARE = 0.95
+MAX_ABS_SPEARMAN = 0.95
+SKEW_THRESHOLD = 1.0
+
+ALGORITHMS: tuple[str, ...] = ("kmeans", "agglomerative", "gmm")
+ALGORITHM_LABELS: dict[str, str] = {
+    "kmeans": "k-means",
+    "agglomerative": "agglomerative (Ward)",
+    "gmm": "GMM",
+}
+MINIBATCH_ABOVE = 100_000
+WARD_MAX_FIT = 5_000
+KMEANS_N_INIT = 4
+REVENUE_COLUMN = "monetary"
+
+#: Columns whose mean percentile rank per segment drives the names.
+NAMING_FEATURES: tuple[str, ...] = ("recency_days", "frequency", "monetary", "tenure_days")
+
+
+# --------------------------------------------------------------------------- features
+def select_features(customer_file: pd.DataFrame, features: Sequence[str] | str | None = None) -> list[str]:
+    """Return the clustering features for ``customer_file``.
+
+    Parameters
+    ----------
+    customer_file
+        One row per customer (index ``customer_id``).
+    features
+        ``None`` or ``""`` for the default rule (see the module docstring), else the columns to use
+        (a list, or a comma-separated string), checked to exist.
+
+    Raises
+    ------
+    SchemaError
+        A requested feature is not a column of the customer file.
+    DataError
+        The default rule finds no usable feature.
+    """
+    frame = _as_customer_frame(customer_file)
+    if isinstance(features, str):
+        features = [f.strip() for f in features.split(",") if f.strip()]
+    if features:
+        for name in features:
+            if name not in frame.columns:
+                raise missing_column_error(name, frame.columns, table="customer file")
+        if len(set(features)) != len(features):
+            raise ParameterError("features: a column is listed twice", column="features")
+        return list(features)
+    candidates = [c for c in _candidate_features(frame.columns) if pd.api.types.is_numeric_dtype(frame[c])]
+    kept = [c for c in candidates if _carries_signal(frame[c])]
+    kept = _drop_redundant(frame, kept)
+    if not kept:
+        raise DataError(
+            "customer file: no clustering feature carries signal",
+            column="features",
+            hint=f"candidates were {candidates}; pass features= explicitly",
+        )
+    return kept
+
+
+def _candidate_features(columns: Iterable[str]) -> list[str]:
+    columns = [str(c) for c in columns]
+    present = set(columns)
+    ordered = [c for c in (*RFM_FEATURES, *BEHAVIOUR_FEATURES) if c in present]
+    ordered += [c for c in columns if c.startswith(BEHAVIOUR_PREFIXES)]
+    return ordered
+
+
+def _carries_signal(values: pd.Series) -> bool:
+    if values.isna().mean() > MAX_MISSING_SHARE:
+        return False
+    counts = values.value_counts(normalize=True, dropna=True)
+    return len(counts) > 1 and counts.iloc[0] < MAX_MODE_SHARE
+
+
+def _drop_redundant(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    if len(columns) < 2:
+        return columns
+    sample = frame[columns]
+    if len(sample) > 20_000:
+        sample = sample.iloc[np.sort(np.random.default_rng(0).choice(len(sample), 20_000, replace=False))]
+    corr = sample.rank().corr().abs().to_numpy()
+    kept: list[int] = []
+    for j in range(len(columns)):
+        if all(not (corr[j, i] >= MAX_ABS_SPEARMAN) for i in kept):
+            kept.append(j)
+    return [columns[j] for j in kept]
+
+
+def feature_dtypes(customer_file: pd.DataFrame, features: Sequence[str]) -> dict[str, str]:
+    """``"float64"`` for numeric features, ``"str"`` for the others (one-hot encoded)."""
+    frame = _as_customer_frame(customer_file)
+    return {
+        name: NUMERIC_DTYPE
+        if pd.api.types.is_numeric_dtype(frame[name]) and not pd.api.types.is_bool_dtype(frame[name])
+        else CATEGORICAL_DTYPE
+        for name in features
+    }
+
+
+def build_preprocessor(customer_file: pd.DataFrame, features: Sequence[str], pca: int | float | None = None):
+    """Build the (unfitted) preprocessing pipeline for ``features``.
+
+    The transform of each numeric feature is chosen from ``customer_file``: ``log1p`` when the
+    feature is non-negative with skewness above 1, Yeo-Johnson when skewed with negative values, else
+    none; every numeric feature is then standardised. Categorical features are one-hot encoded.
+
+    Parameters
+    ----------
+    customer_file
+        Training customers (used only to choose the transforms, not fitted here).
+    features
+        Columns to use.
+    pca
+        Optional ``n_components`` of a PCA appended to the pipeline (an int, or a float in (0, 1) for
+        the share of variance to keep).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        ``ColumnTransformer`` (step ``"columns"``), then ``PCA`` (step ``"pca"``) when asked.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import PCA
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, PowerTransformer, StandardScaler
+
+    frame = _as_customer_frame(customer_file)
+    dtypes = feature_dtypes(frame, features)
+    groups = _transform_groups(frame, [f for f in features if dtypes[f] == NUMERIC_DTYPE])
+    transformers = []
+    if groups["log1p"]:
+        log1p = FunctionTransformer(np.log1p, inverse_func=np.expm1, feature_names_out="one-to-one")
+        transformers.append(
+            (
+                "log1p",
+                make_pipeline(SimpleImputer(strategy="median"), log1p, StandardScaler()),
+                groups["log1p"],
+            )
+        )
+    if groups["yeo_johnson"]:
+        transformers.append(
+            (
+                "yeo_johnson",
+                make_pipeline(SimpleImputer(strategy="median"), PowerTransformer(method="yeo-johnson")),
+                groups["yeo_johnson"],
+            )
+        )
+    if groups["scale"]:
+        transformers.append(
+            ("scale", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), groups["scale"])
+        )
+    categorical = [f for f in features if dtypes[f] == CATEGORICAL_DTYPE]
+    if categorical:
+        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        transformers.append(
+            ("onehot", make_pipeline(SimpleImputer(strategy="most_frequent"), encoder), categorical)
+        )
+    steps: list[tuple[str, Any]] = [
+        ("columns", ColumnTransformer(transformers, verbose_feature_names_out=False))
+    ]
+    if pca:
+        steps.append(("pca", PCA(n_components=pca, random_state=0)))
+    return Pipeline(steps)
+
+
+def _transform_groups(frame: pd.DataFrame, numeric: list[str]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {"log1p": [], "yeo_johnson": [], "scale": []}
+    for name in numeric:
+        values = frame[name].astype("float64")
+        skew = float(values.skew()) if values.notna().sum() > 2 else 0.0
+        if not np.isfinite(skew) or abs(skew) <= SKEW_THRESHOLD:
+            groups["scale"].append(name)
+        elif values.min() >= 0:
+            groups["log1p"].append(name)
+        else:
+            groups["yeo_johnson"].append(name)
+    return groups
+
+
+# --------------------------------------------------------------------------- fitting primitives
+def _check_algorithm(algorithm: str) -> str:
+    if algorithm not in ALGORITHMS:
+        raise ParameterError(
+            f"algorithm {algorithm!r} is not one of {', '.join(ALGORITHMS)}", column="algorithm"
+        )
+    return algorithm
+
+
+def _kmeans(k: int, n: int, seed: int):
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    if n > MINIBATCH_ABOVE:
+        return MiniBatchKMeans(n_clusters=k, batch_size=4096, n_init=3, random_state=seed)
+    return KMeans(n_clusters=k, n_init=KMEANS_N_INIT, random_state=seed)
+
+
+def _gmm(k: int, seed: int):
+    from sklearn.mixture import GaussianMixture
+
+    return GaussianMixture(
+        n_components=k, covariance_type="full", init_params="k-means++", max_iter=200, random_state=seed
+    )
+
+
+def _nearest_centroid(X: np.ndarray, labels: np.ndarray):
+    from sklearn.neighbors import NearestCentroid
+
+    return NearestCentroid().fit(X, labels)
+
+
+def _ward_tree(X: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ward linkage on at most WARD_MAX_FIT rows of X; return (row indices used, linkage matrix)."""
+    from scipy.cluster.hierarchy import linkage
+
+    if len(X) > WARD_MAX_FIT:
+        rows = np.sort(np.random.default_rng(seed).choice(len(X), WARD_MAX_FIT, replace=False))
+    else:
+        rows = np.arange(len(X))
+    return rows, linkage(X[rows], method="ward")
+
+
+def _ward_cut(tree: np.ndarray, k: int) -> np.ndarray:
+    from scipy.cluster.hierarchy import fcluster
+
+    labels = fcluster(tree, t=k, criterion="maxclust") - 1
+    return labels.astype(np.int64)
+
+
+def _fit_assigners(
+    X_fit: np.ndarray, algorithm: str, ks: Sequence[int], seed: int
+) -> dict[int, tuple[Any, dict[str, float]]]:
+    """Fit ``algorithm`` on ``X_fit`` for each k; return k -> (assigner with predict, extras).
+
+    extras holds ``bic`` for Gaussian mixtures. Ward is fitted once (one tree, cut at every k) and
+    its assigner is the ``NearestCentroid`` of the fitted clusters.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):  # BLAS threads only slow down small matrices
+        return _fit_assigners_single_thread(X_fit, algorithm, ks, seed)
+
+
+def _fit_assigners_single_thread(
+    X_fit: np.ndarray, algorithm: str, ks: Sequence[int], seed: int
+) -> dict[int, tuple[Any, dict[str, float]]]:
+    out: dict[int, tuple[Any, dict[str, float]]] = {}
+    if algorithm == "agglomerative":
+        rows, tree = _ward_tree(X_fit, seed)
+        for k in ks:
+            out[k] = (_nearest_centroid(X_fit[rows], _ward_cut(tree, k)), {})
+    elif algorithm == "gmm":
+        for k in ks:
+            model = _gmm(k, seed).fit(X_fit)
+            out[k] = (model, {"bic": float(model.bic(X_fit))})
+    else:
+        for k in ks:
+            out[k] = (_kmeans(k, len(X_fit), seed).fit(X_fit), {})
+    return out
+
+
+def _compact(labels: np.ndarray) -> np.ndarray:
+    """Relabel to 0..m-1 (an assigner may leave a fitted cluster without members)."""
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)
+
+
+# --------------------------------------------------------------------------- metrics
+def _inertia(X: np.ndarray, labels: np.ndarray) -> float:
+    """Within-cluster sum of squared distances to the cluster means."""
+    labels = _compact(labels)
+    counts = np.bincount(labels)
+    sums = np.zeros((len(counts), X.shape[1]))
+    np.add.at(sums, labels, X)
+    means = sums / counts[:, None]
+    return float(((X - means[labels]) ** 2).sum())
+
+
+def silhouettes(X: np.ndarray, labelings: Sequence[np.ndarray], chunk: int = 1_000) -> list[float]:
+    """Mean silhouette coefficient (Euclidean) of several labelings of the same points.
+
+    Equal to :func:`sklearn.metrics.silhouette_score` for each labeling, but each block of pairwise
+    distances is computed once and shared by all labelings (one matrix product per labeling).
+    Labelings with fewer than 2 clusters give NaN.
+    """
+    from sklearn.metrics import pairwise_distances
+
+    n = len(X)
+    onehots, sizes, compacts = [], [], []
+    for labels in labelings:
+        labels = _compact(np.asarray(labels))
+        compacts.append(labels)
+        onehot = np.zeros((n, labels.max() + 1))
+        onehot[np.arange(n), labels] = 1.0
+        onehots.append(onehot)
+        sizes.append(onehot.sum(axis=0))
+    totals = [np.zeros(n) for _ in labelings]
+    for start in range(0, n, chunk):
+        block = pairwise_distances(X[start : start + chunk], X)
+        rows = np.arange(start, min(start + chunk, n))
+        for j, (onehot, size, labels) in enumerate(zip(onehots, sizes, compacts, strict=True)):
+            if len(size) < 2:
+                continue
+            sums = block @ onehot
+            own = labels[rows]
+            own_size = size[own]
+            a = sums[np.arange(len(rows)), own] / np.maximum(own_size - 1, 1)
+            others = sums / size
+            others[np.arange(len(rows)), own] = np.inf
+            b = others.min(axis=1)
+            s = (b - a) / np.maximum(np.maximum(a, b), np.finfo(float).tiny)
+            totals[j][rows] = np.where(own_size > 1, s, 0.0)
+    return [
+        float(t.mean()) if len(size) >= 2 else float("nan") for t, size in zip(totals, sizes, strict=True)
+    ]
+
+
+def _quality(X: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+
+    labels = _compact(labels)
+    m = int(labels.max()) + 1
+    ok = 1 < m < len(X)
+    return {
+        "n_clusters": m,
+        "inertia": _inertia(X, labels),
+        "calinski_harabasz": float(calinski_harabasz_score(X, labels)) if ok else np.nan,
+        "davies_bouldin": float(davies_bouldin_score(X, labels)) if ok else np.nan,
+        "smallest_share": float(np.bincount(labels).min() / len(labels)),
+    }
+
+
+def _seeded_rows(n: int, size: int, seed: int) -> np.ndarray:
+    """Sorted seeded sample of ``min(size, n)`` row positions out of ``n``."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+def _stability(
+    X: np.ndarray,
+    algorithm: str,
+    ks: Sequence[int],
+    reference: Mapping[int, np.ndarray],
+    n_resamples: int,
+    seed: int,
+) -> dict[int, list[float]]:
+    """ARI between the reference labels of X and refits on bootstrap resamples (seeds seed+1...)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    aris: dict[int, list[float]] = {k: [] for k in ks}
+    rng = np.random.default_rng([seed, 1])
+    for b in range(n_resamples):
+        rows = rng.integers(0, len(X), size=len(X))
+        fitted = _fit_assigners(X[rows], algorithm, ks, seed + 1 + b)
+        for k in ks:
+            labels = fitted[k][0].predict(X)
+            aris[k].append(float(adjusted_rand_score(reference[k], labels)))
+    return aris
+
+
+# --------------------------------------------------------------------------- model search
+@dataclass(frozen=True)
+class Choice:
+    """The recommended model of a search: ``algorithm``, ``k`` and the ``reason`` in one sentence."""
+
+    algorithm: str
+    k: int
+    reason: str
+
+
+@dataclass
+class ModelSearch:
+    """Result of :func:`search_models`.
+
+    Attributes
+    ----------
+    table
+        One row per algorithm and k: ``algorithm``, ``k``, ``n_clusters``, ``inertia``,
+        ``silhouette``, ``calinski_harabasz``, ``davies_bouldin``, ``bic`` (GMM only, else NaN),
+        ``smallest_share``, ``stability`` (mean ARI across bootstrap resamples), ``stability_std``,
+        ``knee`` (True at the kneedle knee of the algorithm's inertia curve) and ``usable``.
+    best
+        The recommended model (see :func:`choose_model`).
+    features
+        Features used.
+    knees
+        Algorithm -> knee k (None when the inertia curve has no knee).
+    n_customers, sample_size, seed
+        Customers in the file, customers in the fitted subsample, seed.
+    """
+
+    table: pd.DataFrame
+    best: Choice
+    features: list[str]
+    knees: dict[str, int | None] = field(default_factory=dict)
+    n_customers: int = 0
+    sample_size: int = 0
+    seed: int = 0
+
+
+def knee_point(ks: Sequence[int], inertia: Sequence[float]) -> int | None:
+    """Kneedle knee of a decreasing convex curve (inertia against k), or None.
+
+    x and y are scaled to [0, 1]; the knee is the k where the normalised curve lies farthest below the
+    chord from its first to its last point (``argmax(1 - x - y)``), provided that distance is positive.
+    """
+    ks = np.asarray(ks, dtype=float)
+    values = np.asarray(inertia, dtype=float)
+    if len(ks) < 3 or not np.all(np.isfinite(values)) or np.ptp(values) == 0:
+        return None
+    x = (ks - ks.min()) / np.ptp(ks)
+    y = (values - values.min()) / np.ptp(values)
+    gap = (1.0 - x) - y
+    best = int(np.argmax(gap))
+    return int(ks[best]) if gap[best] > 1e-9 else None
+
+
+def search_models(
+    customer_file: pd.DataFrame,
+    k_range: Iterable[int] = range(2, 11),
+    algorithms: Sequence[str] | str = ("kmeans", "agglomerative", "gmm"),
+    features: Sequence[str] | str | None = None,
+    seed: int = 0,
+    sample_size: int = 20_000,
+    silhouette_size: int = 10_000,
+    n_bootstrap: int = 5,
+    stability_size: int = 5_000,
+    min_segment_share: float = 0.02,
+    min_stability: float = 0.75,
+    pca: int | float | None = None,
+) -> ModelSearch:
+    """Fit every algorithm for every k and tabulate technical metrics; recommend one model.
+
+    Parameters
+    ----------
+    customer_file
+        One row per customer (index ``customer_id``).
+    k_range
+        Numbers of segments to try (each >= 2 and below the number of customers).
+    algorithms
+        Any of ``"kmeans"``, ``"agglomerative"`` (Ward), ``"gmm"`` (full-covariance Gaussian mixture);
+        a comma-separated string is accepted.
+    features
+        Clustering features; ``None`` applies :func:`select_features`.
+    seed
+        Seeds the subsample, every fit and every resample.
+    sample_size
+        Customers fitted (a seeded subsample, the same for every algorithm).
+    silhouette_size
+        Customers on which silhouettes are computed (a seeded sample of the fitted subsample).
+    n_bootstrap, stability_size
+        Bootstrap resamples, each of ``stability_size`` customers drawn with replacement from a
+        seeded sample of the subsample; stability is the mean ARI between the resample's fit (applied
+        to that sample) and the model fitted on the subsample.
+    min_segment_share, min_stability
+        Thresholds of a usable model (see :func:`choose_model`).
+    pca
+        Optional PCA components for :func:`build_preprocessor`.
+
+    Returns
+    -------
+    ModelSearch
+    """
+    frame = _as_customer_frame(customer_file)
+    algorithms = _parse_algorithms(algorithms)
+    ks = _parse_k_range(k_range, len(frame))
+    _check_positive(sample_size=sample_size, silhouette_size=silhouette_size, stability_size=stability_size)
+    if n_bootstrap < 1:
+        raise ParameterError(f"n_bootstrap must be >= 1, got {n_bootstrap}", column="n_bootstrap")
+    features = select_features(frame, features)
+    fit_rows = _seeded_rows(len(frame), sample_size, seed)
+    subsample = frame.iloc[fit_rows]
+    X = build_preprocessor(subsample, features, pca).fit_transform(subsample[features])
+    sil_rows = _seeded_rows(len(X), silhouette_size, seed + 1)
+    stab_rows = _seeded_rows(len(X), stability_size, seed + 2)
+
+    records: list[dict[str, Any]] = []
+    labelings: list[np.ndarray] = []
+    for algorithm in algorithms:
+        fitted = _fit_assigners(X, algorithm, ks, seed)
+        labels_by_k = {k: np.asarray(fitted[k][0].predict(X), dtype=np.int64) for k in ks}
+        reference = {k: labels_by_k[k][stab_rows] for k in ks}
+        aris = _stability(X[stab_rows], algorithm, ks, reference, n_bootstrap, seed)
+        for k in ks:
+            labels = labels_by_k[k]
+            labelings.append(labels[sil_rows])
+            records.append(
+                {
+                    "algorithm": algorithm,
+                    "k": k,
+                    **_quality(X, labels),
+                    "bic": fitted[k][1].get("bic", np.nan),
+                    "stability": float(np.mean(aris[k])),
+                    "stability_std": float(np.std(aris[k])),
+                }
+            )
+    table = pd.DataFrame.from_records(records)
+    table.insert(table.columns.get_loc("inertia") + 1, "silhouette", silhouettes(X[sil_rows], labelings))
+    knees = {a: knee_point(ks, table.loc[table["algorithm"] == a, "inertia"]) for a in algorithms}
+    table["knee"] = [knees[a] == k for a, k in zip(table["algorithm"], table["k"], strict=True)]
+    table["usable"] = (table["smallest_share"] >= min_segment_share) & (table["stability"] >= min_stability)
+    table["usable"] &= table["n_clusters"] == table["k"]
+    best = choose_model(table, knees, min_segment_share=min_segment_share, min_stability=min_stability)
+    return ModelSearch(
+        table=table,
+        best=best,
+        features=features,
+        knees=knees,
+        n_customers=len(frame),
+        sample_size=len(fit_rows),
+        seed=seed,
+    )
+
+
+def choose_model(
+    table: pd.DataFrame,
+    knees: Mapping[str, int | None],
+    min_segment_share: float = 0.02,
+    min_stability: float = 0.75,
+) -> Choice:
+    """Apply the selection rule of the module docstring to a search table."""
+    usable = table[table["usable"]] if "usable" in table else table
+    at_knee = usable[usable["knee"]] if "knee" in usable else usable.iloc[0:0]
+    pool, basis = (at_knee, "knee") if len(at_knee) else (usable, "usable")
+    if not len(pool):
+        pool, basis = table, "fallback"
+    ranked = pool.assign(_neg_k=-pool["k"]).sort_values(
+        ["silhouette", "stability", "_neg_k"], ascending=False, kind="mergesort", na_position="last"
+    )
+    row = ranked.iloc[0]
+    reason = _reason(row, table, knees, basis, min_segment_share, min_stability)
+    return Choice(algorithm=str(row["algorithm"]), k=int(row["k"]), reason=reason)
+
+
+def _reason(
+    row: pd.Series,
+    table: pd.DataFrame,
+    knees: Mapping[str, int | None],
+    basis: str,
+    min_segment_share: float,
+    min_stability: float,
+) -> str:
+    label = ALGORITHM_LABELS.get(str(row["algorithm"]), str(row["algorithm"]))
+    k = int(row["k"])
+    knee = knees.get(str(row["algorithm"]))
+    figures = (
+        f"silhouette {row['silhouette']:.2f}, bootstrap stability {row['stability']:.2f} (mean ARI), "
+        f"smallest segment {row['smallest_share']:.1%} of customers"
+    )
+    if basis == "knee":
+        others = table[table["knee"] & (table["algorithm"] != row["algorithm"])]
+        compared = ", ".join(
+            f"{ALGORITHM_LABELS.get(a, a)} k={int(kk)} {s:.2f}"
+            for a, kk, s in zip(others["algorithm"], others["k"], others["silhouette"], strict=True)
+        )
+        tail = f"; other knees' silhouettes: {compared}" if compared else ""
+        return (
+            f"{label} with k={k}: the elbow of its inertia curve (kneedle knee) is at k={k}, where it has "
+            f"the best silhouette of the usable knee models ({figures}){tail}."
+        )
+    knee_text = f"its inertia knee is at k={knee}" if knee else "its inertia curve has no clear knee"
+    if basis == "usable":
+        return (
+            f"{label} with k={k}: no model at its elbow knee was usable (smallest segment >= "
+            f"{min_segment_share:.0%} and stability >= {min_stability:.2f}); {knee_text}; this is the "
+            f"usable model with the best silhouette ({figures})."
+        )
+    return (
+        f"{label} with k={k}: no model met the usability thresholds (smallest segment >= "
+        f"{min_segment_share:.0%}, stability >= {min_stability:.2f}); {knee_text}; it has the best "
+        f"silhouette overall ({figures}). Treat the segmentation with caution."
+    )
+
+
+def _parse_algorithms(algorithms: Sequence[str] | str) -> list[str]:
+    if isinstance(algorithms, str):
+        algorithms = [a.strip() for a in algorithms.split(",") if a.strip()]
+    algorithms = list(dict.fromkeys(algorithms))
+    if not algorithms:
+        raise ParameterError("algorithms: give at least one algorithm", column="algorithms")
+    return [_check_algorithm(a) for a in algorithms]
+
+
+def _parse_k_range(k_range: Iterable[int], n_customers: int) -> list[int]:
+    try:
+        ks = sorted({int(k) for k in k_range})
+    except (TypeError, ValueError):
+        raise ParameterError(f"k_range must hold integers, got {k_range!r}", column="k_range") from None
+    bad = [k for k in ks if k < 2 or k >= n_customers]
+    if not ks or bad:
+        raise ParameterError(
+            f"k_range: every k must be >= 2 and below the number of customers ({n_customers:,})",
+            column="k_range",
+            n_bad=len(bad),
+            examples=bad,
+        )
+    return ks
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int | np.integer) or value < 2:
+            raise ParameterError(f"{name} must be an integer >= 2, got {value!r}", column=name)
+
+
+# --------------------------------------------------------------------------- fitting a segmentation
+def fit_segmentation(
+    customer_file: pd.DataFrame,
+    algorithm: str = "kmeans",
+    k: int | None = None,
+    features: Sequence[str] | str | None = None,
+    seed: int = 0,
+    names: Mapping[Any, str] | str | None = None,
+    sample_size: int = 20_000,
+    pca: int | float | None = None,
+    metrics_size: int = 10_000,
+) -> SegmentationModel:
+    """Fit a segmentation model on a customer file.
+
+    Parameters
+    ----------
+    customer_file
+        One row per customer (index ``customer_id``) with at least the features and ``monetary``.
+    algorithm
+        ``"kmeans"`` (``MiniBatchKMeans`` above 100,000 customers), ``"agglomerative"`` (Ward) or
+        ``"gmm"``.
+    k
+        Number of segments; ``None`` runs :func:`search_models` for this algorithm and uses its choice.
+    features
+        Clustering features; ``None`` applies :func:`select_features`.
+    seed
+        Seeds every random choice.
+    names
+        Overrides of the generated segment names: a mapping from segment id (or generated name) to the
+        new name, or its JSON text.
+    sample_size
+        Agglomerative and GMM models are fitted on a seeded subsample of this many customers (Ward on
+        at most 5,000 of them) and assign the others with ``predict`` (nearest cluster mean for Ward).
+        k-means fits every customer.
+    pca
+        Optional PCA components for :func:`build_preprocessor`.
+    metrics_size
+        Customers (seeded sample) on which the training silhouette is computed.
+
+    Returns
+    -------
+    SegmentationModel
+        Segment ids 0..k-1 ordered by descending revenue share of the training customers.
+    """
+    frame = _as_customer_frame(customer_file)
+    algorithm = _check_algorithm(algorithm)
+    if REVENUE_COLUMN not in frame.columns:
+        raise missing_column_error(REVENUE_COLUMN, frame.columns, table="customer file")
+    features = select_features(frame, features)
+    if k is None:
+        k = search_models(frame, algorithms=(algorithm,), features=features, seed=seed, pca=pca).best.k
+    k = _parse_k_range([k], len(frame))[0]
+    preprocessor = build_preprocessor(frame, features, pca)
+    X = np.asarray(preprocessor.fit_transform(frame[features]), dtype=np.float64)
+    fit_rows = np.arange(len(X)) if algorithm == "kmeans" else _seeded_rows(len(X), sample_size, seed)
+    assigner = _fit_assigners(X[fit_rows], algorithm, [k], seed)[k][0]
+    raw = np.asarray(assigner.predict(X), dtype=np.int64)
+    label_map = _revenue_order(raw, frame[REVENUE_COLUMN].to_numpy(dtype=np.float64, na_value=0.0), k)
+    segments = pd.Series(label_map[raw], index=frame.index, name="segment_id")
+    profile = segment_profile(frame, segments, k)
+    segment_names = name_segments(profile, names)
+    profile.insert(0, "segment_name", pd.array([segment_names[i] for i in profile.index], dtype="str"))
+    actions = {i: segment_action(segment_names[i], profile.loc[i]) for i in profile.index}
+    centroids = _centroid_matrix(X, segments.to_numpy(), k)
+    dtypes = feature_dtypes(frame, features)
+    metadata = _training_metadata(
+        frame, X, segments.to_numpy(), features, dtypes, algorithm, k, seed, metrics_size
+    )
+    return SegmentationModel(
+        preprocessor=preprocessor,
+        assigner=assigner,
+        label_map=label_map,
+        features=features,
+        feature_dtypes=dtypes,
+        segment_names=segment_names,
+        actions=actions,
+        profile=profile,
+        centroid_matrix=centroids,
+        metadata=metadata,
+    )
+
+
+def _revenue_order(raw: np.ndarray, revenue: np.ndarray, k: int) -> np.ndarray:
+    """label_map with label_map[raw] = rank of the raw cluster by descending revenue (ties: raw id)."""
+    n_raw = max(int(raw.max()) + 1, k)
+    totals = np.bincount(raw, weights=np.nan_to_num(revenue), minlength=n_raw)
+    counts = np.bincount(raw, minlength=n_raw)
+    order = np.lexsort((np.arange(n_raw), -counts, -totals))
+    label_map = np.empty(n_raw, dtype=np.int64)
+    label_map[order] = np.arange(n_raw)
+    if n_raw > k:  # more raw labels than k (cannot happen with the shipped assigners)
+        raise DataError(f"clustering produced {n_raw} clusters for k={k}", column="k")
+    return label_map
+
+
+def _centroid_matrix(X: np.ndarray, segments: np.ndarray, k: int) -> np.ndarray:
+    counts = np.bincount(segments, minlength=k).astype(float)
+    sums = np.zeros((k, X.shape[1]))
+    np.add.at(sums, segments, X)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts[:, None]
+
+
+def _training_metadata(
+    frame: pd.DataFrame,
+    X: np.ndarray,
+    segments: np.ndarray,
+    features: list[str],
+    dtypes: dict[str, str],
+    algorithm: str,
+    k: int,
+    seed: int,
+    metrics_size: int,
+) -> dict[str, Any]:
+    rows = _seeded_rows(len(X), metrics_size, seed + 1)
+    metrics = _quality(X, segments)
+    metrics["silhouette"] = silhouettes(X[rows], [segments[rows]])[0]
+    metrics["silhouette_sample"] = int(len(rows))
+    numeric = [f for f in features if dtypes[f] == NUMERIC_DTYPE]
+    quantiles = frame[numeric].quantile(list(REFERENCE_QUANTILES)) if numeric else pd.DataFrame()
+    return {
+        "segkit_version": __version__,
+        "algorithm": algorithm,
+        "k": int(k),
+        "seed": int(seed),
+        "input_tables": input_tables(features),
+        "snapshot_convention": str(
+            frame.attrs.get("convention", frame.attrs.get("snapshot_convention", "marketing"))
+        ),
+        "snapshot_date": _attr_text(frame.attrs.get("snapshot_date")),
+        "training_period": _training_period(frame),
+        "n_customers": int(len(frame)),
+        "rfm_bin_edges": _jsonable_edges(frame.attrs.get("rfm_bin_edges", frame.attrs.get("rfm_edges"))),
+        "reference_quantiles": {
+            "levels": list(REFERENCE_QUANTILES),
+            **{name: quantiles[name].tolist() for name in numeric},
+        },
+        "metrics": metrics,
+        "prediction": "nearest centroid"
+        if algorithm != "gmm"
+        else "most probable mixture component (GaussianMixture.predict)",
+    }
+
+
+def input_tables(features: Iterable[str]) -> list[str]:
+    """Input tables the features need (``transactions`` always), sorted."""
+    tables = {"transactions"}
+    tables.update(FEATURE_TABLES[f] for f in features if f in FEATURE_TABLES)
+    return sorted(tables)
+
+
+def _attr_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    return str(value)
+
+
+def _training_period(frame: pd.DataFrame) -> dict[str, str | None]:
+    period = frame.attrs.get("training_period") or frame.attrs.get("period")
+    if isinstance(period, Mapping):
+        return {str(k): _attr_text(v) for k, v in period.items()}
+    start = frame["first_purchase"].min() if "first_purchase" in frame.columns else None
+    end = frame["last_purchase"].max() if "last_purchase" in frame.columns else None
+    return {
+        "start": _attr_text(pd.Timestamp(start)) if start is not None and pd.notna(start) else None,
+        "end": _attr_text(pd.Timestamp(end)) if end is not None and pd.notna(end) else None,
+    }
+
+
+def _jsonable_edges(edges: Any) -> Any:
+    if edges is None:
+        return None
+    if isinstance(edges, Mapping):
+        return {str(k): np.asarray(v, dtype=float).tolist() for k, v in edges.items()}
+    return json.loads(json.dumps(edges, default=lambda o: np.asarray(o).tolist()))
+
+
+# --------------------------------------------------------------------------- profiles, names, actions
+def segment_profile(customer_file: pd.DataFrame, segments: pd.Series, k: int | None = None) -> pd.DataFrame:
+    """Describe each segment in business terms.
+
+    Parameters
+    ----------
+    customer_file
+        One row per customer; every numeric column is profiled.
+    segments
+        Segment id per customer (aligned on the index).
+    k
+        Number of segments (segments without customers get a row of size 0); default max id + 1.
+
+    Returns
+    -------
+    pd.DataFrame
+        Index ``segment_id``; columns ``size``, ``customer_share``, ``revenue_share`` (share of the
+        total ``monetary``), then for every numeric column f: ``mean_<f>``, ``median_<f>``, ``z_<f>``
+        (segment mean minus overall mean, in overall standard deviations; 0 for a constant column);
+        and ``rank_<f>`` for the naming columns (:data:`NAMING_FEATURES`): the segment's mean
+        percentile rank of f (0-1, 0.5 = typical).
+    """
+    frame = _as_customer_frame(customer_file)
+    ids = pd.Series(
+        np.asarray(segments.reindex(frame.index) if isinstance(segments, pd.Series) else segments),
+        index=frame.index,
+    )
+    if ids.isna().any():
+        raise DataError(
+            "segments: some customers have no segment",
+            column="segment_id",
+            n_bad=int(ids.isna().sum()),
+            examples=ids[ids.isna()].index[:5].tolist(),
+        )
+    ids = ids.astype(np.int64)
+    k = int(ids.max()) + 1 if k is None else int(k)
+    index = pd.RangeIndex(k, name="segment_id")
+    numeric = [
+        c
+        for c in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
+    values = frame[numeric].astype("float64")
+    grouped = values.groupby(ids.to_numpy())
+    means = grouped.mean().reindex(index)
+    medians = grouped.median().reindex(index)
+    overall_mean = values.mean()
+    overall_std = values.std(ddof=0).replace(0.0, np.nan)
+    z = ((means - overall_mean) / overall_std).fillna(0.0)
+    size = ids.value_counts().reindex(index, fill_value=0).astype(np.int64)
+    revenue = (
+        values[REVENUE_COLUMN].fillna(0.0).groupby(ids.to_numpy()).sum().reindex(index, fill_value=0.0)
+        if REVENUE_COLUMN in values.columns
+        else pd.Series(np.nan, index=index)
+    )
+    total_revenue = revenue.sum()
+    parts = [
+        pd.DataFrame(
+            {
+                "size": size.to_numpy(),
+                "customer_share": (size / max(len(ids), 1)).to_numpy(),
+                "revenue_share": (revenue / total_revenue if total_revenue else revenue * np.nan).to_numpy(),
+            },
+            index=index,
+        ),
+        means.add_prefix("mean_"),
+        medians.add_prefix("median_"),
+        z.add_prefix("z_"),
+    ]
+    naming = [c for c in NAMING_FEATURES if c in values.columns]
+    if naming:
+        ranks = values[naming].rank(pct=True).groupby(ids.to_numpy()).mean().reindex(index)
+        parts.append(ranks.add_prefix("rank_"))
+    profile = pd.concat(parts, axis=1)
+    profile.index = index
+    return profile
+
+
+#: (recency level, value level) -> base name; "new" and "one-time" refine two cells (see name_segments).
+NAME_RULES: dict[tuple[str, str], str] = {
+    ("recent", "high"): "High-value loyal",
+    ("recent", "mid"): "Active regulars",
+    ("recent", "low"): "Active low spenders",
+    ("middle", "high"): "Cooling big spenders",
+    ("middle", "mid"): "Needs attention",
+    ("middle", "low"): "Occasional low spenders",
+    ("lapsed", "high"): "At risk big spenders",
+    ("lapsed", "mid"): "At risk regulars",
+    ("lapsed", "low"): "Lapsed low spenders",
+}
+NEW_CUSTOMERS = "New customers"
+ONE_TIME = "One-time low spenders"
+
+#: Base name -> recommended marketing action.
+ACTIONS: dict[str, str] = {
+    "High-value loyal": "Reward and retain: VIP programme, early access and referral asks; no discounts needed.",
+    "Active regulars": "Grow basket size: cross-sell and bundles from their favourite categories, loyalty points.",
+    "Active low spenders": "Upsell: personalised recommendations and free-shipping thresholds to lift order value.",
+    "Cooling big spenders": "Re-engage before they lapse: personal outreach and exclusive previews.",
+    "Needs attention": "Reactivate with time-limited offers tailored to past purchases.",
+    "Occasional low spenders": "Low-cost nurturing: newsletter, seasonal reminders, no paid retargeting.",
+    "At risk big spenders": "Win back now: personal win-back offer and a survey on why they left.",
+    "At risk regulars": "Win-back campaign with a meaningful incentive on their usual categories.",
+    "Lapsed low spenders": "Minimal spend: occasional automated win-back e-mail; suppress from paid media.",
+    "New customers": "Onboard: welcome series and a second-purchase incentive within 30 days.",
+    ONE_TIME: "Minimal spend: one automated reactivation attempt, then suppress from paid campaigns.",
+}
+DEFAULT_ACTION = "Review this segment's profile and test a targeted campaign against a control group."
+
+RECENT_BELOW, LAPSED_ABOVE = 0.4, 0.6
+HIGH_ABOVE, LOW_BELOW = 0.6, 0.4
+NEW_TENURE_BELOW = 0.3
+
+
+def _levels(row: pd.Series) -> tuple[str, str]:
+    recency = row.get("rank_recency_days", 0.5)
+    value_ranks = [row.get(f"rank_{c}") for c in ("frequency", "monetary")]
+    value_ranks = [v for v in value_ranks if v is not None and pd.notna(v)]
+    value = float(np.mean(value_ranks)) if value_ranks else 0.5
+    r_level = "recent" if recency < RECENT_BELOW else "lapsed" if recency > LAPSED_ABOVE else "middle"
+    v_level = "high" if value > HIGH_ABOVE else "low" if value < LOW_BELOW else "mid"
+    return r_level, v_level
+
+
+def base_name(row: pd.Series) -> str:
+    """Readable name of one profile row from the rules of :data:`NAME_RULES`.
+
+    Recency level from the segment's mean percentile rank of ``recency_days`` (recent < 0.4 <= middle
+    <= 0.6 < lapsed), value level from the mean rank of ``frequency`` and ``monetary`` (low < 0.4 <=
+    mid <= 0.6 < high). Recent low- or mid-value segments with short tenure (rank < 0.3) are
+    "New customers"; lapsed low-value segments whose median frequency is at most one order are
+    "One-time low spenders".
+    """
+    r_level, v_level = _levels(row)
+    tenure = row.get("rank_tenure_days", 0.5)
+    if r_level == "recent" and v_level != "high" and pd.notna(tenure) and tenure < NEW_TENURE_BELOW:
+        return NEW_CUSTOMERS
+    if (r_level, v_level) in {("lapsed", "low"), ("middle", "low")} and row.get("median_frequency", 2) <= 1:
+        return ONE_TIME
+    return NAME_RULES[(r_level, v_level)]
+
+
+def _qualifier(row: pd.Series, used: set[str]) -> str:
+    """Short readable tag for the most distinctive feature of a segment (largest |z|)."""
+    zs = row[[c for c in row.index if c.startswith("z_")]].astype(float).dropna()
+    for column in zs.abs().sort_values(ascending=False, kind="mergesort").index:
+        feature = column[2:]
+        direction = "high" if zs[column] > 0 else "low"
+        if feature.startswith("share_cat_"):
+            tag = f"{feature[len('share_cat_') :].replace('_', ' ')} {'lovers' if direction == 'high' else 'avoiders'}"
+        elif feature.startswith("share_channel_"):
+            tag = f"{feature[len('share_channel_') :].replace('_', ' ')} {'buyers' if direction == 'high' else 'non-buyers'}"
+        else:
+            tag = f"{direction} {feature.replace('_', ' ')}"
+        if tag not in used:
+            return tag
+    return ""
+
+
+def name_segments(profile: pd.DataFrame, overrides: Mapping[Any, str] | str | None = None) -> dict[int, str]:
+    """Readable, unique segment names from a profile (see :func:`base_name`), then ``overrides``.
+
+    Two segments with the same base name are told apart by their most distinctive feature, e.g.
+    ``"Active regulars (app buyers)"``; a number is the last resort.
+
+    Parameters
+    ----------
+    profile
+        Output of :func:`segment_profile`.
+    overrides
+        Segment id (int or its text) or generated name -> new name; or the same mapping as JSON text.
+
+    Raises
+    ------
+    ParameterError
+        An override names an unknown segment, is not valid JSON, or makes two names equal.
+    """
+    bases = {int(i): base_name(profile.loc[i]) for i in profile.index}
+    names: dict[int, str] = {}
+    counts = pd.Series(list(bases.values())).value_counts()
+    for i, base in bases.items():
+        if counts[base] == 1:
+            names[i] = base
+            continue
+        tag = _qualifier(profile.loc[i], {n.split(" (")[-1].rstrip(")") for n in names.values()})
+        names[i] = f"{base} ({tag})" if tag else base
+    names = _deduplicate(names)
+    return _apply_overrides(names, overrides)
+
+
+def _deduplicate(names: dict[int, str]) -> dict[int, str]:
+    seen: dict[str, int] = {}
+    out = {}
+    for i in sorted(names):
+        name = names[i]
+        seen[name] = seen.get(name, 0) + 1
+        out[i] = name if seen[name] == 1 else f"{name} {seen[name]}"
+    return out
+
+
+def _apply_overrides(names: dict[int, str], overrides: Mapping[Any, str] | str | None) -> dict[int, str]:
+    if overrides is None or (isinstance(overrides, str) and not overrides.strip()):
+        return names
+    if isinstance(overrides, str):
+        try:
+            overrides = json.loads(overrides)
+        except ValueError as exc:
+            raise ParameterError(f"name overrides are not valid JSON: {exc}", column="names") from None
+    if not isinstance(overrides, Mapping):
+        raise ParameterError(
+            "name overrides must be a mapping of segment id or name to a new name", column="names"
+        )
+    out = dict(names)
+    by_name = {v: k for k, v in names.items()}
+    unknown = []
+    for key, new in overrides.items():
+        if isinstance(key, str) and key in by_name:
+            target = by_name[key]
+        else:
+            try:
+                target = int(key)
+            except (TypeError, ValueError):
+                target = None
+        if target not in names:
+            unknown.append(key)
+            continue
+        out[target] = str(new)
+    if unknown:
+        raise ParameterError(
+            "name overrides refer to unknown segments",
+            column="names",
+            n_bad=len(unknown),
+            examples=unknown,
+            hint=f"segments are {names}",
+        )
+    if len(set(out.values())) != len(out):
+        raise ParameterError(
+            "name overrides make two segment names equal", column="names", examples=sorted(out.values())
+        )
+    return out
+
+
+def segment_action(name: str, row: pd.Series | None = None) -> str:
+    """One recommended marketing action for a segment, from its (generated) base name."""
+    base = name.split(" (")[0].rstrip("0123456789 ").strip()
+    if base in ACTIONS:
+        return ACTIONS[base]
+    if row is not None and "segment_name" not in row.index:
+        return ACTIONS.get(base_name(row), DEFAULT_ACTION)
+    if row is not None:
+        return ACTIONS.get(base_name(row.drop("segment_name")), DEFAULT_ACTION)
+    return DEFAULT_ACTION
+
+
+# --------------------------------------------------------------------------- stability
+def bootstrap_stability(
+    customer_file: pd.DataFrame,
+    model_spec: Mapping[str, Any] | Choice | SegmentationModel,
+    n: int = 20,
+    seed: int = 0,
+    sample_size: int = 20_000,
+) -> pd.Series:
+    """ARIs between a reference fit and refits on bootstrap resamples, at one date.
+
+    The reference model is fitted on a seeded sample of at most ``sample_size`` customers with
+    ``seed``; resample i draws that many customers with replacement and refits with seed
+    ``seed + 1 + i`` (so both the data and the algorithm's random state vary); both models label the
+    sample and the ARI of the two labelings is recorded.
+
+    Parameters
+    ----------
+    customer_file
+        One row per customer.
+    model_spec
+        ``{"algorithm": ..., "k": ..., "features": ... (optional)}``, a search's ``best`` or a fitted
+        :class:`SegmentationModel` (its algorithm, k and features are reused).
+    n
+        Number of resamples.
+    seed
+        Seed of the sample, the resamples and the fits.
+
+    Returns
+    -------
+    pd.Series
+        ARI per resample (index ``resample`` 0..n-1), named ``ari``.
+    """
+    frame = _as_customer_frame(customer_file)
+    algorithm, k, features = _spec(model_spec)
+    algorithm = _check_algorithm(algorithm)
+    if n < 1:
+        raise ParameterError(f"n must be >= 1, got {n}", column="n")
+    k = _parse_k_range([k], len(frame))[0]
+    features = select_features(frame, features)
+    rows = _seeded_rows(len(frame), sample_size, seed)
+    sample = frame.iloc[rows]
+    X = build_preprocessor(sample, features).fit_transform(sample[features])
+    reference = {k: _fit_assigners(X, algorithm, [k], seed)[k][0].predict(X)}
+    aris = _stability(X, algorithm, [k], reference, n, seed)[k]
+    return pd.Series(aris, index=pd.RangeIndex(n, name="resample"), name="ari")
+
+
+def _spec(model_spec: Mapping[str, Any] | Choice | SegmentationModel) -> tuple[str, int, Any]:
+    if isinstance(model_spec, SegmentationModel):
+        return model_spec.algorithm, model_spec.k, list(model_spec.features)
+    if isinstance(model_spec, Choice):
+        return model_spec.algorithm, model_spec.k, None
+    if isinstance(model_spec, Mapping) and {"algorithm", "k"} <= set(model_spec):
+        return str(model_spec["algorithm"]), model_spec["k"], model_spec.get("features")
+    raise ParameterError(
+        "model_spec must be a mapping with 'algorithm' and 'k', a Choice or a model", column="model_spec"
+    )
+
+
+# --------------------------------------------------------------------------- scoring new data
+def score_dataset(model: SegmentationModel, dataset: Any, snapshot_date: Any = None) -> pd.DataFrame:
+    """Assign the customers of new data to the model's segments.
+
+    The transactions are cleaned with the default rules and the customer file rebuilt with
+    :func:`segkit.features.customer_file` (snapshot convention of the training, default snapshot
+    date unless given); RFM segments use the training RFM bin edges when the model recorded them.
+
+    Parameters
+    ----------
+    model
+        A fitted or loaded :class:`SegmentationModel`.
+    dataset
+        A :class:`segkit.io.Dataset` (or anything with ``transactions`` and optional side tables).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``customer_id, segment_id, segment_name, rfm_segment``, sorted by ``customer_id``.
+
+    Raises
+    ------
+    SchemaError
+        An input table the model's features need is absent (named), or a feature cannot be built.
+    """
+    from segkit import cleaning, features
+
+    tables = {name: getattr(dataset, name, None) for name in ("customers", "sessions", "reviews")}
+    if getattr(dataset, "transactions", None) is None:
+        raise SchemaError("dataset has no transactions table", column="transactions")
+    needed = model.metadata.get("input_tables") or input_tables(model.features)
+    for table in needed:
+        if table != "transactions" and tables.get(table) is None:
+            raise SchemaError(
+                f"the model needs the {table!r} table (features "
+                f"{[f for f in model.features if FEATURE_TABLES.get(f) == table]}), which the data lack",
+                column=table,
+            )
+    clean, report = cleaning.clean_transactions(dataset.transactions)
+    cancellations = getattr(report, "by_customer", None)
+    kwargs: dict[str, Any] = {"snapshot_date": snapshot_date, "cancellations": cancellations}
+    cf = features.customer_file(clean, **{k: v for k, v in tables.items() if k in needed}, **kwargs)
+    cf = _add_rfm_segment(cf, model)
+    frame = model.segment_frame(cf)
+    if "rfm_segment" not in frame.columns:
+        frame["rfm_segment"] = pd.array([None] * len(frame), dtype="str")
+    return frame.sort_values(CUSTOMER_ID, kind="mergesort").reset_index(drop=True)
+
+
+def _add_rfm_segment(cf: pd.DataFrame, model: SegmentationModel) -> pd.DataFrame:
+    """Score RFM segments with the training bin edges when recorded (else keep the file's own)."""
+    from segkit import features
+
+    edges = model.metadata.get("rfm_bin_edges")
+    if not edges or not hasattr(features, "RFMScorer"):
+        return cf
+    try:
+        scorer = features.RFMScorer.from_edges(edges)  # type: ignore[attr-defined]
+        scores = scorer.transform(cf)
+        return cf.assign(rfm_segment=features.rfm_segments(scores))
+    except (AttributeError, TypeError, KeyError, ValueError, SegkitError):
+        return cf

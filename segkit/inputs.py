@@ -1,0 +1,168 @@
+"""The one call a notebook makes to get clean data from its parameters: :func:`load_inputs`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segkit.cleaning import CleaningReport, clean_transactions
+from segkit.io import Dataset, find_table, parse_columns, read_dataset, read_side_table
+from segkit.schema import CUSTOMER_ID, SIDE_TABLES, ParameterError
+
+__all__ = ["Inputs", "load_inputs"]
+
+#: Side tables keyed by customer (restricted to the kept customers in :attr:`Inputs.clean`).
+_CUSTOMER_TABLES = ("customers", "sessions", "reviews")
+
+
+@dataclass
+class Inputs:
+    """Raw and clean data of a run.
+
+    Attributes
+    ----------
+    raw
+        The dataset as read (or generated), after sampling customers when asked.
+    clean
+        ``transactions`` cleaned by :func:`segkit.clean_transactions`; ``customers``, ``sessions`` and
+        ``reviews`` restricted to the customers that keep at least one line; ``products`` unchanged.
+    report
+        The cleaning report (every raw line's reason).
+    truth
+        The demo shop's ground truth (``customer_id``, ``type``...) when the data are the demo shop
+        (generated, or a folder holding ``truth.*``), else None. Never used by the pipeline itself.
+    """
+
+    raw: Dataset
+    clean: Dataset
+    report: CleaningReport
+    truth: pd.DataFrame | None = None
+
+
+def load_inputs(
+    data: str | os.PathLike[str] = "demo",
+    layout: str = "auto",
+    columns: str | dict[str, str] | None = "",
+    sample_customers: int = 0,
+    seed: int = 0,
+    demo_dir: str | os.PathLike[str] = "data/raw/demo",
+) -> Inputs:
+    """Read (or generate), optionally sample, and clean the data named by a notebook's parameters.
+
+    Parameters
+    ----------
+    data
+        ``"demo"`` for the demo shop, or a file or folder for :func:`segkit.read_dataset`.
+    layout
+        Layout of ``data`` (see :func:`segkit.read_dataset`); ignored for the demo.
+    columns
+        Canonical -> source column mapping: a dict, a JSON string, or ``""`` for none.
+    sample_customers
+        0: every customer. Otherwise, for the demo, a shop generated with that many customers; for
+        other data, a seeded random sample of that many customers with all their lines (lines without
+        a customer id are left out).
+    seed
+        Seed of the demo shop and of the customer sample.
+    demo_dir
+        Folder of a demo shop written by ``segkit demo-data`` (``write_demo_shop(layout="generic")``).
+        Used when it holds ``transactions.*`` and ``sample_customers == 0``; else the shop is generated
+        in memory with ``make_demo_shop(seed=seed)``. A relative path that does not exist is also
+        looked up from the repository root.
+
+    Returns
+    -------
+    Inputs
+    """
+    sample_customers = _check_count(sample_customers, "sample_customers")
+    seed = _check_count(seed, "seed")
+    mapping = parse_columns(columns)
+    truth: pd.DataFrame | None = None
+    if str(data) == "demo":
+        folder = _demo_folder(demo_dir)
+        if folder is not None and sample_customers == 0:
+            raw = read_dataset(folder, layout="generic")
+            truth = _read_truth(folder)
+        else:
+            raw, truth = _generate_demo(sample_customers, seed)
+    else:
+        raw = read_dataset(data, layout=layout, columns=mapping or None)
+        if Path(data).is_dir():
+            truth = _read_truth(Path(data))
+        if sample_customers:
+            raw = _sample_customers(raw, sample_customers, seed)
+    clean_transactions_table, report = clean_transactions(raw.transactions)
+    return Inputs(raw=raw, clean=_restrict(raw, clean_transactions_table), report=report, truth=truth)
+
+
+def _check_count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ParameterError(f"{name} must be a non-negative integer, got {value!r}", column=name)
+    return int(value)
+
+
+def _demo_folder(demo_dir: str | os.PathLike[str]) -> Path | None:
+    """The demo folder when it holds a written shop (also looked up from the repository root)."""
+    candidates = [Path(demo_dir)]
+    if not Path(demo_dir).is_absolute():
+        candidates.append(Path(__file__).resolve().parents[1] / demo_dir)
+    for folder in candidates:
+        if folder.is_dir() and find_table(folder, "transactions") is not None:
+            return folder
+    return None
+
+
+def _generate_demo(sample_customers: int, seed: int) -> tuple[Dataset, pd.DataFrame | None]:
+    from segkit.datasets import make_demo_shop
+
+    shop = (
+        make_demo_shop(n_customers=sample_customers, seed=seed)
+        if sample_customers
+        else make_demo_shop(seed=seed)
+    )
+    tables = {name: getattr(shop, name, None) for name in SIDE_TABLES}
+    raw = Dataset(
+        transactions=shop.transactions,
+        source=f"demo shop (generated, seed={seed}"
+        + (f", {sample_customers} customers)" if sample_customers else ")"),
+        layout="generic",
+        **tables,
+    )
+    return raw, getattr(shop, "truth", None)
+
+
+def _read_truth(folder: Path) -> pd.DataFrame | None:
+    path = find_table(folder, "truth")
+    return None if path is None else read_side_table(path, "truth")
+
+
+def _sample_customers(raw: Dataset, n_customers: int, seed: int) -> Dataset:
+    """Keep a seeded random sample of ``n_customers`` customers (all their lines) in every table."""
+    ids = raw.transactions[CUSTOMER_ID].dropna().unique()
+    ids = np.sort(np.asarray(ids, dtype=object).astype(str))
+    if n_customers >= len(ids):
+        return raw
+    chosen = np.random.default_rng(seed).choice(ids, size=n_customers, replace=False)
+    lines = raw.transactions[raw.transactions[CUSTOMER_ID].isin(chosen)].reset_index(drop=True)
+    return _with_customers(raw, lines, chosen)
+
+
+def _restrict(raw: Dataset, clean: pd.DataFrame) -> Dataset:
+    return _with_customers(raw, clean, clean[CUSTOMER_ID].unique())
+
+
+def _with_customers(raw: Dataset, transactions: pd.DataFrame, customer_ids: Any) -> Dataset:
+    keep = pd.Index(customer_ids)
+    tables: dict[str, pd.DataFrame | None] = {}
+    for name in SIDE_TABLES:
+        table = getattr(raw, name)
+        if name in _CUSTOMER_TABLES and table is not None and CUSTOMER_ID in table.columns:
+            table = table[table[CUSTOMER_ID].isin(keep)].reset_index(drop=True)
+        tables[name] = table
+    return Dataset(
+        transactions=transactions, source=raw.source, layout=raw.layout, details=dict(raw.details), **tables
+    )

@@ -1,0 +1,1049 @@
+"""Run the four notebooks with papermill, export them to offline HTML and write the run's index page.
+
+A *run* (DESIGN "A run") executes ``notebooks/01_eda.ipynb`` ... ``04_maintenance_simulation.ipynb`` in
+order, headlessly, with the same parameters, and produces::
+
+    data/processed/<run>/   customers.parquet, segments.csv, model.skops (+ .json), summary_0N.json, run.json
+    reports/<run>/          01_eda.html ... 04_maintenance_simulation.html, index.html, executed/*.ipynb
+
+It is atomic: everything is written under ``data/processed/.<run>.partial/`` and
+``reports/.<run>.partial/`` and moved into place only when every notebook succeeded. A failed run
+raises :class:`RunError` (naming the notebook, the cell and the error) and leaves the partial folders,
+with the executed notebooks, for debugging; the last good run is untouched.
+
+HTML reports render offline: papermill keeps what the kernel displayed, and segkit's notebooks use
+plotly's ``notebook`` renderer (``text/html`` outputs). :class:`PlotlyOfflinePreprocessor` turns any
+plotly JSON output into an HTML ``<div>``, removes every CDN ``<script src=...>`` (plotly adds a
+MathJax one per figure) and the copies of plotly.js from the outputs, and embeds plotly.js once in the
+page head. The HTML template (``segkit/templates/report.html.j2``) drops what JupyterLab's template
+would fetch from the internet (require.js, MathJax, mermaid, the widget manager).
+
+The index page is built from the ``summary_0N.json`` files the notebooks write, never from HTML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from segkit.schema import ParameterError, SegkitError
+
+#: The notebooks of a run, in execution order (file stems in the notebooks folder).
+NOTEBOOKS: tuple[str, ...] = (
+    "01_eda",
+    "02_customer_files",
+    "03_clustering",
+    "04_maintenance_simulation",
+)
+
+#: Human titles of the notebooks, used on the index page.
+NOTEBOOK_TITLES: dict[str, str] = {
+    "01_eda": "Exploratory data analysis",
+    "02_customer_files": "Customer files and RFM",
+    "03_clustering": "Segmentation",
+    "04_maintenance_simulation": "Model maintenance simulation",
+}
+
+#: Largest HTML report segkit accepts without a warning, in bytes.
+MAX_REPORT_BYTES = 10 * 1024 * 1024
+
+#: Packages whose versions run.json records.
+RECORDED_PACKAGES: tuple[str, ...] = (
+    "segkit",
+    "pandas",
+    "numpy",
+    "scikit-learn",
+    "scipy",
+    "pyarrow",
+    "plotly",
+    "matplotlib",
+    "yellowbrick",
+    "skops",
+    "papermill",
+    "nbconvert",
+    "nbformat",
+    "ipykernel",
+)
+
+#: Output files of a run, in the processed folder, linked from the index page when present.
+OUTPUT_FILES: tuple[tuple[str, str], ...] = (
+    ("customers.parquet", "Customer file: one row per customer, every feature"),
+    (
+        "segments.csv",
+        "Segment of every customer (customer_id, segment_id, segment_name, rfm_segment), for CRM/BI",
+    ),
+    ("model.skops", "Segmentation model (load with segkit.load_model)"),
+    ("model.json", "Model metadata, human-readable"),
+    ("run.json", "Run record: parameters, input files with sha256, package versions, timings"),
+)
+
+RUN_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+class RunError(SegkitError):
+    """A notebook of a run failed; the message names the notebook, the cell and the error.
+
+    Attributes
+    ----------
+    notebook
+        Stem of the notebook that failed, e.g. ``"02_customer_files"``.
+    ename, evalue
+        The exception's class name and message, as the kernel reported them.
+    executed_path
+        The executed (partial) notebook kept for debugging.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        notebook: str,
+        ename: str = "",
+        evalue: str = "",
+        executed_path: Path | None = None,
+    ) -> None:
+        self.notebook = notebook
+        self.ename = ename
+        self.evalue = evalue
+        self.executed_path = executed_path
+        super().__init__(message)
+
+
+# --------------------------------------------------------------------------- locating things
+def find_notebooks_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """Return the folder holding the run's notebooks.
+
+    Parameters
+    ----------
+    override
+        A folder given by the user (``--notebooks-dir``); relative paths resolve against the
+        current directory.
+
+    Returns
+    -------
+    Path
+        ``override`` when given, else ``notebooks/`` beside the folder holding the ``segkit``
+        package (the repository layout), else ``segkit/notebooks`` (an installed package).
+
+    Raises
+    ------
+    ParameterError
+        When the folder does not exist or holds none of the notebooks.
+    """
+    if override is not None:
+        candidates = [Path(override).expanduser().resolve()]
+    else:
+        package = Path(__file__).resolve().parent
+        candidates = [package.parent / "notebooks", package / "notebooks"]
+    for folder in candidates:
+        if folder.is_dir() and any((folder / f"{stem}.ipynb").is_file() for stem in NOTEBOOKS):
+            return folder
+    raise ParameterError(
+        f"notebooks folder not found (looked in {', '.join(str(c) for c in candidates)})",
+        column="notebooks_dir",
+        hint="pass --notebooks-dir pointing at the folder holding 01_eda.ipynb ... 04_maintenance_simulation.ipynb",
+    )
+
+
+def select_notebooks(selection: str | Iterable[str] | None) -> list[str]:
+    """Return notebook stems from a selection such as ``"01,03"``, ``["02", "03_clustering"]`` or None (all).
+
+    Raises
+    ------
+    ParameterError
+        Naming the entries that match no notebook.
+    """
+    if selection is None or selection == "":
+        return list(NOTEBOOKS)
+    items = selection.split(",") if isinstance(selection, str) else list(selection)
+    items = [str(item).strip().removesuffix(".ipynb") for item in items if str(item).strip()]
+    chosen: set[str] = set()
+    unknown: list[str] = []
+    for item in items:
+        matches = [stem for stem in NOTEBOOKS if stem == item or stem.split("_", 1)[0] == item.zfill(2)]
+        if matches:
+            chosen.update(matches)
+        else:
+            unknown.append(item)
+    if unknown or not chosen:
+        raise ParameterError(
+            "unknown notebook(s) in --notebooks",
+            column="notebooks",
+            n_bad=len(unknown),
+            examples=unknown,
+            hint=f"choose among {', '.join(s.split('_', 1)[0] for s in NOTEBOOKS)} (e.g. --notebooks 01,02)",
+        )
+    return [stem for stem in NOTEBOOKS if stem in chosen]
+
+
+def check_run_name(run: str) -> str:
+    """Return ``run`` when it is a safe folder name (letters, digits, ``.``, ``_``, ``-``), else raise."""
+    if not isinstance(run, str) or not RUN_NAME_PATTERN.match(run) or run.endswith(".partial"):
+        raise ParameterError(
+            "run name must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            column="run",
+            examples=[run],
+        )
+    return run
+
+
+def parse_value(text: str) -> Any:
+    """Parse a ``-p key=value`` value as papermill's CLI does: bool, None, int, float, else the string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            continue
+    return text
+
+
+def parse_assignments(pairs: Iterable[str] | None, *, option: str, parse: bool = True) -> dict[str, Any]:
+    """Parse ``key=value`` strings (``-p`` or ``--columns``) into a dict.
+
+    Raises
+    ------
+    ParameterError
+        Naming the option and the malformed entries.
+    """
+    parsed: dict[str, Any] = {}
+    bad: list[str] = []
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            bad.append(pair)
+            continue
+        parsed[key.strip()] = parse_value(value) if parse else value.strip()
+    if bad:
+        raise ParameterError(
+            f"{option} expects key=value",
+            column=option,
+            n_bad=len(bad),
+            examples=bad,
+        )
+    return parsed
+
+
+# --------------------------------------------------------------------------- HTML export
+def _plotly_preprocessor_class():
+    from nbconvert.preprocessors import Preprocessor
+
+    class PlotlyOfflinePreprocessor(Preprocessor):
+        """Make every plotly figure of a notebook draw offline in nbconvert's HTML.
+
+        * ``application/vnd.plotly.v1+json`` outputs (plotly's default renderer, which nbconvert's
+          HTML drops) become ``text/html`` outputs with the figure's ``<div>`` and script;
+        * ``<script src="http...">`` tags (plotly's ``notebook`` renderer adds a MathJax CDN one to
+          every figure) are removed from HTML outputs, as are copies of plotly.js itself;
+        * when the notebook shows at least one figure, ``resources["plotlyjs"]`` holds plotly.js,
+          which segkit's template embeds once in the page head.
+        """
+
+        def preprocess(self, nb, resources):
+            import plotly.offline
+
+            resources["plotlyjs"] = ""
+            n_figures = 0
+            for cell in nb.cells:
+                if cell.cell_type != "code":
+                    continue
+                kept = []
+                for output in cell.get("outputs", []):
+                    n_figures += _offline_output(output)
+                    if not _is_empty_html_output(output):
+                        kept.append(output)
+                cell.outputs = kept
+            if n_figures:
+                resources["plotlyjs"] = plotly.offline.get_plotlyjs()
+            nb.metadata.pop("widgets", None)
+            return nb, resources
+
+    return PlotlyOfflinePreprocessor
+
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+_SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+_REMOTE_SRC = re.compile(r"""\bsrc\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
+_PLOTLY_CONFIG = "window.PlotlyConfig"
+_PLOTLY_BANNER = re.compile(r"^\s*/\*\*?\s*\*?\s*plotly\.js v", re.IGNORECASE)
+
+
+def _strip_scripts(markup: str) -> str:
+    """Remove remote ``<script src>`` tags, plotly.js copies and plotly's config script from ``markup``."""
+
+    def replace(match: re.Match[str]) -> str:
+        attributes, body = match.group(1), match.group(2)
+        if _REMOTE_SRC.search(attributes):
+            return ""
+        if _PLOTLY_BANNER.match(body) or body.strip().startswith(_PLOTLY_CONFIG):
+            return ""
+        return match.group(0)
+
+    return _SCRIPT.sub(replace, markup)
+
+
+def _figure_html(figure_json: Mapping[str, Any]) -> str:
+    import plotly.io as pio
+
+    return pio.to_html(
+        dict(figure_json),
+        include_plotlyjs=False,
+        include_mathjax=False,
+        full_html=False,
+        default_width="100%",
+        default_height=525,
+        validate=False,
+    )
+
+
+def _offline_output(output: Any) -> int:
+    """Rewrite one notebook output in place for offline HTML; return 1 when it holds a plotly figure."""
+    data = output.get("data")
+    if not data:
+        return 0
+    if PLOTLY_MIME in data:
+        data["text/html"] = _figure_html(data.pop(PLOTLY_MIME))
+        return 1
+    markup = data.get("text/html")
+    if not markup:
+        return 0
+    if isinstance(markup, list):
+        markup = "".join(markup)
+    has_figure = "Plotly.newPlot" in markup or "plotly-graph-div" in markup
+    data["text/html"] = _strip_scripts(markup) if "<script" in markup.lower() else markup
+    return int(has_figure)
+
+
+def _is_empty_html_output(output: Any) -> bool:
+    """True for an output left with nothing but whitespace HTML (e.g. plotly's activation output)."""
+    data = output.get("data") or {}
+    if set(data) - {"text/html", "text/plain"} or "text/html" not in data:
+        return False
+    markup = data["text/html"]
+    return not re.sub(r"<div>\s*</div>", "", markup).strip()
+
+
+def export_html(
+    executed_path: str | os.PathLike[str],
+    html_path: str | os.PathLike[str],
+    *,
+    keep_code: bool = False,
+    nav: str = "",
+) -> Path:
+    """Export an executed notebook to a self-contained HTML report that renders offline.
+
+    Parameters
+    ----------
+    executed_path
+        The executed ``.ipynb``.
+    html_path
+        Where to write the HTML (written atomically).
+    keep_code
+        Show the code cells; by default they are hidden (with their prompts and stderr output),
+        for stakeholders.
+    nav
+        Text of the navigation bar linking back to ``index.html``; ``""`` for no bar.
+
+    Returns
+    -------
+    Path
+        ``html_path``.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    notebook = nbformat.read(os.fspath(executed_path), as_version=4)
+    if not keep_code:
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                cell.outputs = [o for o in cell.get("outputs", []) if o.get("name") != "stderr"]
+    notebook.metadata["title"] = _notebook_title(notebook, Path(executed_path).stem)
+
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file="report.html.j2",
+        extra_template_paths=[str(TEMPLATES_DIR)],
+        exclude_input=not keep_code,
+        exclude_input_prompt=not keep_code,
+        exclude_output_prompt=not keep_code,
+        embed_images=True,
+    )
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(
+            remove_cell_tags={"remove-cell", "remove_cell"},
+            remove_input_tags={"remove-input", "remove_input", "hide-input"},
+            remove_all_outputs_tags={"remove-output", "remove_output"},
+            enabled=True,
+        ),
+        enabled=True,
+    )
+    exporter.register_preprocessor(_plotly_preprocessor_class(), enabled=True)
+    body, _ = exporter.from_notebook_node(notebook, resources={"segkit_nav": nav})
+    from segkit.io import write_text_atomic
+
+    target = Path(html_path)
+    write_text_atomic(body, target)
+    return target
+
+
+def _notebook_title(notebook: Any, fallback: str) -> str:
+    """The first markdown heading of the notebook, else ``fallback``."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return fallback
+
+
+# --------------------------------------------------------------------------- run record
+def sha256_file(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks of ``chunk_bytes``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def describe_inputs(data: str) -> list[dict[str, Any]]:
+    """List the input files of a run with their sizes (bytes) and sha256.
+
+    ``data`` is a file, a folder (every file below it, sorted) or ``"demo"`` (generated in memory:
+    no files).
+    """
+    path = Path(data)
+    if data == "demo" or not path.exists():
+        return []
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return [
+        {"path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
+        for p in files
+        if not p.name.startswith(".")
+    ]
+
+
+def package_versions(names: Iterable[str] = RECORDED_PACKAGES) -> dict[str, str]:
+    """Installed versions of ``names`` (``"not installed"`` when absent) and of Python."""
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def count_output_rows(processed: Path) -> dict[str, int]:
+    """Row counts of the run's tabular outputs (customers.parquet, segments.csv) that exist."""
+    counts: dict[str, int] = {}
+    parquet = processed / "customers.parquet"
+    if parquet.is_file():
+        import pyarrow.parquet as pq
+
+        counts["customers.parquet"] = int(pq.read_metadata(parquet).num_rows)
+    segments = processed / "segments.csv"
+    if segments.is_file():
+        with open(segments, "rb") as handle:
+            counts["segments.csv"] = max(sum(1 for _ in handle) - 1, 0)
+    return counts
+
+
+def read_summaries(processed: Path) -> dict[str, dict[str, Any]]:
+    """The ``summary_0N.json`` files of a run folder, by notebook number (``"01"`` ...)."""
+    summaries: dict[str, dict[str, Any]] = {}
+    for path in sorted(processed.glob("summary_*.json")):
+        try:
+            content = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(content, dict):
+            summaries[path.stem.removeprefix("summary_")] = content
+    return summaries
+
+
+# --------------------------------------------------------------------------- the index page
+@dataclass
+class RunResult:
+    """What a run produced.
+
+    Attributes
+    ----------
+    run
+        The run name.
+    processed
+        ``data/processed/<run>``.
+    reports
+        ``reports/<run>``.
+    seconds
+        Per notebook: ``{"execute": s, "export": s}`` in seconds.
+    html
+        The HTML report of each notebook run, by notebook stem.
+    """
+
+    run: str
+    processed: Path
+    reports: Path
+    seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+    html: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def index(self) -> Path:
+        """The run's ``index.html``."""
+        return self.reports / "index.html"
+
+    def timing_table(self) -> str:
+        """A plain-text table of seconds per notebook (execution, HTML export, total)."""
+        return format_timing_table(self.seconds)
+
+
+def format_timing_table(seconds: Mapping[str, Mapping[str, float]]) -> str:
+    """Format ``{notebook: {"execute": s, "export": s}}`` as an aligned text table with a total row."""
+    width = max([len("notebook"), *map(len, seconds)]) + 2
+    lines = [f"{'notebook':<{width}}{'execute s':>10}{'export s':>10}{'total s':>10}"]
+    totals = [0.0, 0.0]
+    for stem, entry in seconds.items():
+        execute, export = float(entry.get("execute", 0.0)), float(entry.get("export", 0.0))
+        totals[0] += execute
+        totals[1] += export
+        lines.append(f"{stem:<{width}}{execute:>10.1f}{export:>10.1f}{execute + export:>10.1f}")
+    lines.append(f"{'total':<{width}}{totals[0]:>10.1f}{totals[1]:>10.1f}{sum(totals):>10.1f}")
+    return "\n".join(lines)
+
+
+def _first(summaries: Mapping[str, Mapping[str, Any]], keys: Sequence[str]) -> Any:
+    """The first value found under any of ``keys`` in any summary (notebook order)."""
+    for key in keys:
+        for number in sorted(summaries):
+            value = summaries[number].get(key)
+            if value not in (None, "", [], {}):
+                return value
+    return None
+
+
+def _segment_rows(value: Any) -> list[dict[str, Any]]:
+    """Normalise a summary's segments entry into rows with id, name, customer share and revenue share."""
+    if isinstance(value, Mapping):
+        value = [
+            {"name": name, **(v if isinstance(v, Mapping) else {"share": v})} for name, v in value.items()
+        ]
+    if not isinstance(value, list):
+        return []
+    rows = []
+    for position, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            continue
+        rows.append(
+            {
+                "id": item.get("segment_id", item.get("id", position)),
+                "name": item.get("segment_name", item.get("name", "")),
+                "share": item.get("customer_share", item.get("share", item.get("size_share"))),
+                "revenue_share": item.get("revenue_share"),
+                "customers": item.get("customers", item.get("n_customers", item.get("size"))),
+                "action": item.get("action", ""),
+            }
+        )
+    return rows
+
+
+def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Pick the headline figures of a run from its summaries (None where a notebook did not report it).
+
+    Returns a dict with ``customers``, ``revenue``, ``currency``, ``transactions``, ``period_start``,
+    ``period_end``, ``n_segments``, ``segments`` (rows of id, name, share, revenue_share) and
+    ``retrain`` (the recommended retraining period, as written by notebook 04).
+    """
+    segments = _segment_rows(_first(summaries, ("segments", "segment_table", "segment_shares")))
+    n_segments = _first(summaries, ("n_segments", "k", "best_k"))
+    return {
+        "customers": _first(summaries, ("customers", "n_customers", "customers_clean", "n_customers_clean")),
+        "revenue": _first(summaries, ("revenue", "total_revenue", "revenue_clean")),
+        "currency": _first(summaries, ("currency",)),
+        "transactions": _first(summaries, ("orders", "n_orders", "transactions", "rows_kept")),
+        "period_start": _first(summaries, ("period_start", "first_date", "start", "date_min")),
+        "period_end": _first(summaries, ("period_end", "last_date", "end", "date_max")),
+        "n_segments": n_segments if n_segments is not None else (len(segments) or None),
+        "segments": segments,
+        "retrain": _first(
+            summaries,
+            (
+                "recommended_retrain_period",
+                "retrain_period",
+                "recommended_retrain_days",
+                "retrain_every_days",
+                "recommendation",
+            ),
+        ),
+    }
+
+
+def _format_value(value: Any) -> str:
+    """Readable text for a summary value: thousands separators, 3 significant decimals, lists joined."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "n/a"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.3g}"
+    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+        return ", ".join(_format_value(v) for v in value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _format_share(value: Any) -> str:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "" if value is None else str(value)
+    return f"{100 * value:.1f} %" if value <= 1 else f"{value:.1f} %"
+
+
+def _scalar_items(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Key/value pairs of a summary for the index's detail tables (nested tables shown as JSON)."""
+    return [(str(key), _format_value(value)) for key, value in summary.items() if key != "segments"]
+
+
+def render_index(context: Mapping[str, Any]) -> str:
+    """Render ``index.html`` from a context (see :func:`build_index`) with ``templates/index.html.j2``."""
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["value"] = _format_value
+    environment.filters["share"] = _format_share
+    return environment.get_template("index.html.j2").render(**context)
+
+
+def build_index(
+    processed: Path,
+    reports: Path,
+    *,
+    run: str,
+    parameters: Mapping[str, Any],
+    seconds: Mapping[str, Mapping[str, float]],
+    processed_link: str | None = None,
+    run_date: str | None = None,
+) -> Path:
+    """Write ``reports/index.html`` from the run's summaries and parameters (never from HTML).
+
+    Parameters
+    ----------
+    processed, reports
+        The run's processed and reports folders (the partial ones during a run).
+    run
+        Run name.
+    parameters
+        The notebook parameters of the run.
+    seconds
+        Seconds per notebook, as in :attr:`RunResult.seconds`.
+    processed_link
+        Relative link from the final reports folder to the final processed folder.
+    run_date
+        ISO timestamp of the run (UTC); now by default.
+    """
+    from segkit import __version__
+
+    summaries = read_summaries(processed)
+    link_base = processed_link if processed_link is not None else os.path.relpath(processed, reports)
+    reports_list = [
+        {
+            "stem": stem,
+            "title": NOTEBOOK_TITLES.get(stem, stem),
+            "href": f"{stem}.html",
+            "exists": (reports / f"{stem}.html").is_file(),
+            "seconds": sum(seconds.get(stem, {}).values()) if stem in seconds else None,
+            "bytes": (reports / f"{stem}.html").stat().st_size if (reports / f"{stem}.html").is_file() else 0,
+        }
+        for stem in NOTEBOOKS
+    ]
+    outputs = [
+        {
+            "name": name,
+            "description": description,
+            "href": f"{link_base}/{name}".replace(os.sep, "/"),
+            "bytes": (processed / name).stat().st_size,
+        }
+        for name, description in OUTPUT_FILES
+        if (processed / name).is_file()
+    ]
+    context = {
+        "run": run,
+        "parameters": {key: _format_value(value) for key, value in parameters.items()},
+        "data_source": str(parameters.get("data", "")),
+        "figures": key_figures(summaries),
+        "summaries": {number: _scalar_items(summary) for number, summary in summaries.items()},
+        "summary_titles": {stem.split("_", 1)[0]: NOTEBOOK_TITLES[stem] for stem in NOTEBOOKS},
+        "reports": reports_list,
+        "outputs": outputs,
+        "version": __version__,
+        "run_date": run_date or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    from segkit.io import write_text_atomic
+
+    target = reports / "index.html"
+    write_text_atomic(render_index(context), target)
+    return target
+
+
+# --------------------------------------------------------------------------- running
+def _cell_label(error: Any) -> str:
+    """``cell In [5] (first line of its source)`` for a PapermillExecutionError.
+
+    The prompt number is the one shown in the executed notebook kept for debugging.
+    """
+    first_line = next((line for line in str(error.source).splitlines() if line.strip()), "").strip()
+    if len(first_line) > 80:
+        first_line = first_line[:77] + "..."
+    prompt = f"In [{error.exec_count}]" if error.exec_count is not None else f"#{error.cell_index + 1}"
+    return f"cell {prompt} ({first_line})"
+
+
+def _execute(
+    source: Path,
+    executed: Path,
+    parameters: Mapping[str, Any],
+    *,
+    cwd: Path,
+    kernel_name: str,
+    progress: bool,
+    position: int,
+) -> None:
+    """Execute one notebook with papermill; translate a failure into :class:`RunError`."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    bar: bool | dict[str, Any] = (
+        {"desc": source.stem, "position": position, "leave": False} if progress else False
+    )
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(executed),
+            parameters=dict(parameters),
+            kernel_name=kernel_name,
+            cwd=str(cwd),
+            progress_bar=bar,
+            log_output=False,
+        )
+    except PapermillExecutionError as error:
+        evalue = str(error.evalue).strip()
+        raise RunError(
+            f"notebook {source.name} failed at {_cell_label(error)}: {error.ename}: {evalue}"
+            f" (executed notebook kept at {executed})",
+            notebook=source.stem,
+            ename=error.ename,
+            evalue=evalue,
+            executed_path=executed,
+        ) from None
+
+
+def _swap_into_place(partial: Path, final: Path) -> None:
+    """Replace ``final`` with ``partial`` by renames (the old folder is removed only afterwards)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    previous = final.with_name(f".{final.name}.previous")
+    if previous.exists():
+        shutil.rmtree(previous)
+    if final.exists():
+        final.rename(previous)
+    try:
+        partial.rename(final)
+    except OSError:
+        if previous.exists() and not final.exists():
+            previous.rename(final)
+        raise
+    if previous.exists():
+        shutil.rmtree(previous)
+
+
+def _prepare_partial(staging: Path, final: Path, *, seed_from_final: bool) -> Path:
+    """Create an empty staging folder (``.<run>.partial/<run>``), seeded with ``final`` for a partial rerun."""
+    if staging.exists():
+        shutil.rmtree(staging)
+    target = staging / final.name
+    if seed_from_final and final.is_dir():
+        shutil.copytree(final, target)
+    else:
+        target.mkdir(parents=True)
+    return target
+
+
+def run_notebooks(
+    data: str | os.PathLike[str] = "demo",
+    *,
+    layout: str = "auto",
+    columns: str | Mapping[str, str] | None = None,
+    run: str = "demo",
+    processed_dir: str | os.PathLike[str] = "data/processed",
+    reports_dir: str | os.PathLike[str] = "reports",
+    seed: int = 0,
+    sample_customers: int = 0,
+    parameters: Mapping[str, Any] | None = None,
+    notebooks: str | Iterable[str] | None = None,
+    notebooks_dir: str | os.PathLike[str] | None = None,
+    keep_code: bool = False,
+    kernel_name: str = "python3",
+    progress: bool = True,
+    log: TextIO | None = None,
+) -> RunResult:
+    """Run the notebooks headlessly into ``reports/<run>`` and ``data/processed/<run>``, atomically.
+
+    Parameters
+    ----------
+    data
+        Data source: a file, a folder, or ``"demo"``; relative paths resolve against the current
+        directory (notebooks receive absolute paths).
+    layout
+        ``auto``, ``generic``, ``online_retail`` or ``olist``.
+    columns
+        Column mapping canonical -> source name, as a dict or a JSON string.
+    run
+        Run name (folder name of the outputs).
+    processed_dir, reports_dir
+        Parents of the run's output folders.
+    seed
+        Seed of every random choice in the notebooks.
+    sample_customers
+        Use a seeded sample of this many customers (0 = all).
+    parameters
+        Extra notebook parameters (``-p key=value``), passed to every notebook; papermill ignores the
+        names a notebook's parameters cell does not define (it warns).
+    notebooks
+        Which notebooks to run (``"01,03"``); default all. A partial rerun starts from a copy of the
+        last good run, so later notebooks find what earlier ones wrote.
+    notebooks_dir
+        Folder holding the notebooks (default: see :func:`find_notebooks_dir`).
+    keep_code
+        Show code in the HTML reports.
+    kernel_name
+        Jupyter kernel to execute with.
+    progress
+        Show a progress bar per notebook and per cell (tqdm).
+    log
+        Where to print progress messages (default ``sys.stderr``).
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    RunError
+        A notebook failed: names the notebook, the cell and the error; the partial folders are kept.
+    ParameterError
+        Bad run name, notebook selection or data path.
+    """
+    log = log if log is not None else sys.stderr
+    run = check_run_name(run)
+    stems = select_notebooks(notebooks)
+    folder = find_notebooks_dir(notebooks_dir)
+    missing = [f"{stem}.ipynb" for stem in stems if not (folder / f"{stem}.ipynb").is_file()]
+    if missing:
+        raise ParameterError(
+            f"notebook(s) missing from {folder}", column="notebooks", n_bad=len(missing), examples=missing
+        )
+    data_value = _resolve_data(data)
+    columns_json = _columns_json(columns)
+
+    processed_root = Path(processed_dir).expanduser().resolve()
+    reports_root = Path(reports_dir).expanduser().resolve()
+    final_processed, final_reports = processed_root / run, reports_root / run
+    staging_processed = processed_root / f".{run}.partial"
+    staging_reports = reports_root / f".{run}.partial"
+    partial_rerun = set(stems) != set(NOTEBOOKS)
+    processed = _prepare_partial(staging_processed, final_processed, seed_from_final=partial_rerun)
+    reports = _prepare_partial(staging_reports, final_reports, seed_from_final=partial_rerun)
+    executed_dir = reports / "executed"
+    executed_dir.mkdir(exist_ok=True)
+
+    notebook_parameters = {
+        "data": data_value,
+        "layout": layout,
+        "columns": columns_json,
+        "run": run,
+        "processed_dir": str(staging_processed),
+        "reports_dir": str(staging_reports),
+        "seed": int(seed),
+        "sample_customers": int(sample_customers),
+        **dict(parameters or {}),
+    }
+    record_parameters = {
+        **notebook_parameters,
+        "processed_dir": str(processed_root),
+        "reports_dir": str(reports_root),
+    }
+    result = RunResult(run=run, processed=final_processed, reports=final_reports)
+    seconds: dict[str, dict[str, float]] = {}
+    if partial_rerun:
+        seconds.update(_previous_seconds(processed / "run.json"))
+    nav = f"run {run}"
+
+    outer = _notebook_bar(stems, progress)
+    for stem in stems:
+        if outer is not None:
+            outer.set_description(f"{stem}")
+        executed = executed_dir / f"{stem}.ipynb"
+        started = time.perf_counter()
+        try:
+            with _kernel_imports_this_segkit():
+                _execute(
+                    folder / f"{stem}.ipynb",
+                    executed,
+                    notebook_parameters,
+                    cwd=folder,
+                    kernel_name=kernel_name,
+                    progress=progress,
+                    position=1,
+                )
+        except RunError:
+            if outer is not None:
+                outer.close()
+            raise
+        execute_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        html_path = export_html(executed, reports / f"{stem}.html", keep_code=keep_code, nav=nav)
+        seconds[stem] = {
+            "execute": round(execute_seconds, 2),
+            "export": round(time.perf_counter() - started, 2),
+        }
+        result.html[stem] = final_reports / html_path.name
+        if html_path.stat().st_size > MAX_REPORT_BYTES:
+            print(
+                f"warning: {html_path.name} is {html_path.stat().st_size / 2**20:.1f} MB (> 10 MB)",
+                file=log,
+            )
+        if outer is not None:
+            outer.update(1)
+    if outer is not None:
+        outer.close()
+
+    ordered = {stem: seconds[stem] for stem in NOTEBOOKS if stem in seconds}
+    run_record = {
+        "run": run,
+        "run_date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "segkit_version": package_versions(["segkit"])["segkit"],
+        "notebooks": stems,
+        "parameters": record_parameters,
+        "inputs": describe_inputs(data_value),
+        "rows": {**_summary_row_counts(read_summaries(processed)), **count_output_rows(processed)},
+        "packages": package_versions(),
+        "seconds": ordered,
+        "notebooks_dir": str(folder),
+        "keep_code": keep_code,
+    }
+    from segkit.io import write_json_atomic
+
+    write_json_atomic(run_record, processed / "run.json")
+    build_index(
+        processed,
+        reports,
+        run=run,
+        parameters=record_parameters,
+        seconds=ordered,
+        processed_link=os.path.relpath(final_processed, final_reports),
+    )
+    _swap_into_place(processed, final_processed)
+    _swap_into_place(reports, final_reports)
+    shutil.rmtree(staging_processed, ignore_errors=True)
+    shutil.rmtree(staging_reports, ignore_errors=True)
+    result.seconds = ordered
+    return result
+
+
+@contextmanager
+def _kernel_imports_this_segkit() -> Iterator[None]:
+    """Put the folder holding this ``segkit`` first on the kernel's ``PYTHONPATH`` while it starts.
+
+    The notebooks then import the same segkit as the runner, also from a checkout that is not
+    installed (or whose editable install is stale).
+    """
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    previous = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([package_parent, *([previous] if previous else [])])
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = previous
+
+
+def _notebook_bar(stems: Sequence[str], progress: bool):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=len(stems), unit="notebook", desc="segkit run", position=0)
+
+
+def _previous_seconds(run_json: Path) -> dict[str, dict[str, float]]:
+    """Seconds per notebook recorded by the last good run (kept for the notebooks a partial rerun skips)."""
+    try:
+        return dict(json.loads(run_json.read_text(encoding="utf-8")).get("seconds", {}))
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return {}
+
+
+def _summary_row_counts(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """Integer counts the notebooks reported under row-like keys (rows_*, n_*, *_rows, customers...)."""
+    counts: dict[str, int] = {}
+    pattern = re.compile(r"^(rows|n)_|_rows$|^(customers|orders|transactions|lines)$")
+    for number, summary in summaries.items():
+        for key, value in summary.items():
+            if isinstance(value, int) and not isinstance(value, bool) and pattern.search(key):
+                counts[f"summary_{number}.{key}"] = value
+    return counts
+
+
+def _resolve_data(data: str | os.PathLike[str]) -> str:
+    """``"demo"`` as is; any other source as an absolute path that must exist."""
+    if str(data) == "demo":
+        return "demo"
+    path = Path(data).expanduser()
+    if not path.exists():
+        raise ParameterError(f"data source not found: {data}", column="data", examples=[str(data)])
+    return str(path.resolve())
+
+
+def _columns_json(columns: str | Mapping[str, str] | None) -> str:
+    """The column mapping as the JSON string the notebooks take (``""`` for none)."""
+    if columns is None or columns == "" or columns == {}:
+        return ""
+    if isinstance(columns, str):
+        try:
+            parsed = json.loads(columns)
+        except json.JSONDecodeError as error:
+            raise ParameterError(
+                f"columns must be a JSON object mapping canonical to source names ({error.msg})",
+                column="columns",
+                examples=[columns],
+            ) from None
+        columns = parsed
+    if not isinstance(columns, Mapping):
+        raise ParameterError("columns must map canonical to source names", column="columns")
+    return json.dumps({str(k): str(v) for k, v in columns.items()}, ensure_ascii=False)
