@@ -259,67 +259,96 @@ def clean_transactions(
     if not isinstance(rules, CleaningRules):
         raise ParameterError(f"rules must be a CleaningRules, got {type(rules).__name__}", column="rules")
     validate_transactions(df)
-    n_rows = len(df)
-    position = np.arange(n_rows)
-    reason = np.full(n_rows, _CODE["kept"], dtype=np.int8)
-    assigned = np.zeros(n_rows, dtype=bool)
-
-    def assign(mask: np.ndarray, name: str) -> None:
-        new = np.asarray(mask, dtype=bool) & ~assigned
-        reason[new] = _CODE[name]
-        assigned[new] = True
-
-    assign(df[CUSTOMER_ID].isna().to_numpy(), "missing_customer_id")
+    book = _ReasonBook(len(df))
+    book.assign(df[CUSTOMER_ID].isna().to_numpy(), "missing_customer_id")
     if PRODUCT_ID in df.columns:
-        assign(_non_product(df[PRODUCT_ID], rules), "non_product")
-    assign(df.duplicated(keep="first").to_numpy(), "duplicate")
-    cancel = _is_cancellation(df, rules)
-    assign(cancel, "cancellation")
+        book.assign(_non_product(df[PRODUCT_ID], rules), "non_product")
+    book.assign(df.duplicated(keep="first").to_numpy(), "duplicate")
+    book.assign(_is_cancellation(df, rules), "cancellation")
 
-    has_quantity = QUANTITY in df.columns
-    size = (df[QUANTITY] if has_quantity else df[AMOUNT]).to_numpy(dtype="float64", na_value=np.nan)
-    purchase = ~assigned
-    cancellation = reason == _CODE["cancellation"]
-    remaining = np.where(purchase, np.nan_to_num(size, nan=0.0), 0.0)
-    if rules.net_cancellations and PRODUCT_ID in df.columns:
-        remaining = _net(df, purchase, cancellation, np.abs(np.nan_to_num(size, nan=0.0)), remaining)
-    original = np.where(purchase, np.nan_to_num(size, nan=0.0), 0.0)
-    netted = purchase & (original - remaining > _NET_TOLERANCE)
-    full = netted & (remaining <= _NET_TOLERANCE)
-    assign(full, "cancelled_purchase")
-
-    amount = df[AMOUNT].to_numpy(dtype="float64")
-    ratio = np.divide(remaining, original, out=np.ones(n_rows), where=netted & (original != 0))
-    new_amount = np.where(netted, amount * ratio, amount)
+    netting = _netting(df, book, rules)
+    book.assign(netting.netted & (netting.remaining <= _NET_TOLERANCE), "cancelled_purchase")
     price = (
-        df[UNIT_PRICE].to_numpy(dtype="float64", na_value=np.nan) if UNIT_PRICE in df.columns else new_amount
+        df[UNIT_PRICE].to_numpy(dtype="float64", na_value=np.nan)
+        if UNIT_PRICE in df.columns
+        else netting.amount
     )
-    assign((price <= 0) | (new_amount <= 0), "non_positive_price")
-    if rules.outliers and (~assigned).any():
-        threshold = np.quantile(new_amount[~assigned], rules.outlier_quantile)
-        assign(new_amount > threshold, "outlier")
+    book.assign((price <= 0) | (netting.amount <= 0), "non_positive_price")
+    if rules.outliers and (~book.assigned).any():
+        threshold = np.quantile(netting.amount[~book.assigned], rules.outlier_quantile)
+        book.assign(netting.amount > threshold, "outlier")
 
-    kept = ~assigned
-    partial = kept & netted
-    clean = df.iloc[position[kept]].copy()
-    if partial.any():
-        clean[AMOUNT] = new_amount[kept]
-        if has_quantity:
-            clean[QUANTITY] = np.where(
-                netted[kept], remaining[kept], df[QUANTITY].to_numpy(dtype="float64")[kept]
-            )
-    reasons = pd.Series(
-        pd.Categorical.from_codes(reason, categories=list(REASONS)), index=df.index, name="reason"
-    )
+    kept = ~book.assigned
+    clean = df.iloc[np.flatnonzero(kept)]
+    if (kept & netting.netted).any():
+        clean[AMOUNT] = netting.amount[kept]
+        if QUANTITY in df.columns:
+            clean[QUANTITY] = netting.quantity[kept]
+    input_amount = df[AMOUNT].to_numpy(dtype="float64")
+    taken_off = input_amount - netting.amount
     report = CleaningReport(
-        reasons=reasons,
-        amounts=pd.Series(amount, index=df.index, name=AMOUNT),
-        by_customer=_by_customer(df[CUSTOMER_ID], reason, netted, amount - new_amount),
-        partially_netted=int(partial.sum()),
-        netted_amount=float((amount - new_amount)[netted].sum()),
+        reasons=pd.Series(
+            pd.Categorical.from_codes(book.reason, categories=list(REASONS)), index=df.index, name="reason"
+        ),
+        amounts=pd.Series(input_amount, index=df.index, name=AMOUNT),
+        by_customer=_by_customer(df[CUSTOMER_ID], book.reason, netting.netted, taken_off),
+        partially_netted=int((kept & netting.netted).sum()),
+        netted_amount=float(taken_off[netting.netted].sum()),
         rules=rules,
     )
     return clean, report
+
+
+class _ReasonBook:
+    """The reason code of every row; a row keeps the first reason assigned to it."""
+
+    def __init__(self, n_rows: int) -> None:
+        self.reason = np.full(n_rows, _CODE["kept"], dtype=np.int8)
+        self.assigned = np.zeros(n_rows, dtype=bool)
+
+    def assign(self, mask: np.ndarray, name: str) -> None:
+        new = np.asarray(mask, dtype=bool) & ~self.assigned
+        self.reason[new] = _CODE[name]
+        self.assigned[new] = True
+
+    def has(self, name: str) -> np.ndarray:
+        return self.reason == _CODE[name]
+
+
+@dataclass(frozen=True)
+class _Netting:
+    """Per row: the purchase lines netted (fully or partly), their remaining size, new quantity and amount."""
+
+    netted: np.ndarray
+    remaining: np.ndarray
+    quantity: np.ndarray
+    amount: np.ndarray
+
+
+def _netting(df: pd.DataFrame, book: _ReasonBook, rules: CleaningRules) -> _Netting:
+    """Net the cancellation lines against the unassigned (purchase) lines.
+
+    Sizes are quantities, or amounts when the table has no quantity; amounts of partly netted lines
+    are scaled by remaining / original size.
+    """
+    has_quantity = QUANTITY in df.columns
+    size = (df[QUANTITY] if has_quantity else df[AMOUNT]).to_numpy(dtype="float64", na_value=np.nan)
+    size = np.nan_to_num(size, nan=0.0)
+    purchase = ~book.assigned
+    original = np.where(purchase, size, 0.0)
+    remaining = original
+    if rules.net_cancellations and PRODUCT_ID in df.columns:
+        remaining = _net(df, purchase, book.has("cancellation"), np.abs(size), original)
+    netted = purchase & (original - remaining > _NET_TOLERANCE)
+    amount = df[AMOUNT].to_numpy(dtype="float64")
+    ratio = np.divide(remaining, original, out=np.ones(len(df)), where=netted & (original != 0))
+    quantity = df[QUANTITY].to_numpy(dtype="float64", na_value=np.nan) if has_quantity else amount
+    return _Netting(
+        netted=netted,
+        remaining=remaining,
+        quantity=np.where(netted, remaining, quantity) if has_quantity else quantity,
+        amount=np.where(netted, amount * ratio, amount),
+    )
 
 
 # --------------------------------------------------------------------------- rules
@@ -367,57 +396,64 @@ def _net(
     events = np.flatnonzero((purchase | cancellation) & product_known)
     if not cancellation[events].any():
         return capacity
-    customer_codes = pd.factorize(df[CUSTOMER_ID].to_numpy()[events])[0]
-    product_codes = pd.factorize(df[PRODUCT_ID].to_numpy()[events])[0]
-    times = df[ORDER_DATE].to_numpy()[events].astype("int64")
+    customer_codes = pd.factorize(df[CUSTOMER_ID])[0][events]
+    product_codes = pd.factorize(df[PRODUCT_ID])[0][events]
+    same_product = _combine_codes(customer_codes, product_codes)
     is_cancel = cancellation[events]
+    times = df[ORDER_DATE].to_numpy()[events].astype("int64")
+    # order within a group: time, then purchases before cancellations (then input order: stable sort)
+    time_key = (times - times.min()) * 2 + is_cancel
     cap = np.where(is_cancel, 0.0, capacity[events])
     need = np.where(is_cancel, demand[events], 0.0)
     if UNIT_PRICE in df.columns:
-        price_codes = pd.factorize(df[UNIT_PRICE].to_numpy(dtype="float64")[events], use_na_sentinel=False)[0]
-        cap, need = _lifo_pass((customer_codes, product_codes, price_codes), times, is_cancel, cap, need)
-    cap, _ = _lifo_pass((customer_codes, product_codes), times, is_cancel, cap, need)
+        price_codes = pd.factorize(df[UNIT_PRICE].to_numpy(dtype="float64"), use_na_sentinel=False)[0][events]
+        same_price = _combine_codes(same_product, price_codes)
+        cap, need = _lifo_pass(same_price, time_key, is_cancel, cap, need)
+    cap, _ = _lifo_pass(same_product, time_key, is_cancel, cap, need)
     remaining = capacity.copy()
     remaining[events] = np.where(is_cancel, 0.0, cap)
     return remaining
 
 
+def _combine_codes(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Dense codes of the pairs (first, second) of non-negative integer codes."""
+    combined = first.astype("int64") * (int(second.max()) + 1) + second.astype("int64")
+    return pd.factorize(combined)[0]
+
+
 def _lifo_pass(
-    keys: tuple[np.ndarray, ...],
-    times: np.ndarray,
+    group_codes: np.ndarray,
+    time_key: np.ndarray,
     is_cancel: np.ndarray,
     cap: np.ndarray,
     need: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One netting pass within groups of ``keys``: purchases' remaining capacity, cancellations' unmatched need.
+    """One netting pass within groups: purchases' remaining capacity, cancellations' unmatched need.
 
-    Events are ordered by group, time, purchases before cancellations, then input order.
+    Events are ordered by group, then ``time_key`` (time, purchases first), then input order.
     """
-    n_events = len(times)
-    order = np.lexsort((np.arange(n_events), is_cancel, times, *reversed(keys)))
-    sorted_keys = [k[order] for k in keys]
-    boundary = np.zeros(n_events, dtype=bool)
-    boundary[0] = True
-    for key in sorted_keys:
-        boundary[1:] |= key[1:] != key[:-1]
-    group = np.cumsum(boundary) - 1
-    step = np.where(is_cancel[order], -need[order], cap[order])
+    order = np.lexsort((time_key, group_codes))  # stable: ties keep input order
+    group = group_codes[order]
+    boundary = np.ones(len(order), dtype=bool)
+    boundary[1:] = group[1:] != group[:-1]
+    sorted_cancel = is_cancel[order]
+    sorted_cap = cap[order]
+    sorted_need = need[order]
+    step = np.where(sorted_cancel, -sorted_need, sorted_cap)
 
-    frame = pd.DataFrame({"group": group, "step": step})
-    cumulative = frame.groupby("group", sort=False)["step"].cumsum().to_numpy()
+    cumulative = pd.Series(step).groupby(group, sort=False).cumsum().to_numpy()
     floor = pd.Series(np.minimum(cumulative, 0.0)).groupby(group, sort=False).cummin().to_numpy()
-    level = cumulative - floor
+    level = cumulative - floor  # stack level after each event, reflected at 0
     level_before = np.where(boundary, 0.0, np.roll(level, 1))
     suffix_min = pd.Series(level[::-1]).groupby(group[::-1], sort=False).cummin().to_numpy()[::-1]
 
-    sorted_cancel = is_cancel[order]
     kept_sorted = np.where(sorted_cancel, 0.0, np.maximum(0.0, suffix_min - level_before))
-    kept_sorted = np.where(kept_sorted <= _NET_TOLERANCE, 0.0, np.minimum(kept_sorted, cap[order]))
-    unmatched_sorted = np.where(sorted_cancel, np.maximum(0.0, need[order] - level_before), 0.0)
+    kept_sorted = np.where(kept_sorted <= _NET_TOLERANCE, 0.0, np.minimum(kept_sorted, sorted_cap))
+    unmatched_sorted = np.where(sorted_cancel, np.maximum(0.0, sorted_need - level_before), 0.0)
     unmatched_sorted = np.where(unmatched_sorted <= _NET_TOLERANCE, 0.0, unmatched_sorted)
 
-    new_cap = np.empty(n_events)
-    new_need = np.empty(n_events)
+    new_cap = np.empty(len(order))
+    new_need = np.empty(len(order))
     new_cap[order] = kept_sorted
     new_need[order] = unmatched_sorted
     return new_cap, new_need
@@ -431,7 +467,7 @@ def _by_customer(
     is_purchase = np.isin(reason, purchase_codes)
     is_cancellation = reason == _CODE["cancellation"]
     relevant = (is_purchase | is_cancellation) & customers.notna().to_numpy()
-    codes, uniques = pd.factorize(customers.to_numpy()[relevant], sort=True)
+    codes, uniques = pd.factorize(customers[relevant], sort=True)
     n_customers = len(uniques)
 
     def count(mask: np.ndarray) -> np.ndarray:

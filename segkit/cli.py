@@ -206,10 +206,10 @@ def write_demo_data(
     out: Path, *, layout: str = "generic", n_customers: int | None = None, seed: int = 0
 ) -> Path:
     """Generate the demo shop (``make_demo_shop``) and write it to ``out`` in ``layout``."""
-    from segkit.datasets import make_demo_shop, write_demo_shop
-
     if n_customers is not None and n_customers <= 0:
         raise ParameterError("--n-customers must be > 0", column="n_customers", examples=[n_customers])
+    from segkit.datasets import make_demo_shop, write_demo_shop
+
     options = {"seed": seed} if n_customers is None else {"seed": seed, "n_customers": n_customers}
     shop = make_demo_shop(**options)
     write_demo_shop(shop, out, layout=layout)

@@ -32,12 +32,14 @@ switches to ``MiniBatchKMeans`` above 100,000 customers.
 Model selection (:func:`choose_model`)
 -------------------------------------
 A row of the search table is *usable* when its smallest segment holds at least ``min_segment_share``
-(2 %) of the customers and its bootstrap stability (mean ARI across resamples) is at least
-``min_stability`` (0.75). For each algorithm, the knee of its inertia curve is located with kneedle
-(the k farthest below the chord from the first to the last point of the normalised curve). Among the
-usable rows sitting at their algorithm's knee, the one with the highest silhouette wins; when no knee
-row is usable, the usable row with the highest silhouette wins; ties go to the higher stability, then
-the smaller k. The reason is a sentence built from these numbers.
+(2 %) of the customers, it found k clusters and its bootstrap stability (mean ARI across resamples)
+is at least ``min_stability`` (0.75). Usable rows are ranked on three criteria: silhouette (higher is
+better), Davies-Bouldin (lower is better) and stability (higher is better); the row with the
+smallest rank sum (the consensus of the three) wins. Ties go to the row closest to the knee of its
+algorithm's inertia curve (kneedle: the k farthest below the chord of the normalised curve), then to
+the more stable, then to the smaller k. Silhouette alone favours few clusters on customer data and
+the elbow is often blurred; the consensus needs a model to be well separated, compact *and*
+reproducible. The reason is a sentence built from these numbers.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segkit import __version__
 from segkit.model import (
+    __version__,
     CATEGORICAL_DTYPE,
     NUMERIC_DTYPE,
     REFERENCE_QUANTILES,
@@ -346,7 +348,8 @@ def _fit_assigners(
     """
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):  # BLAS threads only slow down small matrices
+    # thread pools (BLAS, OpenMP) only add overhead on these small problems, and more on a busy machine
+    with threadpool_limits(limits=1):
         return _fit_assigners_single_thread(X_fit, algorithm, ks, seed)
 
 
@@ -621,29 +624,46 @@ def search_models(
     )
 
 
+#: Criteria of the consensus ranking: column -> True when larger is better.
+CONSENSUS_CRITERIA: dict[str, bool] = {"silhouette": True, "davies_bouldin": False, "stability": True}
+
+
 def choose_model(
     table: pd.DataFrame,
     knees: Mapping[str, int | None],
     min_segment_share: float = 0.02,
     min_stability: float = 0.75,
 ) -> Choice:
-    """Apply the selection rule of the module docstring to a search table."""
+    """Apply the selection rule of the module docstring to a search table.
+
+    Each usable row is ranked on every criterion of :data:`CONSENSUS_CRITERIA` (1 = best, ties
+    share the best rank); the row with the smallest rank sum wins; ties go to the row closest to its
+    algorithm's inertia knee, then the higher stability, then the smaller k.
+    """
     usable = table[table["usable"]] if "usable" in table else table
-    at_knee = usable[usable["knee"]] if "knee" in usable else usable.iloc[0:0]
-    pool, basis = (at_knee, "knee") if len(at_knee) else (usable, "usable")
-    if not len(pool):
-        pool, basis = table, "fallback"
-    ranked = pool.assign(_neg_k=-pool["k"]).sort_values(
-        ["silhouette", "stability", "_neg_k"], ascending=False, kind="mergesort", na_position="last"
+    pool, basis = (usable, "usable") if len(usable) else (table, "fallback")
+    ranks = pd.DataFrame(
+        {
+            column: pool[column].rank(ascending=not larger_better, method="min", na_option="bottom")
+            for column, larger_better in CONSENSUS_CRITERIA.items()
+        }
     )
-    row = ranked.iloc[0]
-    reason = _reason(row, table, knees, basis, min_segment_share, min_stability)
+    knee_gap = [
+        abs(k - knees[a]) if knees.get(a) is not None else np.inf
+        for a, k in zip(pool["algorithm"], pool["k"], strict=True)
+    ]
+    ordered = pool.assign(_rank_sum=ranks.sum(axis=1), _knee_gap=knee_gap, _neg_stability=-pool["stability"])
+    ordered = ordered.sort_values(["_rank_sum", "_knee_gap", "_neg_stability", "k"], kind="mergesort")
+    position = ordered.index[0]
+    row = ordered.loc[position]
+    reason = _reason(row, ranks.loc[position], len(pool), knees, basis, min_segment_share, min_stability)
     return Choice(algorithm=str(row["algorithm"]), k=int(row["k"]), reason=reason)
 
 
 def _reason(
     row: pd.Series,
-    table: pd.DataFrame,
+    ranks: pd.Series,
+    n_pool: int,
     knees: Mapping[str, int | None],
     basis: str,
     min_segment_share: float,
@@ -652,32 +672,24 @@ def _reason(
     label = ALGORITHM_LABELS.get(str(row["algorithm"]), str(row["algorithm"]))
     k = int(row["k"])
     knee = knees.get(str(row["algorithm"]))
-    figures = (
-        f"silhouette {row['silhouette']:.2f}, bootstrap stability {row['stability']:.2f} (mean ARI), "
-        f"smallest segment {row['smallest_share']:.1%} of customers"
+    if knee is None:
+        knee_text = "its inertia curve has no clear elbow"
+    elif knee == k:
+        knee_text = f"k={k} is also the elbow of its inertia curve (kneedle)"
+    else:
+        knee_text = f"the elbow of its inertia curve (kneedle) is at k={knee}"
+    thresholds = f"smallest segment >= {min_segment_share:.0%} of customers, stability >= {min_stability:.2f}"
+    pool_text = (
+        f"among the {n_pool} usable models ({thresholds})"
+        if basis == "usable"
+        else f"among all {n_pool} models, none of which is usable ({thresholds}); treat it with caution"
     )
-    if basis == "knee":
-        others = table[table["knee"] & (table["algorithm"] != row["algorithm"])]
-        compared = ", ".join(
-            f"{ALGORITHM_LABELS.get(a, a)} k={int(kk)} {s:.2f}"
-            for a, kk, s in zip(others["algorithm"], others["k"], others["silhouette"], strict=True)
-        )
-        tail = f"; other knees' silhouettes: {compared}" if compared else ""
-        return (
-            f"{label} with k={k}: the elbow of its inertia curve (kneedle knee) is at k={k}, where it has "
-            f"the best silhouette of the usable knee models ({figures}){tail}."
-        )
-    knee_text = f"its inertia knee is at k={knee}" if knee else "its inertia curve has no clear knee"
-    if basis == "usable":
-        return (
-            f"{label} with k={k}: no model at its elbow knee was usable (smallest segment >= "
-            f"{min_segment_share:.0%} and stability >= {min_stability:.2f}); {knee_text}; this is the "
-            f"usable model with the best silhouette ({figures})."
-        )
     return (
-        f"{label} with k={k}: no model met the usability thresholds (smallest segment >= "
-        f"{min_segment_share:.0%}, stability >= {min_stability:.2f}); {knee_text}; it has the best "
-        f"silhouette overall ({figures}). Treat the segmentation with caution."
+        f"{label} with k={k} has the best consensus of silhouette ({row['silhouette']:.2f}, rank "
+        f"{int(ranks['silhouette'])}), Davies-Bouldin ({row['davies_bouldin']:.2f}, rank "
+        f"{int(ranks['davies_bouldin'])}) and bootstrap stability (mean ARI {row['stability']:.2f}, rank "
+        f"{int(ranks['stability'])}) {pool_text}; its smallest segment holds "
+        f"{row['smallest_share']:.1%} of customers and {knee_text}."
     )
 
 
@@ -844,7 +856,7 @@ def _training_metadata(
         "snapshot_date": _attr_text(frame.attrs.get("snapshot_date")),
         "training_period": _training_period(frame),
         "n_customers": int(len(frame)),
-        "rfm_bin_edges": _jsonable_edges(frame.attrs.get("rfm_bin_edges", frame.attrs.get("rfm_edges"))),
+        "rfm_bin_edges": rfm_bin_edges(frame),
         "reference_quantiles": {
             "levels": list(REFERENCE_QUANTILES),
             **{name: quantiles[name].tolist() for name in numeric},
@@ -883,12 +895,17 @@ def _training_period(frame: pd.DataFrame) -> dict[str, str | None]:
     }
 
 
-def _jsonable_edges(edges: Any) -> Any:
-    if edges is None:
+def rfm_bin_edges(customer_file: pd.DataFrame, bins: int = 5) -> dict[str, list[float]] | None:
+    """RFM score bin edges of the training customers (:class:`segkit.features.RFMScorer`), or None.
+
+    None when the file lacks ``recency_days``, ``frequency`` or ``monetary``.
+    """
+    from segkit.features import RFMScorer
+
+    if not {"recency_days", "frequency", "monetary"} <= set(customer_file.columns):
         return None
-    if isinstance(edges, Mapping):
-        return {str(k): np.asarray(v, dtype=float).tolist() for k, v in edges.items()}
-    return json.loads(json.dumps(edges, default=lambda o: np.asarray(o).tolist()))
+    scorer = RFMScorer(bins=bins).fit(customer_file)
+    return {name: np.asarray(edges, dtype=float).tolist() for name, edges in scorer.edges_.items()}
 
 
 # --------------------------------------------------------------------------- profiles, names, actions
@@ -1002,7 +1019,9 @@ DEFAULT_ACTION = "Review this segment's profile and test a targeted campaign aga
 
 RECENT_BELOW, LAPSED_ABOVE = 0.4, 0.6
 HIGH_ABOVE, LOW_BELOW = 0.6, 0.4
+HIGH_REVENUE_LIFT = 1.5
 NEW_TENURE_BELOW = 0.3
+OVERDUE_FACTOR = 2.0
 
 
 def _levels(row: pd.Series) -> tuple[str, str]:
@@ -1011,16 +1030,29 @@ def _levels(row: pd.Series) -> tuple[str, str]:
     value_ranks = [v for v in value_ranks if v is not None and pd.notna(v)]
     value = float(np.mean(value_ranks)) if value_ranks else 0.5
     r_level = "recent" if recency < RECENT_BELOW else "lapsed" if recency > LAPSED_ABOVE else "middle"
-    v_level = "high" if value > HIGH_ABOVE else "low" if value < LOW_BELOW else "mid"
+    if r_level == "middle" and _not_overdue(row):
+        r_level = "recent"
+    lift = row.get("revenue_share", np.nan) / row.get("customer_share", np.nan)
+    high = value > HIGH_ABOVE and not (np.isfinite(lift) and lift < HIGH_REVENUE_LIFT)
+    v_level = "high" if high else "low" if value < LOW_BELOW else "mid"
     return r_level, v_level
+
+
+def _not_overdue(row: pd.Series) -> bool:
+    """Repeat buyers whose median recency is within twice their median days between orders."""
+    frequency = row.get("median_frequency", np.nan)
+    recency = row.get("median_recency_days", np.nan)
+    interval = row.get("median_mean_days_between_orders", np.nan)
+    return bool(frequency >= 2 and recency <= OVERDUE_FACTOR * interval)
 
 
 def base_name(row: pd.Series) -> str:
     """Readable name of one profile row from the rules of :data:`NAME_RULES`.
 
     Recency level from the segment's mean percentile rank of ``recency_days`` (recent < 0.4 <= middle
-    <= 0.6 < lapsed), value level from the mean rank of ``frequency`` and ``monetary`` (low < 0.4 <=
-    mid <= 0.6 < high). Recent low- or mid-value segments with short tenure (rank < 0.3) are
+    <= 0.6 < lapsed; a middle segment of repeat buyers whose median recency is at most twice their
+    median ``mean_days_between_orders`` is not overdue and counts as recent), value level from the mean rank of ``frequency`` and ``monetary`` (low < 0.4 <=
+    mid <= 0.6 < high), where high also needs a revenue share at least 1.5 times the customer share. Recent low- or mid-value segments with short tenure (rank < 0.3) are
     "New customers"; lapsed low-value segments whose median frequency is at most one order are
     "One-time low spenders".
     """
@@ -1254,15 +1286,15 @@ def score_dataset(model: SegmentationModel, dataset: Any, snapshot_date: Any = N
 
 
 def _add_rfm_segment(cf: pd.DataFrame, model: SegmentationModel) -> pd.DataFrame:
-    """Score RFM segments with the training bin edges when recorded (else keep the file's own)."""
-    from segkit import features
+    """Named RFM segments scored with the training bin edges (the file's own scores when none)."""
+    from segkit.features import RFMScorer, rfm_scores, rfm_segments
 
     edges = model.metadata.get("rfm_bin_edges")
-    if not edges or not hasattr(features, "RFMScorer"):
-        return cf
-    try:
-        scorer = features.RFMScorer.from_edges(edges)  # type: ignore[attr-defined]
+    if edges:
+        scorer = RFMScorer(bins=len(next(iter(edges.values()))))
+        scorer.edges_ = {name: np.asarray(values, dtype=float) for name, values in edges.items()}
+        scorer.n_customers_ = int(model.metadata.get("n_customers", 0))
         scores = scorer.transform(cf)
-        return cf.assign(rfm_segment=features.rfm_segments(scores))
-    except (AttributeError, TypeError, KeyError, ValueError, SegkitError):
-        return cf
+    else:
+        scores = rfm_scores(cf)
+    return cf.assign(rfm_segment=rfm_segments(scores, bins=scorer.bins if edges else 5))

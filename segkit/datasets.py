@@ -65,19 +65,14 @@ mess rates (share of lines)            cancellations 1-3%, no customer id 2-4%, 
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from segkit.schema import ParameterError, SegkitError, TRANSACTION_COLUMNS
+from segkit.schema import ParameterError
 
 __all__ = [
     "BLOCK_SIZE",
@@ -106,9 +101,9 @@ _YEAR_DAYS = 365.25
 #: Product categories: Olist's English category name -> (Portuguese name, number of products,
 #: median list price, lognormal sigma of list prices). Names are Olist's so the Olist layout is exact.
 CATEGORIES: dict[str, tuple[str, int, float, float]] = {
-    "electronics": ("eletronicos", 120, 95.0, 0.7),
+    "electronics": ("eletronicos", 120, 65.0, 0.6),
     "housewares": ("utilidades_domesticas", 150, 24.0, 0.6),
-    "health_beauty": ("beleza_saude", 140, 11.0, 0.45),
+    "health_beauty": ("beleza_saude", 140, 13.0, 0.45),
     "fashion_bags_accessories": ("fashion_bolsas_e_acessorios", 160, 22.0, 0.55),
     "toys": ("brinquedos", 130, 28.0, 0.55),
     "sports_leisure": ("esporte_lazer", 120, 38.0, 0.6),
@@ -159,9 +154,9 @@ UK_REGIONS: dict[str, float] = {
 }
 
 #: Generic retail month profile (January..December) of purchase intensity: the Q4 peak.
-_RETAIL_MONTHS = (0.85, 0.8, 0.9, 0.9, 0.95, 0.95, 0.9, 0.9, 0.95, 1.0, 1.35, 1.55)
+_RETAIL_MONTHS = (0.85, 0.8, 0.9, 0.9, 0.95, 0.95, 0.9, 0.9, 0.95, 1.0, 1.25, 1.4)
 #: Gift buyers' month profile: November-December concentrate most purchases.
-_GIFT_MONTHS = (0.25, 0.2, 0.25, 0.3, 0.3, 0.3, 0.3, 0.3, 0.35, 0.6, 3.0, 4.5)
+_GIFT_MONTHS = (0.3, 0.25, 0.3, 0.35, 0.35, 0.35, 0.35, 0.35, 0.4, 0.7, 2.2, 3.2)
 #: Acquisition waves: January sales and Black Friday / Christmas.
 _WAVE_MONTHS = (1.5, 1.0, 0.9, 0.9, 0.9, 0.85, 0.9, 0.85, 0.9, 1.0, 1.5, 1.3)
 _FLAT_MONTHS = (1.0,) * 12
@@ -216,7 +211,7 @@ CUSTOMER_TYPES: tuple[CustomerType, ...] = (
         rate_per_year=8.0,
         rate_shape=6.0,
         dropout_beta=(2.0, 78.0),
-        lines_per_order=3.2,
+        lines_per_order=2.6,
         quantity_mean=1.3,
         price_factor=1.0,
         categories=_others({"electronics": 0.72, "books_general_interest": 0.1}, 0.18),
@@ -262,13 +257,13 @@ CUSTOMER_TYPES: tuple[CustomerType, ...] = (
         name="bargain_hunter",
         label="One-time bargain hunters",
         description="buy discounted fashion once on a marketplace during sales and rarely come back",
-        acquisition_share=0.39,
+        acquisition_share=0.5,
         rate_per_year=0.6,
         rate_shape=2.0,
         dropout_beta=(6.0, 4.0),
         lines_per_order=1.5,
         quantity_mean=1.4,
-        price_factor=0.6,
+        price_factor=0.7,
         categories=_others({"fashion_bags_accessories": 0.85}, 0.15),
         channels={"marketplace": 0.85, "web": 0.15},
         months=_RETAIL_MONTHS,
@@ -287,7 +282,7 @@ CUSTOMER_TYPES: tuple[CustomerType, ...] = (
         name="seasonal_gift_buyer",
         label="Seasonal gift buyers",
         description="buy toys and gifts in stores before Christmas, medium baskets, once or twice a year",
-        acquisition_share=0.17,
+        acquisition_share=0.11,
         rate_per_year=1.6,
         rate_shape=4.0,
         dropout_beta=(2.0, 16.0),
@@ -312,7 +307,7 @@ CUSTOMER_TYPES: tuple[CustomerType, ...] = (
         name="occasional",
         label="Occasional buyers",
         description="buy housewares and garden goods on the web once or twice a year",
-        acquisition_share=0.26,
+        acquisition_share=0.22,
         rate_per_year=1.4,
         rate_shape=3.0,
         dropout_beta=(2.0, 9.0),

@@ -731,7 +731,7 @@ class RFMScorer(TransformerMixin, BaseEstimator):
             raise DataError("rfm: no customer to fit the scores on", column="rfm")
         scores, self.edges_ = self._rank_scores(values)
         self.n_customers_ = len(values)
-        return _scores_frame(scores, rfm.index)
+        return _scores_frame(scores, rfm)
 
     def transform(self, rfm: pd.DataFrame) -> pd.DataFrame:
         """Score customers with the training edges: ``r_score, f_score, m_score, rfm_score``."""
@@ -744,18 +744,20 @@ class RFMScorer(TransformerMixin, BaseEstimator):
             score: 1 + np.searchsorted(self.edges_[score][:-1], values[score].to_numpy(), side="left")
             for score in values.columns
         }
-        return _scores_frame(scores, rfm.index)
+        return _scores_frame(scores, rfm)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.array(["r_score", "f_score", "m_score", "rfm_score"], dtype=object)
 
 
-def _scores_frame(scores: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
+def _scores_frame(scores: dict[str, np.ndarray], source: pd.DataFrame) -> pd.DataFrame:
+    """Scores indexed like ``source``, carrying its attrs (the snapshot date) so that joins keep them."""
     frame = pd.DataFrame(
-        {name: np.asarray(values, dtype=np.int64) for name, values in scores.items()}, index=index
+        {name: np.asarray(values, dtype=np.int64) for name, values in scores.items()}, index=source.index
     )
     code = frame["r_score"] * 100 + frame["f_score"] * 10 + frame["m_score"]
     frame["rfm_score"] = code.astype("str")
+    frame.attrs = dict(source.attrs)
     return frame
 
 

@@ -201,6 +201,8 @@ class Dataset:
         The path as given (or a description of an in-memory source).
     layout
         ``generic``, ``online_retail`` or ``olist``.
+    details
+        Reader notes, e.g. ``statuses_counted`` for Olist.
     """
 
     transactions: pd.DataFrame
@@ -335,6 +337,8 @@ def read_olist(folder: str | os.PathLike[str], statuses: Sequence[str] | None = 
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder; the Olist layout reads a folder of CSV files")
+    if isinstance(statuses, str):
+        statuses = [statuses]
     files = {name: find_table(folder, stem) for name, stem in OLIST_FILES.items()}
     missing = [OLIST_FILES[name] + ".csv" for name in _OLIST_REQUIRED if files[name] is None]
     if missing:
@@ -436,13 +440,7 @@ def _read_frame_source(
     if layout == "olist":
         raise ParameterError("layout 'olist' reads a folder, not a DataFrame", column="layout")
     header = [str(c) for c in frame.columns]
-    uci = _detect_uci(header)
-    layout = _resolve_file_layout(layout, header, uci, mapping, "DataFrame")
-    if layout == "online_retail":
-        mapping, date_formats = _uci_spec(header, uci, "DataFrame")
-    else:
-        mapping = _complete_mapping(mapping, header, "DataFrame")
-        date_formats = (date_format,) if date_format else None
+    layout, mapping, date_formats = _plan_columns(layout, header, mapping, date_format, "DataFrame")
     transactions = _canonical_transactions(frame, mapping, date_formats, "DataFrame")
     return Dataset(transactions=transactions, source="DataFrame", layout=layout)
 
@@ -465,16 +463,10 @@ def _read_file_source(
     else:
         frame = read_table(path, sheet=sheet)
         header = [str(c) for c in frame.columns]
-    uci = _detect_uci(header)
-    layout = _resolve_file_layout(layout, header, uci, mapping, str(path))
-    if layout == "online_retail":
-        mapping, date_formats = _uci_spec(header, uci, str(path))
-    else:
-        mapping = _complete_mapping(mapping, header, str(path))
-        date_formats = (date_format,) if date_format else None
+    layout, mapping, date_formats = _plan_columns(layout, header, mapping, date_format, str(path))
     if frame is None:
-        ids = [mapping[c] for c in (CUSTOMER_ID, ORDER_ID, PRODUCT_ID) if c in mapping]
-        string_columns = ids + ([mapping[ORDER_DATE]] if date_formats else [])
+        texts = [mapping[c] for c in STRING_COLUMNS if c in mapping]  # ids keep leading zeros
+        string_columns = texts + ([mapping[ORDER_DATE]] if date_formats else [])
         frame = _read_text(
             path,
             sep=sep,
@@ -484,6 +476,19 @@ def _read_file_source(
         )
     transactions = _canonical_transactions(frame, mapping, date_formats, str(path))
     return Dataset(transactions=transactions, source=str(path), layout=layout)
+
+
+def _plan_columns(
+    layout: str, header: list[str], mapping: dict[str, str], date_format: str | None, where: str
+) -> tuple[str, dict[str, str], tuple[str, ...] | None]:
+    """Resolve the layout from the header; return it, the full canonical -> source mapping and date formats."""
+    uci = _detect_uci(header)
+    layout = _resolve_file_layout(layout, header, uci, mapping, where)
+    explicit = (date_format,) if date_format else None
+    if layout == "online_retail":
+        mapping, uci_formats = _uci_spec(header, uci, where)
+        return layout, mapping, explicit or uci_formats
+    return layout, _complete_mapping(mapping, header, where), explicit
 
 
 def _read_folder(
@@ -842,7 +847,7 @@ def _check_no_missing(out: dict[str, pd.Series], column: str, context: str, mapp
         f"{context}: {column} (source {sources!r}) is missing on some rows",
         column=column,
         n_bad=int(len(rows)),
-        examples=[f"row {i + 2}" for i in rows[:5]],
+        examples=[f"data row {i + 1}" for i in rows[:5]],
         hint="fill or drop those rows; segkit needs a date and an amount on every line",
     )
 
@@ -865,12 +870,8 @@ def _canonical_ids(values: pd.Series) -> pd.Series:
     present = unique_ids.dropna()
     if len(present) and present.str.fullmatch(_FLOAT_INTEGRAL_TEXT).all():
         unique_ids = unique_ids.str.replace(r"\.0*$", "", regex=True)
-    unique_ids = unique_ids.astype("str")
-    taken = unique_ids.to_numpy(dtype=object, na_value=None)
-    result = np.full(len(codes), None, dtype=object)
-    valid = codes >= 0
-    result[valid] = taken[codes[valid]]
-    return pd.Series(result, index=values.index, dtype="str")
+    taken = unique_ids.astype("str").array.take(codes, allow_fill=True)
+    return pd.Series(taken, index=values.index, dtype="str")
 
 
 def _parse_numbers(values: pd.Series, column: str, context: str) -> pd.Series:
@@ -967,7 +968,10 @@ def _parse_unique_dates(text: pd.Series, date_formats: Sequence[str] | None) -> 
 def _to_datetime(text: pd.Series, fmt: str) -> pd.Series:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        try:
+            parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        except (ValueError, TypeError):  # mixed UTC offsets: compare them in UTC
+            parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         parsed = parsed.dt.tz_convert(None)
     return parsed.astype("datetime64[ns]")
@@ -1061,17 +1065,17 @@ def _read_excel(path: Path, sheet: str | int | None, usecols: Sequence[str] | No
     import zipfile
 
     try:
-        sheets = pd.read_excel(path, sheet_name=sheet if sheet is not None else None, engine="openpyxl")
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
-        if sheet is not None and ("not found" in str(exc) or isinstance(exc, (KeyError, IndexError))):
+        sheets = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
+    except (KeyError, IndexError) as exc:
+        raise ParameterError(f"{path}: no sheet {sheet!r} ({_first_line(exc)})", column="sheet") from None
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        if sheet is not None and ("not found" in str(exc) or "invalid" in str(exc)):
             raise ParameterError(f"{path}: no sheet {sheet!r}", column="sheet") from None
         raise DataError(f"{path}: not a readable XLSX workbook ({_first_line(exc)})") from None
-    except IndexError:
-        raise ParameterError(f"{path}: no sheet {sheet!r}", column="sheet") from None
     if isinstance(sheets, pd.DataFrame):
         frame = sheets
     else:
-        filled = {name: df for name, df in sheets.items() if not df.empty or len(df.columns)}
+        filled = {name: df for name, df in sheets.items() if len(df.columns)}  # skip blank sheets
         if not filled:
             raise DataError(f"{path}: the workbook has no data")
         frames = list(filled.values())
@@ -1112,7 +1116,8 @@ def _sniff_sep(path: Path, encoding: str | None) -> str:
     suffixes = [s.lower() for s in path.suffixes]
     if ".tsv" in suffixes or ".tab" in suffixes:
         return "\t"
-    first = _decode_head(path, encoding).splitlines()[0] if _decode_head(path, encoding) else ""
+    lines = _decode_head(path, encoding).splitlines()
+    first = lines[0] if lines else ""
     counts = {sep: first.count(sep) for sep in (",", "\t", ";", "|")}
     best = max(counts, key=lambda s: counts[s])
     return best if counts[best] > 0 else ","
@@ -1170,7 +1175,7 @@ def _read_text_once(
             table = pacsv.read_csv(
                 path,
                 read_options=pacsv.ReadOptions(encoding=encoding if encoding != "utf-8" else "utf8"),
-                parse_options=pacsv.ParseOptions(delimiter=sep),
+                parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
                     include_columns=list(usecols) if usecols else None,
                     column_types={c: pa.string() for c in strings},

@@ -47,7 +47,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segkit import __version__
 from segkit.schema import (
     CUSTOMER_ID,
     DataError,
@@ -56,6 +55,13 @@ from segkit.schema import (
     bad_rows_error,
     missing_column_error,
 )
+
+try:
+    from segkit import __version__
+except ImportError:  # segkit imported as a namespace package (a stale editable install)
+    from importlib.metadata import version as _distribution_version
+
+    __version__ = _distribution_version("segkit")
 
 #: Version of the layout of the dict stored in ``model.skops``.
 MODEL_FORMAT = 1

@@ -39,6 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from nbconvert.preprocessors import Preprocessor
+
 from segkit.schema import ParameterError, SegkitError
 
 #: The notebooks of a run, in execution order (file stems in the notebooks folder).
@@ -47,6 +49,18 @@ NOTEBOOKS: tuple[str, ...] = (
     "02_customer_files",
     "03_clustering",
     "04_maintenance_simulation",
+)
+
+#: Parameters every notebook defines (DESIGN "Notebook parameters"), set by the runner itself.
+COMMON_PARAMETERS: tuple[str, ...] = (
+    "data",
+    "layout",
+    "columns",
+    "run",
+    "processed_dir",
+    "reports_dir",
+    "seed",
+    "sample_customers",
 )
 
 #: Human titles of the notebooks, used on the index page.
@@ -89,6 +103,9 @@ OUTPUT_FILES: tuple[tuple[str, str], ...] = (
     ("model.json", "Model metadata, human-readable"),
     ("run.json", "Run record: parameters, input files with sha256, package versions, timings"),
 )
+
+#: Arguments of the kernel: its own start-up warnings (e.g. about local TCP transport) are not the user's concern.
+KERNEL_ARGUMENTS: list[str] = ["--IPKernelApp.log_level=ERROR"]
 
 RUN_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -183,11 +200,49 @@ def select_notebooks(selection: str | Iterable[str] | None) -> list[str]:
         raise ParameterError(
             "unknown notebook(s) in --notebooks",
             column="notebooks",
-            n_bad=len(unknown),
             examples=unknown,
             hint=f"choose among {', '.join(s.split('_', 1)[0] for s in NOTEBOOKS)} (e.g. --notebooks 01,02)",
         )
     return [stem for stem in NOTEBOOKS if stem in chosen]
+
+
+def notebook_parameters(path: str | os.PathLike[str]) -> list[str]:
+    """Names defined by a notebook's ``parameters`` cell, in order (papermill's inspection; no kernel)."""
+    import papermill
+
+    return list(papermill.inspect_notebook(str(path)))
+
+
+def check_extra_parameters(extra: Mapping[str, Any], defined: Mapping[str, Sequence[str]]) -> None:
+    """Refuse ``-p`` names that no selected notebook defines (a typo would otherwise be ignored).
+
+    Parameters
+    ----------
+    extra
+        The ``-p`` parameters.
+    defined
+        Parameter names of each selected notebook, by notebook stem.
+
+    Raises
+    ------
+    ParameterError
+        Naming the unknown parameters, with a close match when there is one.
+    """
+    from difflib import get_close_matches
+
+    known = sorted({name for names in defined.values() for name in names})
+    unknown = [name for name in extra if name not in known]
+    if not unknown:
+        return
+    close = {name: get_close_matches(name, known, n=1) for name in unknown}
+    hints = [f"{name!r} -> {match[0]!r}?" for name, match in close.items() if match]
+    raise ParameterError(
+        f"unknown notebook parameter(s) for {', '.join(defined)}",
+        column="parameters",
+        examples=unknown,
+        hint=("did you mean " + ", ".join(hints) + " " if hints else "")
+        + f"(known: {', '.join(name for name in known if name not in COMMON_PARAMETERS)})",
+    )
 
 
 def check_run_name(run: str) -> str:
@@ -233,50 +288,39 @@ def parse_assignments(pairs: Iterable[str] | None, *, option: str, parse: bool =
             continue
         parsed[key.strip()] = parse_value(value) if parse else value.strip()
     if bad:
-        raise ParameterError(
-            f"{option} expects key=value",
-            column=option,
-            n_bad=len(bad),
-            examples=bad,
-        )
+        raise ParameterError(f"{option} expects key=value", column=option, examples=bad)
     return parsed
 
 
 # --------------------------------------------------------------------------- HTML export
-def _plotly_preprocessor_class():
-    from nbconvert.preprocessors import Preprocessor
+class PlotlyOfflinePreprocessor(Preprocessor):
+    """Make every plotly figure of a notebook draw offline in nbconvert's HTML.
 
-    class PlotlyOfflinePreprocessor(Preprocessor):
-        """Make every plotly figure of a notebook draw offline in nbconvert's HTML.
+    * ``application/vnd.plotly.v1+json`` outputs (plotly's default renderer, which nbconvert's
+      HTML drops) become ``text/html`` outputs with the figure's ``<div>`` and script;
+    * ``<script src="http...">`` tags (plotly's ``notebook`` renderer adds a MathJax CDN one to
+      every figure) are removed from HTML outputs, as are copies of plotly.js itself, and outputs
+      left empty (the renderer's activation output) are dropped;
+    * when the notebook shows at least one figure, ``resources["plotlyjs"]`` holds plotly.js,
+      which segkit's template (``templates/report.html.j2``) embeds once in the page head.
+    """
 
-        * ``application/vnd.plotly.v1+json`` outputs (plotly's default renderer, which nbconvert's
-          HTML drops) become ``text/html`` outputs with the figure's ``<div>`` and script;
-        * ``<script src="http...">`` tags (plotly's ``notebook`` renderer adds a MathJax CDN one to
-          every figure) are removed from HTML outputs, as are copies of plotly.js itself;
-        * when the notebook shows at least one figure, ``resources["plotlyjs"]`` holds plotly.js,
-          which segkit's template embeds once in the page head.
-        """
+    def preprocess(self, nb, resources):
+        import plotly.offline
 
-        def preprocess(self, nb, resources):
-            import plotly.offline
-
-            resources["plotlyjs"] = ""
-            n_figures = 0
-            for cell in nb.cells:
-                if cell.cell_type != "code":
-                    continue
-                kept = []
-                for output in cell.get("outputs", []):
-                    n_figures += _offline_output(output)
-                    if not _is_empty_html_output(output):
-                        kept.append(output)
-                cell.outputs = kept
-            if n_figures:
-                resources["plotlyjs"] = plotly.offline.get_plotlyjs()
-            nb.metadata.pop("widgets", None)
-            return nb, resources
-
-    return PlotlyOfflinePreprocessor
+        n_figures = 0
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            kept = []
+            for output in cell.get("outputs", []):
+                n_figures += _offline_output(output)
+                if not _is_empty_html_output(output):
+                    kept.append(output)
+            cell.outputs = kept
+        resources["plotlyjs"] = plotly.offline.get_plotlyjs() if n_figures else ""
+        nb.metadata.pop("widgets", None)
+        return nb, resources
 
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -396,7 +440,7 @@ def export_html(
         ),
         enabled=True,
     )
-    exporter.register_preprocessor(_plotly_preprocessor_class(), enabled=True)
+    exporter.register_preprocessor(PlotlyOfflinePreprocessor, enabled=True)
     body, _ = exporter.from_notebook_node(notebook, resources={"segkit_nav": nav})
     from segkit.io import write_text_atomic
 
@@ -731,15 +775,12 @@ def _execute(
     cwd: Path,
     kernel_name: str,
     progress: bool,
-    position: int,
 ) -> None:
     """Execute one notebook with papermill; translate a failure into :class:`RunError`."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    bar: bool | dict[str, Any] = (
-        {"desc": source.stem, "position": position, "leave": False} if progress else False
-    )
+    bar: bool | dict[str, Any] = {"desc": source.stem, "position": 1, "leave": False} if progress else False
     try:
         papermill.execute_notebook(
             str(source),
@@ -749,6 +790,7 @@ def _execute(
             cwd=str(cwd),
             progress_bar=bar,
             log_output=False,
+            extra_arguments=KERNEL_ARGUMENTS,
         )
     except PapermillExecutionError as error:
         evalue = str(error.evalue).strip()
@@ -830,8 +872,9 @@ def run_notebooks(
     sample_customers
         Use a seeded sample of this many customers (0 = all).
     parameters
-        Extra notebook parameters (``-p key=value``), passed to every notebook; papermill ignores the
-        names a notebook's parameters cell does not define (it warns).
+        Extra notebook parameters (``-p key=value``). Each notebook receives the ones its
+        ``parameters`` cell defines; a name that no selected notebook defines raises
+        :class:`~segkit.schema.ParameterError` (a typo is never silently ignored).
     notebooks
         Which notebooks to run (``"01,03"``); default all. A partial rerun starts from a copy of the
         last good run, so later notebooks find what earlier ones wrote.
@@ -860,118 +903,171 @@ def run_notebooks(
     log = log if log is not None else sys.stderr
     run = check_run_name(run)
     stems = select_notebooks(notebooks)
+    data_value = _resolve_data(data)
+    columns_json = _columns_json(columns)
     folder = find_notebooks_dir(notebooks_dir)
     missing = [f"{stem}.ipynb" for stem in stems if not (folder / f"{stem}.ipynb").is_file()]
     if missing:
-        raise ParameterError(
-            f"notebook(s) missing from {folder}", column="notebooks", n_bad=len(missing), examples=missing
-        )
-    data_value = _resolve_data(data)
-    columns_json = _columns_json(columns)
+        raise ParameterError(f"notebook(s) missing from {folder}", column="notebooks", examples=missing)
+    defined = {stem: notebook_parameters(folder / f"{stem}.ipynb") for stem in stems}
+    check_extra_parameters(parameters or {}, defined)
+    staging = _Staging.prepare(processed_dir, reports_dir, run, partial_rerun=set(stems) != set(NOTEBOOKS))
 
-    processed_root = Path(processed_dir).expanduser().resolve()
-    reports_root = Path(reports_dir).expanduser().resolve()
-    final_processed, final_reports = processed_root / run, reports_root / run
-    staging_processed = processed_root / f".{run}.partial"
-    staging_reports = reports_root / f".{run}.partial"
-    partial_rerun = set(stems) != set(NOTEBOOKS)
-    processed = _prepare_partial(staging_processed, final_processed, seed_from_final=partial_rerun)
-    reports = _prepare_partial(staging_reports, final_reports, seed_from_final=partial_rerun)
-    executed_dir = reports / "executed"
-    executed_dir.mkdir(exist_ok=True)
-
-    notebook_parameters = {
+    run_parameters = {
         "data": data_value,
         "layout": layout,
         "columns": columns_json,
         "run": run,
-        "processed_dir": str(staging_processed),
-        "reports_dir": str(staging_reports),
+        "processed_dir": str(staging.processed.parent),
+        "reports_dir": str(staging.reports.parent),
         "seed": int(seed),
         "sample_customers": int(sample_customers),
         **dict(parameters or {}),
     }
-    record_parameters = {
-        **notebook_parameters,
-        "processed_dir": str(processed_root),
-        "reports_dir": str(reports_root),
+    recorded_parameters = {
+        **run_parameters,
+        "processed_dir": str(staging.final_processed.parent),
+        "reports_dir": str(staging.final_reports.parent),
     }
-    result = RunResult(run=run, processed=final_processed, reports=final_reports)
-    seconds: dict[str, dict[str, float]] = {}
-    if partial_rerun:
-        seconds.update(_previous_seconds(processed / "run.json"))
-    nav = f"run {run}"
-
-    outer = _notebook_bar(stems, progress)
-    for stem in stems:
-        if outer is not None:
-            outer.set_description(f"{stem}")
-        executed = executed_dir / f"{stem}.ipynb"
-        started = time.perf_counter()
-        try:
-            with _kernel_imports_this_segkit():
-                _execute(
-                    folder / f"{stem}.ipynb",
-                    executed,
-                    notebook_parameters,
-                    cwd=folder,
-                    kernel_name=kernel_name,
-                    progress=progress,
-                    position=1,
-                )
-        except RunError:
-            if outer is not None:
-                outer.close()
-            raise
-        execute_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        html_path = export_html(executed, reports / f"{stem}.html", keep_code=keep_code, nav=nav)
-        seconds[stem] = {
-            "execute": round(execute_seconds, 2),
-            "export": round(time.perf_counter() - started, 2),
-        }
-        result.html[stem] = final_reports / html_path.name
-        if html_path.stat().st_size > MAX_REPORT_BYTES:
-            print(
-                f"warning: {html_path.name} is {html_path.stat().st_size / 2**20:.1f} MB (> 10 MB)",
-                file=log,
+    seconds = _previous_seconds(staging.processed / "run.json") if len(stems) < len(NOTEBOOKS) else {}
+    result = RunResult(run=run, processed=staging.final_processed, reports=staging.final_reports)
+    bar = _notebook_bar(stems, progress)
+    try:
+        for stem in stems:
+            if bar is not None:
+                bar.set_description(stem)
+            seconds[stem] = _run_one(
+                folder / f"{stem}.ipynb",
+                staging.reports,
+                {key: value for key, value in run_parameters.items() if key in defined[stem]},
+                kernel_name=kernel_name,
+                keep_code=keep_code,
+                progress=progress,
+                nav=f"run {run}",
+                log=log,
             )
-        if outer is not None:
-            outer.update(1)
-    if outer is not None:
-        outer.close()
+            result.html[stem] = staging.final_reports / f"{stem}.html"
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
 
-    ordered = {stem: seconds[stem] for stem in NOTEBOOKS if stem in seconds}
-    run_record = {
-        "run": run,
-        "run_date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "segkit_version": package_versions(["segkit"])["segkit"],
-        "notebooks": stems,
-        "parameters": record_parameters,
-        "inputs": describe_inputs(data_value),
-        "rows": {**_summary_row_counts(read_summaries(processed)), **count_output_rows(processed)},
-        "packages": package_versions(),
-        "seconds": ordered,
-        "notebooks_dir": str(folder),
-        "keep_code": keep_code,
-    }
+    result.seconds = {stem: seconds[stem] for stem in NOTEBOOKS if stem in seconds}
+    _write_run_record(
+        staging,
+        run=run,
+        stems=stems,
+        parameters=recorded_parameters,
+        data=data_value,
+        seconds=result.seconds,
+        extra={"notebooks_dir": str(folder), "keep_code": keep_code},
+    )
+    staging.commit()
+    return result
+
+
+@dataclass
+class _Staging:
+    """The staging folders of a run (``<parent>/.<run>.partial/<run>``) and their final places."""
+
+    processed: Path
+    reports: Path
+    final_processed: Path
+    final_reports: Path
+
+    @classmethod
+    def prepare(
+        cls,
+        processed_dir: str | os.PathLike[str],
+        reports_dir: str | os.PathLike[str],
+        run: str,
+        *,
+        partial_rerun: bool,
+    ) -> _Staging:
+        """Create empty staging folders; a partial rerun starts from a copy of the last good run."""
+        roots = [Path(folder).expanduser().resolve() for folder in (processed_dir, reports_dir)]
+        staged = [
+            _prepare_partial(root / f".{run}.partial", root / run, seed_from_final=partial_rerun)
+            for root in roots
+        ]
+        (staged[1] / "executed").mkdir(exist_ok=True)
+        return cls(staged[0], staged[1], roots[0] / run, roots[1] / run)
+
+    def commit(self) -> None:
+        """Move both staging folders into place (replacing the last good run) and remove the staging parents."""
+        _swap_into_place(self.processed, self.final_processed)
+        _swap_into_place(self.reports, self.final_reports)
+        for staged in (self.processed, self.reports):
+            shutil.rmtree(staged.parent, ignore_errors=True)
+
+
+def _run_one(
+    source: Path,
+    reports: Path,
+    parameters: Mapping[str, Any],
+    *,
+    kernel_name: str,
+    keep_code: bool,
+    progress: bool,
+    nav: str,
+    log: TextIO,
+) -> dict[str, float]:
+    """Execute one notebook into ``reports/executed/`` and export its HTML; return the seconds of each step."""
+    executed = reports / "executed" / source.name
+    started = time.perf_counter()
+    with _kernel_imports_this_segkit():
+        _execute(source, executed, parameters, cwd=source.parent, kernel_name=kernel_name, progress=progress)
+    execute_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    html_path = export_html(executed, reports / f"{source.stem}.html", keep_code=keep_code, nav=nav)
+    export_seconds = time.perf_counter() - started
+    size = html_path.stat().st_size
+    if size > MAX_REPORT_BYTES:
+        print(f"warning: {html_path.name} is {size / 2**20:.1f} MB, above the 10 MB target", file=log)
+    return {"execute": round(execute_seconds, 2), "export": round(export_seconds, 2)}
+
+
+def _write_run_record(
+    staging: _Staging,
+    *,
+    run: str,
+    stems: Sequence[str],
+    parameters: Mapping[str, Any],
+    data: str,
+    seconds: Mapping[str, Mapping[str, float]],
+    extra: Mapping[str, Any],
+) -> None:
+    """Write ``run.json`` into the staged processed folder and ``index.html`` into the staged reports."""
+    from segkit import __version__
     from segkit.io import write_json_atomic
 
-    write_json_atomic(run_record, processed / "run.json")
+    run_date = datetime.now(UTC)
+    record = {
+        "run": run,
+        "run_date": run_date.isoformat(timespec="seconds"),
+        "segkit_version": __version__,
+        "notebooks": list(stems),
+        "parameters": dict(parameters),
+        "inputs": describe_inputs(data),
+        "rows": {
+            **_summary_row_counts(read_summaries(staging.processed)),
+            **count_output_rows(staging.processed),
+        },
+        "packages": {**package_versions(), "segkit": __version__},
+        "seconds": dict(seconds),
+        **extra,
+    }
+    write_json_atomic(record, staging.processed / "run.json")
     build_index(
-        processed,
-        reports,
+        staging.processed,
+        staging.reports,
         run=run,
-        parameters=record_parameters,
-        seconds=ordered,
-        processed_link=os.path.relpath(final_processed, final_reports),
+        parameters=parameters,
+        seconds=seconds,
+        processed_link=os.path.relpath(staging.final_processed, staging.final_reports),
+        run_date=run_date.strftime("%Y-%m-%d %H:%M UTC"),
     )
-    _swap_into_place(processed, final_processed)
-    _swap_into_place(reports, final_reports)
-    shutil.rmtree(staging_processed, ignore_errors=True)
-    shutil.rmtree(staging_reports, ignore_errors=True)
-    result.seconds = ordered
-    return result
 
 
 @contextmanager
@@ -1012,7 +1108,7 @@ def _previous_seconds(run_json: Path) -> dict[str, dict[str, float]]:
 def _summary_row_counts(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
     """Integer counts the notebooks reported under row-like keys (rows_*, n_*, *_rows, customers...)."""
     counts: dict[str, int] = {}
-    pattern = re.compile(r"^(rows|n)_|_rows$|^(customers|orders|transactions|lines)$")
+    pattern = re.compile(r"^(rows|n)_|_(rows|lines)$|^(customers|orders|transactions|lines)$")
     for number, summary in summaries.items():
         for key, value in summary.items():
             if isinstance(value, int) and not isinstance(value, bool) and pattern.search(key):

@@ -55,7 +55,6 @@ from segkit.schema import (
     DataError,
     ParameterError,
     SchemaError,
-    SegkitError,
     bad_rows_error,
     missing_column_error,
 )
@@ -78,6 +77,9 @@ KMEANS_N_INIT = 4
 #: Internal choice of k (when segkit.clustering is unavailable): candidates and silhouette sample.
 K_CANDIDATES = range(2, 9)
 K_SEARCH_SAMPLE = 3_000
+#: Sizes passed to segkit.clustering.search_models (kept small: the search runs once per simulation).
+K_SEARCH_SETTINGS: dict[str, int] = {"sample_size": 10_000, "silhouette_size": 3_000, "n_bootstrap": 3,
+                                     "stability_size": 2_000}
 #: Agglomerative (Ward) fits on a seeded sample of at most this many customers; the rest are assigned
 #: to the nearest centroid.
 AGGLOMERATIVE_SAMPLE = 5_000
@@ -437,19 +439,17 @@ def choose_k(
     internal choice) the k in 2..8 with the best silhouette of k-means on a seeded sample of at most
     3,000 customers (standardised log1p features, 4 restarts).
     """
-    frame = pd.DataFrame(values, columns=list(features))
     try:
         from segkit.clustering import search_models
     except ImportError:
         search_models = None
     if search_models is not None:
-        try:
-            search = search_models(
-                frame, k_range=K_CANDIDATES, algorithms=(algorithm,), features=list(features), seed=seed
-            )
-            return int(search.best.k), f"segkit.clustering.search_models: {search.best.reason}"
-        except SegkitError:
-            pass
+        frame = pd.DataFrame(values, columns=list(features))
+        search = search_models(
+            frame, k_range=K_CANDIDATES, algorithms=(algorithm,), features=list(features), seed=seed,
+            **K_SEARCH_SETTINGS,
+        )
+        return int(search.best.k), f"segkit.clustering.search_models: {search.best.reason}"
     logged = np.log1p(values)
     scale = logged.std(axis=0)
     scaled = (logged - logged.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
@@ -528,7 +528,14 @@ def _default_start(log: DailyLog) -> int:
 
 def _step_days(log: DailyLog, start: Any, end: Any, period_days: int) -> tuple[int, int]:
     start_day = _default_start(log) if start is None else log.to_day(_parse_date(start, "start"))
-    end_day = log.last_day if end is None else log.to_day(_parse_date(end, "end"))
+    if end is None:
+        end_day = log.last_day
+    elif isinstance(end, int | np.integer) and not isinstance(end, bool):
+        if end <= 0:
+            raise ParameterError(f"end={end} days after the start must be positive", column="end")
+        end_day = start_day + int(end)
+    else:
+        end_day = log.to_day(_parse_date(end, "end"))
     end_day = min(end_day, log.last_day)
     if start_day < 0 or start_day > log.last_day:
         raise ParameterError(
@@ -581,7 +588,8 @@ def maintenance_simulation(
         Date the model is fitted (inclusive snapshot day). Default: the first day with 12 months of
         history, or half-way through the log when it spans less than two years.
     end
-        Last step date; default the last transaction day.
+        Last step date, or an int: the horizon in days after ``start``; default the last transaction
+        day (later dates are clipped to it).
     period
         Step length (``"7D"``, ``"2W"``, ``"30D"``, a Timedelta or whole days).
     window
@@ -865,13 +873,19 @@ def recommend_retrain_period(
     period = sim.params["period_days"]
     horizon = int(steps["days_since_start"].iloc[-1])
     alarm = find_alarm(steps, ari_threshold, consecutive, psi_threshold)
-    window_text = (
-        "all history up to each date" if sim.params["window_days"] is None
-        else f"the last {sim.params['window_days']} days before each date"
-    )
+    window_days = sim.params["window_days"]
+    if window_days is None:
+        window_text = "all their history up to each date"
+    elif sim.params["start_window_days"] < window_days:
+        window_text = (
+            f"the {sim.params['start_window_days']} days of data before it (the log starts on "
+            f"{_fmt_date(sim.params['first_transaction'])}; later windows grow to {window_days} days)"
+        )
+    else:
+        window_text = f"the {window_days} days before it (the same trailing window at every date)"
     intro = (
         f"The segmentation ({sim.k} segments, {sim.params['algorithm']}) was trained on "
-        f"{_fmt_date(sim.params['start'])} on {int(steps['n_customers'].iloc[0]):,} customers active in "
+        f"{_fmt_date(sim.params['start'])} on the {int(steps['n_customers'].iloc[0]):,} customers who ordered in "
         f"{window_text}. It was then compared every {period} days with a model retrained on the fresh "
         f"data, over {horizon} days (to {_fmt_date(steps['date'].iloc[-1])}). "
     )
@@ -911,11 +925,14 @@ def recommend_retrain_period(
                 f"Largest feature PSI above {psi_threshold:.2f} at 2 consecutive steps ({dates}: "
                 + ", ".join(f"{v:.3f}" for v in rows["max_psi"]) + ")."
             )
-        before = steps[steps["days_since_start"] < delay]
+        before = steps[(steps["days_since_start"] < delay) & (steps["step"] > 0)]
+        before_text = (
+            f"Before that the agreement stayed at or above {before['ari'].min():.2f}. " if len(before) else ""
+        )
         detail = (
             f"The model became obsolete on {_fmt_date(obsolete_on)}, {delay} days after training: {reason} "
-            f"Before that the agreement stayed at or above {before['ari'].min():.2f}. The feature that "
-            f"moved most that day is {feature} (PSI {feature_psi:.3f} against the training window)."
+            f"{before_text}The feature that moved most that day is {feature} (PSI {feature_psi:.3f} against "
+            f"the training window)."
         )
         days = delay
     if origins is not None and len(origins.table):
@@ -1019,7 +1036,8 @@ def rolling_origins(
         log = DailyLog.from_transactions(transactions)
         period_days = _parse_days(simulation_kwargs.get("period", "7D"), "period")
         end = simulation_kwargs.get("end")
-        end_day = log.last_day if end is None else min(log.to_day(_parse_date(end, "end")), log.last_day)
+        relative = end is None or isinstance(end, int | np.integer)
+        end_day = log.last_day if relative else min(log.to_day(_parse_date(end, "end")), log.last_day)
         first, last = _default_start(log), end_day - MIN_STEPS_AFTER_START * period_days
         if last < first:
             raise DataError("the log is too short for rolling origins", column="starts")

@@ -255,7 +255,7 @@ _rows = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_rows)
 def test_vectorised_cleaning_matches_the_slow_reference(rows):
     df = _table(rows)

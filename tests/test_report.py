@@ -54,7 +54,7 @@ STANDIN_CELLS: dict[str, list[str]] = {
     ],
     "03_clustering": [
         "import pandas as pd\nimport plotly.express as px\nimport segkit\n"
-        "from segkit.io import run_dir, write_csv_atomic, write_json_atomic\nfrom segkit.viz import setup_notebook\nsetup_notebook()\nk_max = 4",
+        "from segkit.io import run_dir, write_csv_atomic, write_json_atomic\nfrom segkit.viz import setup_notebook\nsetup_notebook()",
         "cf = pd.read_parquet(run_dir(processed_dir, run) / 'customers.parquet')\n"
         "cf['segment_id'] = (cf.monetary > cf.monetary.median()).astype(int)\n"
         "cf['segment_name'] = cf.segment_id.map({0: 'Big spenders', 1: 'Small spenders'})\n"
@@ -76,6 +76,10 @@ STANDIN_CELLS: dict[str, list[str]] = {
 }
 
 
+#: Notebook-specific parameters of the stand-ins (after the common ones).
+STANDIN_EXTRA_PARAMETERS = {"03_clustering": "k_max = 4\n"}
+
+
 def write_standin_notebooks(folder: Path) -> Path:
     """Write the four stand-in notebooks into ``folder`` (a title cell, a parameters cell, then STANDIN_CELLS)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -88,7 +92,9 @@ def write_standin_notebooks(folder: Path) -> Path:
         }
         notebook.cells = [
             nbformat.v4.new_markdown_cell(f"# Stand-in {stem}\n\nA tiny notebook for the runner's tests."),
-            nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell(
+                PARAMETERS + STANDIN_EXTRA_PARAMETERS.get(stem, ""), metadata={"tags": ["parameters"]}
+            ),
             *(nbformat.v4.new_code_cell(source) for source in cells),
         ]
         nbformat.write(notebook, folder / f"{stem}.ipynb")
@@ -129,6 +135,7 @@ def standin_run(tmp_path_factory):
 
 
 # --------------------------------------------------------------------------- a good run
+@pytest.mark.slow
 def test_run_writes_reports_outputs_and_index(standin_run):
     root, result = standin_run
     reports = root / "reports" / "unit"
@@ -145,6 +152,7 @@ def test_run_writes_reports_outputs_and_index(standin_run):
     assert not (root / "data" / "processed" / ".unit.partial").exists()
 
 
+@pytest.mark.slow
 def test_parameters_reach_the_notebooks(standin_run):
     root, _ = standin_run
     executed = nbformat.read(root / "reports" / "unit" / "executed" / "03_clustering.ipynb", as_version=4)
@@ -156,6 +164,7 @@ def test_parameters_reach_the_notebooks(standin_run):
     assert ".unit.partial" in injected.source
 
 
+@pytest.mark.slow
 def test_html_reports_are_offline_with_one_plotlyjs(standin_run):
     root, _ = standin_run
     for stem in report.NOTEBOOKS:
@@ -171,6 +180,7 @@ def test_html_reports_are_offline_with_one_plotlyjs(standin_run):
     assert "data:image/png;base64" in page_04  # the matplotlib figure is an embedded image
 
 
+@pytest.mark.slow
 def test_run_json_records_inputs_versions_and_seconds(standin_run):
     root, _ = standin_run
     record = json.loads((root / "data" / "processed" / "unit" / "run.json").read_text())
@@ -190,6 +200,7 @@ def test_run_json_records_inputs_versions_and_seconds(standin_run):
     assert record["packages"]["papermill"] != "not installed"
 
 
+@pytest.mark.slow
 def test_index_page_shows_key_figures_and_links(standin_run):
     root, _ = standin_run
     page = (root / "reports" / "unit" / "index.html").read_text(encoding="utf-8")
@@ -209,6 +220,7 @@ def test_index_page_shows_key_figures_and_links(standin_run):
     assert (root / "reports" / "unit" / "../../data/processed/unit/segments.csv").resolve().is_file()
 
 
+@pytest.mark.slow
 def test_keep_code_shows_the_code(standin_run, tmp_path):
     root, _ = standin_run
     executed = root / "reports" / "unit" / "executed" / "01_eda.ipynb"
@@ -219,6 +231,7 @@ def test_keep_code_shows_the_code(standin_run, tmp_path):
 
 
 # --------------------------------------------------------------------------- failures and reruns
+@pytest.mark.slow
 def test_failed_run_names_notebook_cell_and_error_and_keeps_last_good_run(standin_run):
     root, _ = standin_run
     bad = write_transactions(root / "data" / "raw" / "bad.csv", customer_column="client")
@@ -245,6 +258,7 @@ def test_failed_run_names_notebook_cell_and_error_and_keeps_last_good_run(standi
     assert ".unit.partial" in str(caught.value.executed_path)
 
 
+@pytest.mark.slow
 def test_cli_failed_run_exits_2_with_the_segkit_message(standin_run, capsys):
     root, _ = standin_run
     bad = write_transactions(root / "data" / "raw" / "bad2.csv", customer_column="client")
@@ -273,6 +287,7 @@ def test_cli_failed_run_exits_2_with_the_segkit_message(standin_run, capsys):
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_partial_rerun_keeps_the_other_notebooks_outputs(standin_run):
     root, _ = standin_run
     result = report.run_notebooks(
@@ -309,7 +324,6 @@ def test_select_notebooks(selection, expected):
 def test_select_notebooks_names_unknown_entries():
     with pytest.raises(ParameterError, match="unknown notebook") as caught:
         report.select_notebooks("01,07,eda")
-    assert caught.value.n_bad == 2
     assert caught.value.examples == ["07", "eda"]
 
 
@@ -334,7 +348,7 @@ def test_parse_assignments_types_and_errors():
     }
     with pytest.raises(ParameterError, match="-p expects key=value") as caught:
         report.parse_assignments(["k_max", "=3", "ok=1"], option="-p")
-    assert caught.value.n_bad == 2
+    assert caught.value.examples == ["k_max", "=3"]
 
 
 def test_columns_json_round_trip_and_errors():
@@ -343,6 +357,25 @@ def test_columns_json_round_trip_and_errors():
     assert json.loads(report._columns_json('{"amount": "Total"}')) == {"amount": "Total"}
     with pytest.raises(ParameterError, match="columns"):
         report._columns_json("customer_id=Client")
+
+
+def test_unknown_extra_parameter_is_refused_with_a_suggestion(tmp_path):
+    notebooks = write_standin_notebooks(tmp_path / "nb")
+    data = write_transactions(tmp_path / "tx.csv")
+    with pytest.raises(ParameterError, match="unknown notebook parameter") as caught:
+        report.run_notebooks(data, notebooks_dir=notebooks, parameters={"k_maxx": 3}, progress=False)
+    assert caught.value.examples == ["k_maxx"]
+    assert "'k_maxx' -> 'k_max'?" in str(caught.value)
+    assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.slow
+def test_extra_parameters_go_only_to_the_notebooks_that_define_them(standin_run):
+    root, _ = standin_run
+    for stem in report.NOTEBOOKS:
+        executed = nbformat.read(root / "reports" / "unit" / "executed" / f"{stem}.ipynb", as_version=4)
+        injected = next(c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", []))
+        assert ("k_max = 3" in injected.source) == (stem == "03_clustering")
 
 
 def test_missing_data_source_is_a_parameter_error(tmp_path):

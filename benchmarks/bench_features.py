@@ -1,0 +1,117 @@
+"""Benchmark segkit.rfm and segkit.customer_file on a large synthetic log.
+
+Generates ``--lines`` order lines (default 10,000,000) for ``--customers`` customers (default
+1,000,000) with numpy (seeded): string customer, order and product ids, timestamps over two years,
+amounts, a category and a channel. Then times, each in a fresh child process so that its peak RSS
+is its own:
+
+- ``rfm``: ``segkit.rfm(transactions)`` (marketing convention);
+- ``rfm_btyd``: ``segkit.rfm(transactions, convention="btyd")``;
+- ``customer_file``: ``segkit.customer_file(transactions)`` (RFM + shares + distinct products);
+- ``pandas_groupby``: the plain pandas code a ``lifetimes``-style summary is usually written with
+  (``groupby("customer_id").agg(...)`` with ``nunique`` orders, min/max dates, summed amount).
+
+Prints seconds (wall clock of the call alone, data generation excluded) and the peak RSS of the
+child process (generation included, as the data must be in memory). Targets (issue 4): rfm +
+customer_file <= 15 s and <= 6 GB peak on 10M lines.
+
+Usage: ``.venv/bin/python benchmarks/bench_features.py [--lines N] [--customers N] [--seed S]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import time
+
+import numpy as np
+import pandas as pd
+
+
+def make_log(n_lines: int, n_customers: int, seed: int) -> pd.DataFrame:
+    """A synthetic canonical transaction table (seeded, vectorised)."""
+    rng = np.random.default_rng(seed)
+    weights = rng.gamma(0.7, 1.0, n_customers)  # skewed activity: a few heavy buyers
+    customer = rng.choice(n_customers, size=n_lines, p=weights / weights.sum())
+    customer[:n_customers] = np.arange(n_customers)  # every customer buys at least once
+    order_number = rng.integers(0, 8, n_lines)
+    seconds = rng.integers(0, 730 * 86_400, n_lines)
+    return pd.DataFrame(
+        {
+            "customer_id": pd.array(np.char.add("C", customer.astype("U7")), dtype="str"),
+            "order_id": pd.array(
+                np.char.add(customer.astype("U7"), np.char.add("-", order_number.astype("U1"))), dtype="str"
+            ),
+            "order_date": pd.Timestamp("2022-01-01") + pd.to_timedelta(seconds, unit="s"),
+            "product_id": pd.array(
+                np.char.add("P", rng.integers(0, 20_000, n_lines).astype("U5")), dtype="str"
+            ),
+            "amount": np.round(rng.gamma(2.0, 8.0, n_lines), 2),
+            "category": pd.array(
+                rng.choice(["books", "toys", "food", "home", "garden", "sport"], n_lines), dtype="str"
+            ),
+            "channel": pd.array(rng.choice(["web", "app", "store"], n_lines), dtype="str"),
+        }
+    )
+
+
+def pandas_groupby(tx: pd.DataFrame) -> pd.DataFrame:
+    """The usual pandas summary (as lifetimes-style code writes it): one groupby with nunique."""
+    snapshot = tx["order_date"].max().normalize() + pd.Timedelta(days=1)
+    summary = tx.groupby("customer_id").agg(
+        first=("order_date", "min"),
+        last=("order_date", "max"),
+        frequency=("order_id", "nunique"),
+        monetary=("amount", "sum"),
+    )
+    summary["recency_days"] = (snapshot - summary["last"].dt.normalize()).dt.days
+    summary["tenure_days"] = (snapshot - summary["first"].dt.normalize()).dt.days
+    return summary
+
+
+def _run(task: str, n_lines: int, n_customers: int, seed: int, queue: mp.Queue) -> None:
+    import segkit
+
+    tx = make_log(n_lines, n_customers, seed)
+    calls = {
+        "rfm": lambda: segkit.rfm(tx),
+        "rfm_btyd": lambda: segkit.rfm(tx, convention="btyd"),
+        "customer_file": lambda: segkit.customer_file(tx),
+        "pandas_groupby": lambda: pandas_groupby(tx),
+    }
+    segkit.rfm(tx.head(1000))  # import scikit-learn etc. outside the timing
+    start = time.perf_counter()
+    result = calls[task]()
+    seconds = time.perf_counter() - start
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # ru_maxrss is in KiB on Linux
+    queue.put((task, seconds, peak_gb, len(result), result.shape[1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lines", type=int, default=10_000_000)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tasks", default="rfm,customer_file,rfm_btyd,pandas_groupby")
+    args = parser.parse_args()
+    print(f"{args.lines:,} order lines, {args.customers:,} customers, seed {args.seed}")
+    print(f"{'task':<16}{'seconds':>9}{'peak RSS GB':>13}{'rows':>11}{'cols':>6}")
+    context = mp.get_context("spawn")
+    results = {}
+    for task in args.tasks.split(","):
+        queue = context.Queue()
+        process = context.Process(target=_run, args=(task, args.lines, args.customers, args.seed, queue))
+        process.start()
+        name, seconds, peak_gb, rows, cols = queue.get()
+        process.join()
+        results[name] = seconds
+        print(f"{name:<16}{seconds:>9.2f}{peak_gb:>13.2f}{rows:>11,}{cols:>6}")
+    if "rfm" in results and "customer_file" in results:
+        print(f"rfm + customer_file: {results['rfm'] + results['customer_file']:.2f} s (target <= 15 s)")
+    if "rfm" in results and "pandas_groupby" in results:
+        print(f"pandas groupby / segkit.rfm: {results['pandas_groupby'] / results['rfm']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

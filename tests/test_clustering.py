@@ -1,0 +1,358 @@
+"""segkit.clustering: feature selection, preprocessing, model search, selection rule, fitting, names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+
+from segkit import clustering
+from segkit.schema import DataError, ParameterError, SchemaError
+
+#: Planted customer types of the synthetic file: (share, recency days, orders, basket, app share, sessions)
+TYPES = {
+    "loyal": (0.2, 15, 20, 120.0, 0.7, 40),
+    "regular": (0.3, 60, 6, 50.0, 0.2, 12),
+    "lapsed": (0.3, 400, 1.2, 30.0, 0.1, 2),
+    "new": (0.2, 20, 1.1, 40.0, 0.5, 5),
+}
+
+
+def synthetic_customer_file(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """A small customer file with four planted types (returned as integer codes 0..3)."""
+    rng = np.random.default_rng(seed)
+    spec = np.array([v for v in TYPES.values()])
+    types = rng.choice(len(TYPES), size=n, p=spec[:, 0])
+    recency = np.round(rng.gamma(4.0, spec[types, 1] / 4.0)) + 1
+    frequency = 1 + rng.poisson(spec[types, 2] - 1)
+    basket = spec[types, 3] * rng.lognormal(0.0, 0.25, n)
+    tenure = np.where(types == 3, rng.uniform(0, 60, n), rng.uniform(300, 900, n)).round() + recency
+    app = np.clip(spec[types, 4] + rng.normal(0.0, 0.08, n), 0.0, 1.0)
+    cf = pd.DataFrame(
+        {
+            "recency_days": recency,
+            "frequency": frequency.astype(float),
+            "monetary": frequency * basket,
+            "avg_order_value": basket,
+            "tenure_days": tenure,
+            "mean_days_between_orders": np.where(frequency > 1, tenure / np.maximum(frequency - 1, 1), tenure),
+            "share_channel_app": app,
+            "share_channel_web": 1.0 - app,
+            "sessions": rng.poisson(spec[types, 5]).astype(float),
+            "cancelled_share": np.where(rng.random(n) < 0.01, 0.5, 0.0),
+            "review_mean": np.where(rng.random(n) < 0.2, rng.uniform(1, 5, n), np.nan),
+            "gender": pd.array(rng.choice(["female", "male"], n), dtype="str"),
+            "rfm_segment": pd.array(rng.choice(["Champions", "Lost"], n), dtype="str"),
+        },
+        index=pd.Index([f"C{i:05d}" for i in range(n)], name="customer_id", dtype="str"),
+    )
+    return cf, types
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[pd.DataFrame, np.ndarray]:
+    return synthetic_customer_file()
+
+
+@pytest.fixture(scope="module")
+def search(planted):
+    cf, _ = planted
+    return clustering.search_models(
+        cf, k_range=range(2, 7), seed=0, n_bootstrap=2, stability_size=300, silhouette_size=400
+    )
+
+
+# --------------------------------------------------------------------------- features
+def test_default_features_keep_signal_and_drop_the_rest(planted):
+    cf, _ = planted
+    features = clustering.select_features(cf)
+    assert features[:6] == list(clustering.RFM_FEATURES)
+    assert "sessions" in features and "share_channel_app" in features
+    assert "share_channel_web" not in features  # redundant: 1 - share_channel_app
+    assert "cancelled_share" not in features  # near-constant (99 % zeros)
+    assert "review_mean" not in features  # 80 % missing
+    assert "gender" not in features and "rfm_segment" not in features
+
+
+def test_default_features_follow_the_columns_present(planted):
+    cf, _ = planted
+    without_sessions = cf.drop(columns=["sessions", "share_channel_app", "share_channel_web"])
+    assert clustering.select_features(without_sessions) == list(clustering.RFM_FEATURES)
+
+
+def test_explicit_features_are_checked(planted):
+    cf, _ = planted
+    assert clustering.select_features(cf, "monetary, frequency") == ["monetary", "frequency"]
+    with pytest.raises(SchemaError, match="monetry") as info:
+        clustering.select_features(cf, ["monetry"])
+    assert info.value.column == "monetry" and "monetary" in str(info.value)
+
+
+def test_no_usable_feature_raises(planted):
+    cf, _ = planted
+    flat = pd.DataFrame({"recency_days": np.ones(50)}, index=cf.index[:50])
+    with pytest.raises(DataError):
+        clustering.select_features(flat)
+
+
+def test_preprocessor_logs_skewed_money_and_encodes_categories(planted):
+    cf, _ = planted
+    features = ["monetary", "share_channel_app", "gender"]
+    pipeline = clustering.build_preprocessor(cf, features)
+    columns = {name: cols for name, _, cols in pipeline.named_steps["columns"].transformers}
+    assert columns["log1p"] == ["monetary"]
+    assert columns["scale"] == ["share_channel_app"]
+    assert columns["onehot"] == ["gender"]
+    X = pipeline.fit_transform(cf[features])
+    assert X.shape == (len(cf), 4)  # monetary, share, two genders
+    expected = np.log1p(cf["monetary"])
+    np.testing.assert_allclose(X[:, 0], (expected - expected.mean()) / expected.std(ddof=0))
+    with_pca = clustering.build_preprocessor(cf, features, pca=2).fit_transform(cf[features])
+    assert with_pca.shape == (len(cf), 2)
+
+
+def test_yeo_johnson_for_skewed_features_with_negatives(planted):
+    cf, _ = planted
+    shifted = cf.assign(balance=cf["monetary"] - 100.0)
+    groups = clustering._transform_groups(shifted, ["balance", "share_channel_app"])
+    assert groups == {"log1p": [], "yeo_johnson": ["balance"], "scale": ["share_channel_app"]}
+
+
+# --------------------------------------------------------------------------- metrics
+def test_shared_silhouettes_equal_sklearn():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(250, 3))
+    labelings = [rng.integers(0, k, 250) for k in (2, 3, 5)]
+    labelings.append(np.r_[np.zeros(249, dtype=int), 1])  # a singleton cluster scores 0
+    got = clustering.silhouettes(X, labelings, chunk=60)
+    expected = [silhouette_score(X, labels) for labels in labelings]
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+    assert np.isnan(clustering.silhouettes(X, [np.zeros(250, dtype=int)])[0])
+
+
+def test_knee_point():
+    assert clustering.knee_point(range(2, 8), [100, 40, 15, 12, 10, 9]) == 4
+    assert clustering.knee_point(range(2, 8), [60, 50, 40, 30, 20, 10]) is None
+    assert clustering.knee_point([2, 3], [10, 5]) is None
+
+
+# --------------------------------------------------------------------------- search
+def test_search_table_has_one_row_per_algorithm_and_k(search):
+    table = search.table
+    assert len(table) == 3 * 5
+    assert list(table.groupby("algorithm", sort=False).size()) == [5, 5, 5]
+    for column in ("inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "bic", "smallest_share",
+                   "stability", "knee", "usable"):
+        assert column in table.columns
+    assert table.loc[table["algorithm"] == "gmm", "bic"].notna().all()
+    assert table.loc[table["algorithm"] != "gmm", "bic"].isna().all()
+    assert (table["smallest_share"] <= 1.0 / table["k"] + 1e-12).all()
+    assert table["stability"].between(-1.0, 1.0).all()
+    kmeans = table[table["algorithm"] == "kmeans"]
+    assert kmeans["inertia"].is_monotonic_decreasing
+
+
+def test_search_recovers_the_planted_types(planted, search):
+    cf, types = planted
+    assert (search.best.algorithm, search.best.k) in set(zip(search.table["algorithm"], search.table["k"]))
+    assert search.best.k == 4
+    model = clustering.fit_segmentation(cf, search.best.algorithm, search.best.k)
+    assert adjusted_rand_score(types, model.predict(cf)) > 0.9
+    assert f"k={search.best.k}" in search.best.reason
+    row = search.table[(search.table["algorithm"] == search.best.algorithm) & (search.table["k"] == 4)].iloc[0]
+    assert f"{row['silhouette']:.2f}" in search.best.reason
+
+
+def test_search_is_deterministic(planted, search):
+    cf, _ = planted
+    again = clustering.search_models(
+        cf, k_range=range(2, 7), seed=0, n_bootstrap=2, stability_size=300, silhouette_size=400
+    )
+    pd.testing.assert_frame_equal(search.table, again.table)
+    assert again.best == search.best
+
+
+def test_search_on_a_subsample(planted, monkeypatch):
+    cf, _ = planted
+    monkeypatch.setattr(clustering, "WARD_MAX_FIT", 150)
+    result = clustering.search_models(
+        cf, k_range=[3, 4], algorithms="agglomerative", sample_size=400, n_bootstrap=2, stability_size=200
+    )
+    assert result.sample_size == 400 and result.n_customers == len(cf)
+    assert (result.table["n_clusters"] == result.table["k"]).all()
+
+
+def test_choose_model_rank_sum_and_knee_tie_break():
+    table = pd.DataFrame(
+        {
+            "algorithm": ["kmeans"] * 4,
+            "k": [2, 3, 4, 5],
+            "silhouette": [0.50, 0.40, 0.45, 0.30],
+            "davies_bouldin": [1.2, 0.9, 1.0, 1.5],
+            "stability": [0.99, 0.95, 0.97, 0.80],
+            "smallest_share": [0.3, 0.2, 0.1, 0.01],
+            "usable": [True, True, True, False],
+        }
+    )
+    # rank sums: k=2 1+3+1=5, k=3 3+1+3=7, k=4 2+2+2=6 -> k=2
+    assert clustering.choose_model(table, {"kmeans": 3}).k == 2
+    tied = table.assign(stability=[0.95, 0.99, 0.97, 0.8])  # k=2: 1+3+3=7, k=3: 3+1+1=5
+    assert clustering.choose_model(tied, {"kmeans": 4}).k == 3
+    even = table.assign(silhouette=[0.5, 0.5, 0.5, 0.3], davies_bouldin=[1.0] * 4, stability=[0.9] * 4)
+    choice = clustering.choose_model(even, {"kmeans": 4})
+    assert choice.k == 4 and "k=4 is also the elbow" in choice.reason
+
+
+def test_choose_model_falls_back_when_nothing_is_usable():
+    table = pd.DataFrame(
+        {"algorithm": ["gmm", "gmm"], "k": [2, 3], "silhouette": [0.1, 0.2], "davies_bouldin": [2.0, 1.9],
+         "stability": [0.3, 0.4], "smallest_share": [0.01, 0.01], "usable": [False, False]}
+    )
+    choice = clustering.choose_model(table, {"gmm": None})
+    assert choice.k == 3 and "caution" in choice.reason
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "column"),
+    [
+        ({"k_range": [1, 2]}, "k_range"),
+        ({"k_range": [2, 10_000]}, "k_range"),
+        ({"algorithms": "kmeans,dbscan"}, "algorithm"),
+        ({"algorithms": ""}, "algorithms"),
+        ({"sample_size": 0}, "sample_size"),
+    ],
+)
+def test_search_rejects_bad_parameters(planted, kwargs, column):
+    cf, _ = planted
+    with pytest.raises(ParameterError) as info:
+        clustering.search_models(cf, **kwargs)
+    assert info.value.column == column
+
+
+# --------------------------------------------------------------------------- fitting
+@pytest.fixture(scope="module")
+def model(planted):
+    cf, _ = planted
+    return clustering.fit_segmentation(cf, "kmeans", 4, seed=0)
+
+
+def test_segment_ids_follow_revenue_share(planted, model):
+    cf, _ = planted
+    segments = model.predict(cf)
+    assert segments.index.equals(cf.index) and segments.dtype == np.int64
+    assert sorted(segments.unique()) == [0, 1, 2, 3]
+    revenue = cf["monetary"].groupby(segments).sum()
+    assert revenue.is_monotonic_decreasing
+    np.testing.assert_allclose(model.profile["revenue_share"], revenue / revenue.sum())
+
+
+def test_profile_sizes_shares_and_standardised_differences(planted, model):
+    cf, _ = planted
+    segments = model.predict(cf)
+    profile = model.profile
+    assert profile["size"].sum() == len(cf)
+    np.testing.assert_allclose(profile["customer_share"].sum(), 1.0)
+    mean = cf["recency_days"].groupby(segments).mean()
+    np.testing.assert_allclose(profile["mean_recency_days"], mean)
+    np.testing.assert_allclose(profile["median_frequency"], cf["frequency"].groupby(segments).median())
+    z = (mean - cf["recency_days"].mean()) / cf["recency_days"].std(ddof=0)
+    np.testing.assert_allclose(profile["z_recency_days"], z)
+    assert {"rank_recency_days", "rank_frequency", "rank_monetary"} <= set(profile.columns)
+
+
+def test_names_are_unique_readable_and_match_the_profile(model):
+    names = model.segment_names
+    assert sorted(names) == [0, 1, 2, 3] and len(set(names.values())) == 4
+    by_name = {name.split(" (")[0]: i for i, name in names.items()}
+    loyal = by_name["High-value loyal"]
+    assert model.profile.loc[loyal, "median_frequency"] == model.profile["median_frequency"].max()
+    lapsed = [i for i, name in names.items() if name.startswith(("One-time", "Lapsed", "At risk"))]
+    assert model.profile["median_recency_days"].idxmax() in lapsed
+    assert set(model.actions) == set(names) and all(len(a) > 20 for a in model.actions.values())
+    assert list(model.profile["segment_name"]) == [names[i] for i in range(4)]
+
+
+def test_name_overrides(model):
+    profile = model.profile.drop(columns="segment_name")
+    original = clustering.name_segments(profile)
+    renamed = clustering.name_segments(profile, {0: "Stars", original[1]: "Second"})
+    assert renamed[0] == "Stars" and renamed[1] == "Second" and renamed[2] == original[2]
+    assert clustering.name_segments(profile, '{"3": "Tail"}')[3] == "Tail"
+    with pytest.raises(ParameterError, match="unknown"):
+        clustering.name_segments(profile, {9: "Nobody"})
+    with pytest.raises(ParameterError, match="equal"):
+        clustering.name_segments(profile, {0: original[1]})
+    with pytest.raises(ParameterError, match="JSON"):
+        clustering.name_segments(profile, "{not json")
+
+
+def test_duplicate_base_names_get_a_distinguishing_tag():
+    profile = pd.DataFrame(
+        {
+            "rank_recency_days": [0.2, 0.2],
+            "rank_frequency": [0.8, 0.8],
+            "rank_monetary": [0.8, 0.8],
+            "z_share_channel_app": [1.5, -1.5],
+            "z_monetary": [0.1, 0.2],
+        },
+        index=pd.RangeIndex(2, name="segment_id"),
+    )
+    assert clustering.name_segments(profile) == {
+        0: "High-value loyal (app buyers)",
+        1: "High-value loyal (app non-buyers)",
+    }
+
+
+@pytest.mark.parametrize("algorithm", ["agglomerative", "gmm"])
+def test_other_algorithms_predict_new_customers(planted, algorithm):
+    cf, types = planted
+    model = clustering.fit_segmentation(cf.iloc[:400], algorithm, 4, seed=0)
+    new = model.predict(cf.iloc[400:])
+    assert len(new) == 200 and new.between(0, 3).all()
+    assert adjusted_rand_score(types[400:], new) > 0.8
+    assert model.metadata["prediction"].startswith("nearest" if algorithm == "agglomerative" else "most")
+
+
+def test_large_n_switches_to_minibatch(planted, monkeypatch):
+    cf, _ = planted
+    monkeypatch.setattr(clustering, "MINIBATCH_ABOVE", 100)
+    model = clustering.fit_segmentation(cf, "kmeans", 4)
+    assert type(model.assigner).__name__ == "MiniBatchKMeans"
+
+
+def test_k_none_runs_the_search(planted):
+    cf, _ = planted
+    model = clustering.fit_segmentation(cf.iloc[:300], "kmeans", None, features=["recency_days", "frequency"])
+    assert 2 <= model.k <= 10
+
+
+def test_fit_requires_monetary(planted):
+    cf, _ = planted
+    with pytest.raises(SchemaError, match="monetary"):
+        clustering.fit_segmentation(cf.drop(columns="monetary"), "kmeans", 3)
+
+
+def test_metadata_records_training(planted, model):
+    meta = model.metadata
+    assert meta["k"] == 4 and meta["algorithm"] == "kmeans" and meta["seed"] == 0
+    assert meta["n_customers"] == len(planted[0])
+    assert meta["input_tables"] == ["sessions", "transactions"]
+    assert set(meta["rfm_bin_edges"]) == {"r_score", "f_score", "m_score"}
+    quantiles = meta["reference_quantiles"]
+    assert quantiles["levels"][0] == 0.0 and quantiles["levels"][-1] == 1.0
+    assert quantiles["monetary"][-1] == pytest.approx(planted[0]["monetary"].max())
+    assert 0 < meta["metrics"]["silhouette"] <= 1
+
+
+# --------------------------------------------------------------------------- stability
+def test_bootstrap_stability(planted):
+    cf, _ = planted
+    spec = {"algorithm": "kmeans", "k": 4}
+    aris = clustering.bootstrap_stability(cf, spec, n=4, seed=0)
+    assert len(aris) == 4 and aris.name == "ari" and aris.between(0.8, 1.0).all()
+    pd.testing.assert_series_equal(aris, clustering.bootstrap_stability(cf, spec, n=4, seed=0))
+    unstable = clustering.bootstrap_stability(cf, {"algorithm": "kmeans", "k": 9}, n=4, seed=0)
+    assert unstable.mean() < aris.mean()
+    with pytest.raises(ParameterError):
+        clustering.bootstrap_stability(cf, {"k": 3}, n=2)
