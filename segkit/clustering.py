@@ -261,6 +261,7 @@ def build_preprocessor(customer_file: pd.DataFrame, features: Sequence[str], pca
         transformers.append(
             ("scale", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), groups["scale"])
         )
+
     categorical = [f for f in features if dtypes[f] == CATEGORICAL_DTYPE]
     if categorical:
         encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)

@@ -30,6 +30,7 @@ names how many); :func:`drift_table` drops them per feature and says so in its `
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -60,7 +61,9 @@ def _as_sample(values, name: str) -> np.ndarray:
         raise DataError(f"{name}: the sample is empty; drift needs at least one value", column=name)
     bad = ~np.isfinite(array)
     if bad.any():
-        raise bad_rows_error(DataError, f"{name}: values must be finite (drop missing values first)", name, array[bad])
+        raise bad_rows_error(
+            DataError, f"{name}: values must be finite (drop missing values first)", name, array[bad]
+        )
     return array
 
 
@@ -213,23 +216,62 @@ NUMERIC_FUNCTIONS = {
 CATEGORICAL_FUNCTIONS = {"psi": psi_categorical, "js": js_categorical}
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A reference sample prepared once for many comparisons (the maintenance simulation compares every
+    step with the same training window).
+
+    Holds the sorted values, the PSI bin edges, the floored reference bin proportions and the standard
+    deviation. :meth:`compare` gives exactly the values of :func:`psi`, :func:`ks_statistic`,
+    :func:`js_divergence`, :func:`kl_divergence` and :func:`wasserstein_scaled` (the KS and Wasserstein
+    computations are scipy's, on pre-sorted arrays).
+    """
+
+    values: np.ndarray
+    edges: np.ndarray
+    proportions: np.ndarray
+    std: float
+
+    @classmethod
+    def from_sample(cls, reference) -> Reference:
+        ref = np.sort(_as_sample(reference, "reference"))
+        edges = reference_edges(ref)
+        return cls(
+            values=ref, edges=edges, proportions=binned_proportions(ref, edges), std=float(np.std(ref))
+        )
+
+    def compare(self, current) -> dict[str, float]:
+        """Every numeric metric of ``current`` against this reference: ``psi``, ``ks``, ``js``, ``kl``,
+        ``wasserstein`` (NaN when the reference is constant)."""
+        cur = np.sort(_as_sample(current, "current"))
+        cur_p = binned_proportions(cur, self.edges)
+        ref_cdf, cur_cdf, deltas = _cdfs(self.values, cur)
+        return {
+            "psi": _psi(self.proportions, cur_p),
+            "ks": float(np.max(np.abs(ref_cdf - cur_cdf))),
+            "js": _js(self.proportions, cur_p),
+            "kl": _kl(self.proportions, cur_p),
+            "wasserstein": float(np.sum(np.abs(ref_cdf - cur_cdf)[:-1] * deltas) / self.std)
+            if self.std > 0
+            else float("nan"),
+        }
+
+
+def _cdfs(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Both empirical CDFs at every pooled value (as ``scipy.stats.ks_2samp`` and
+    ``wasserstein_distance`` compute them) and the gaps between consecutive pooled values."""
+    pooled = np.sort(np.concatenate([ref_sorted, cur_sorted]), kind="mergesort")
+    ref_cdf = np.searchsorted(ref_sorted, pooled, side="right") / ref_sorted.size
+    cur_cdf = np.searchsorted(cur_sorted, pooled, side="right") / cur_sorted.size
+    return ref_cdf, cur_cdf, np.diff(pooled)
+
+
 def numeric_drift(reference, current) -> dict[str, float]:
     """Every numeric metric at once (one binning): ``{"psi", "ks", "js", "kl", "wasserstein"}``.
 
     ``wasserstein`` is NaN when the reference is constant.
     """
-    ref = _as_sample(reference, "reference")
-    cur = _as_sample(current, "current")
-    edges = reference_edges(ref)
-    ref_p, cur_p = binned_proportions(ref, edges), binned_proportions(cur, edges)
-    scale = float(np.std(ref))
-    return {
-        "psi": _psi(ref_p, cur_p),
-        "ks": float(stats.ks_2samp(ref, cur, method="asymp").statistic),
-        "js": _js(ref_p, cur_p),
-        "kl": _kl(ref_p, cur_p),
-        "wasserstein": float(stats.wasserstein_distance(ref, cur) / scale) if scale > 0 else float("nan"),
-    }
+    return Reference.from_sample(reference).compare(current)
 
 
 # --------------------------------------------------------------------------- tables
@@ -299,7 +341,14 @@ def drift_table(
             else:
                 values = dict.fromkeys(NUMERIC_METRICS, float("nan"))
         rows.extend(
-            {"feature": feature, "metric": m, "value": v, "kind": kind, "n_reference": n_ref, "n_current": n_cur}
+            {
+                "feature": feature,
+                "metric": m,
+                "value": v,
+                "kind": kind,
+                "n_reference": n_ref,
+                "n_current": n_cur,
+            }
             for m, v in values.items()
         )
     return pd.DataFrame(

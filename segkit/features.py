@@ -237,7 +237,7 @@ def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
             ids.index[codes < 0],
         )
     uniques = pd.Index(uniques)
-    order = np.argsort(uniques.to_numpy(), kind="stable")
+    order = np.asarray(uniques.argsort())  # Arrow-backed strings sort in pyarrow, not in Python
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
     return rank[codes], pd.Index(uniques.take(order), name=CUSTOMER_ID)
@@ -696,8 +696,8 @@ class RFMScorer(TransformerMixin, BaseEstimator):
 
     def _rank_scores(self, values: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         bins = self._check_bins()
-        ids = values.index.to_numpy()
-        by_id = np.argsort(ids, kind="stable")
+        ids = values.index
+        by_id = np.arange(len(ids)) if ids.is_monotonic_increasing else np.asarray(ids.argsort())
         n = len(values)
         scores, edges = {}, {}
         for score in values.columns:  # three columns, each fully vectorised

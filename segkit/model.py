@@ -430,7 +430,10 @@ def _check_dtype(values: pd.Series, name: str, expected: str) -> None:
 def _write_bytes_atomic(data: bytes, path: Path) -> None:
     """Write ``data`` to a temporary file in ``path``'s folder, then rename it into place."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)  # the usual permissions, not mkstemp's 0600
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -574,10 +574,11 @@ def format_timing_table(seconds: Mapping[str, Mapping[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def _first(summaries: Mapping[str, Mapping[str, Any]], keys: Sequence[str]) -> Any:
-    """The first value found under any of ``keys`` in any summary (notebook order)."""
-    for key in keys:
-        for number in sorted(summaries):
+def _first(summaries: Mapping[str, Mapping[str, Any]], keys: Sequence[str], prefer: str | None = None) -> Any:
+    """The value of the first of ``keys`` found, looking in summary ``prefer`` first, then in notebook order."""
+    order = ([prefer] if prefer in summaries else []) + [n for n in sorted(summaries) if n != prefer]
+    for number in order:
+        for key in keys:
             value = summaries[number].get(key)
             if value not in (None, "", [], {}):
                 return value
@@ -585,7 +586,11 @@ def _first(summaries: Mapping[str, Mapping[str, Any]], keys: Sequence[str]) -> A
 
 
 def _segment_rows(value: Any) -> list[dict[str, Any]]:
-    """Normalise a summary's segments entry into rows with id, name, customer share and revenue share."""
+    """Normalise a summary's segments entry into rows with id, name, customer share and revenue share.
+
+    Accepts a list of records (``segment_id``/``id``, ``segment_name``/``name``, ``customer_share``/
+    ``share``, ``revenue_share``, ``customers``, ``action``) or a mapping name -> share or record.
+    """
     if isinstance(value, Mapping):
         value = [
             {"name": name, **(v if isinstance(v, Mapping) else {"share": v})} for name, v in value.items()
@@ -609,34 +614,39 @@ def _segment_rows(value: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Pick the headline figures of a run from its summaries (None where a notebook did not report it).
+def _retrain_text(days: Any, period: Any) -> Any:
+    """``"every 90 days"`` from a number of days, else the period as notebook 04 wrote it (or None)."""
+    if isinstance(days, int | float) and not isinstance(days, bool) and days > 0:
+        return f"every {days:,.0f} days"
+    return period
 
-    Returns a dict with ``customers``, ``revenue``, ``currency``, ``transactions``, ``period_start``,
-    ``period_end``, ``n_segments``, ``segments`` (rows of id, name, share, revenue_share) and
-    ``retrain`` (the recommended retraining period, as written by notebook 04).
+
+def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Pick the headline figures of a run from its summaries (None where no notebook reported one).
+
+    Data figures come from notebook 01 first, segments from 03, the retraining advice from 04
+    (then from any summary holding the key). Returns a dict with ``customers``, ``revenue``,
+    ``currency``, ``orders``, ``period_start``, ``period_end``, ``n_segments``, ``segments`` (rows of
+    id, name, customers, share, revenue_share, action), ``retrain`` (e.g. ``"every 90 days"``) and
+    ``retrain_reason``.
     """
-    segments = _segment_rows(_first(summaries, ("segments", "segment_table", "segment_shares")))
-    n_segments = _first(summaries, ("n_segments", "k", "best_k"))
+    segments = _segment_rows(_first(summaries, ("segments", "segment_table"), prefer="03"))
+    clustering = {"03": summaries["03"]} if "03" in summaries else {}  # notebook 04's k is the simulation's
+    n_segments = _first(clustering, ("n_segments", "k"))
     return {
-        "customers": _first(summaries, ("customers", "n_customers", "customers_clean", "n_customers_clean")),
-        "revenue": _first(summaries, ("revenue", "total_revenue", "revenue_clean")),
-        "currency": _first(summaries, ("currency",)),
-        "transactions": _first(summaries, ("orders", "n_orders", "transactions", "rows_kept")),
-        "period_start": _first(summaries, ("period_start", "first_date", "start", "date_min")),
-        "period_end": _first(summaries, ("period_end", "last_date", "end", "date_max")),
-        "n_segments": n_segments if n_segments is not None else (len(segments) or None),
+        "customers": _first(summaries, ("customers", "n_customers"), prefer="01"),
+        "revenue": _first(summaries, ("revenue", "total_revenue"), prefer="01"),
+        "currency": _first(summaries, ("currency",), prefer="01"),
+        "orders": _first(summaries, ("orders", "n_orders"), prefer="01"),
+        "period_start": _first(summaries, ("period_start", "first_date"), prefer="01"),
+        "period_end": _first(summaries, ("period_end", "last_date"), prefer="01"),
+        "n_segments": len(segments) if segments else n_segments,
         "segments": segments,
-        "retrain": _first(
-            summaries,
-            (
-                "recommended_retrain_period",
-                "retrain_period",
-                "recommended_retrain_days",
-                "retrain_every_days",
-                "recommendation",
-            ),
+        "retrain": _retrain_text(
+            _first(summaries, ("recommended_retraining_days", "retrain_days"), prefer="04"),
+            _first(summaries, ("recommended_retrain_period", "retrain_period"), prefer="04"),
         ),
+        "retrain_reason": summaries.get("04", {}).get("reason"),  # 03 also has a "reason": the model choice
     }
 
 

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
 from segkit import drift as drift_metrics
@@ -78,8 +78,12 @@ KMEANS_N_INIT = 4
 K_CANDIDATES = range(2, 9)
 K_SEARCH_SAMPLE = 3_000
 #: Sizes passed to segkit.clustering.search_models (kept small: the search runs once per simulation).
-K_SEARCH_SETTINGS: dict[str, int] = {"sample_size": 10_000, "silhouette_size": 3_000, "n_bootstrap": 3,
-                                     "stability_size": 2_000}
+K_SEARCH_SETTINGS: dict[str, int] = {
+    "sample_size": 10_000,
+    "silhouette_size": 3_000,
+    "n_bootstrap": 5,
+    "stability_size": 3_000,
+}
 #: Agglomerative (Ward) fits on a seeded sample of at most this many customers; the rest are assigned
 #: to the nearest centroid.
 AGGLOMERATIVE_SAMPLE = 5_000
@@ -90,10 +94,13 @@ DRIFT_METRICS: tuple[str, ...] = drift_metrics.NUMERIC_METRICS
 # =========================================================================== input and time
 def _transactions_of(data: Any) -> pd.DataFrame:
     """The transaction frame of ``data`` (a DataFrame or a :class:`segkit.io.Dataset`), validated."""
-    frame = data.transactions if hasattr(data, "transactions") and not isinstance(data, pd.DataFrame) else data
+    frame = (
+        data.transactions if hasattr(data, "transactions") and not isinstance(data, pd.DataFrame) else data
+    )
     if not isinstance(frame, pd.DataFrame):
         raise SchemaError(
-            f"data must be a transaction DataFrame or a segkit Dataset, got {type(data).__name__}", column="data"
+            f"data must be a transaction DataFrame or a segkit Dataset, got {type(data).__name__}",
+            column="data",
         )
     for column in (CUSTOMER_ID, ORDER_DATE, AMOUNT):
         if column not in frame.columns:
@@ -113,7 +120,9 @@ def _transactions_of(data: Any) -> pd.DataFrame:
     for bad, column, what in checks:
         if bad.any():
             raise bad_rows_error(
-                DataError, f"transactions: {what}; clean the log first (segkit.clean_transactions)", column,
+                DataError,
+                f"transactions: {what}; clean the log first (segkit.clean_transactions)",
+                column,
                 frame.index[bad.to_numpy()],
             )
     amount = pd.to_numeric(frame[AMOUNT], errors="coerce").to_numpy(float)
@@ -206,33 +215,31 @@ class DailyLog:
         """Build the daily table from a cleaned canonical transaction frame (one pass over the log)."""
         codes, customer_ids = pd.factorize(transactions[CUSTOMER_ID].astype("str"), sort=True)
         dates = transactions[ORDER_DATE]
-        origin = dates.min().normalize()
-        line_day = ((dates.dt.normalize() - origin) // pd.Timedelta(days=1)).to_numpy(np.int64)
+        days64 = dates.to_numpy().astype("datetime64[D]")
+        origin64 = days64.min()
+        line_day = (days64 - origin64).astype(np.int64)
         if ORDER_ID in transactions.columns and transactions[ORDER_ID].notna().all():
-            order_key = pd.factorize(transactions[ORDER_ID].astype("str"))[0]
+            order_code = pd.factorize(transactions[ORDER_ID].astype("str"))[0]
         else:  # one order = one customer at one timestamp
-            order_key = pd.factorize(dates)[0]
-        lines = pd.DataFrame(
-            {
-                "customer": codes.astype(np.int64),
-                "order": order_key.astype(np.int64),
-                "day": line_day,
-                "amount": pd.to_numeric(transactions[AMOUNT]).to_numpy(float),
-            }
-        )
-        orders = lines.groupby(["customer", "order"], sort=False).agg(day=("day", "min"), amount=("amount", "sum"))
-        daily = (
-            orders.groupby(["day", "customer"], sort=True)
-            .agg(orders=("amount", "size"), amount=("amount", "sum"))
-            .reset_index()
-        )
+            order_code = pd.factorize(dates)[0]
+        amount = pd.to_numeric(transactions[AMOUNT]).to_numpy(np.float64)
+        # one row per (customer, order): its first day and its value
+        order_key = codes.astype(np.int64) * (int(order_code.max()) + 1) + order_code
+        order_of_line, order_keys = pd.factorize(order_key)
+        order_day = np.full(len(order_keys), np.iinfo(np.int64).max)
+        np.minimum.at(order_day, order_of_line, line_day)
+        order_amount = np.bincount(order_of_line, weights=amount, minlength=len(order_keys))
+        order_customer = order_keys // (int(order_code.max()) + 1)
+        # one row per (day, customer), sorted by day then customer
+        n_customers = len(customer_ids)
+        daily_keys, daily_of_order = np.unique(order_day * n_customers + order_customer, return_inverse=True)
         return cls(
             customer_ids=pd.Index(customer_ids, dtype="str", name=CUSTOMER_ID),
-            origin=origin,
-            day=daily["day"].to_numpy(np.int64),
-            customer=daily["customer"].to_numpy(np.int64),
-            orders=daily["orders"].to_numpy(np.float64),
-            amount=daily["amount"].to_numpy(np.float64),
+            origin=pd.Timestamp(origin64),
+            day=daily_keys // n_customers,
+            customer=daily_keys % n_customers,
+            orders=np.bincount(daily_of_order, minlength=len(daily_keys)).astype(np.float64),
+            amount=np.bincount(daily_of_order, weights=order_amount, minlength=len(daily_keys)),
         )
 
     @property
@@ -349,6 +356,30 @@ class WindowModel:
         return (self.centroids * self.scale + self.mean - other.mean) / other.scale
 
 
+def _pairs(counts: np.ndarray) -> float:
+    return float(np.sum(counts * (counts - 1)) / 2)
+
+
+def _ari(labels_a: np.ndarray, labels_b: np.ndarray) -> float:
+    """Adjusted Rand index of two labelings (as ``sklearn.metrics.adjusted_rand_score``, computed on
+    a dense contingency table with ``numpy.bincount``: the labels are small integers)."""
+    a = np.asarray(labels_a, dtype=np.int64)
+    b = np.asarray(labels_b, dtype=np.int64)
+    n = a.size
+    if n < 2:
+        return 1.0
+    width = int(b.max()) + 1
+    table = np.bincount(a * width + b, minlength=(int(a.max()) + 1) * width).astype(np.float64)
+    index = _pairs(table)
+    rows = _pairs(table.reshape(-1, width).sum(axis=1))
+    cols = _pairs(table.reshape(-1, width).sum(axis=0))
+    expected = rows * cols / (n * (n - 1) / 2)
+    maximum = (rows + cols) / 2
+    if maximum == expected:  # both labelings trivial (one cluster, or all singletons)
+        return 1.0
+    return (index - expected) / (maximum - expected)
+
+
 def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
     distances = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
     return distances.argmin(axis=1)
@@ -435,9 +466,13 @@ def choose_k(
 ) -> tuple[int, str]:
     """Number of segments for the start window, and how it was chosen.
 
-    Uses :func:`segkit.clustering.search_models` when that module is available. Otherwise (documented
-    internal choice) the k in 2..8 with the best silhouette of k-means on a seeded sample of at most
-    3,000 customers (standardised log1p features, 4 restarts).
+    With :mod:`segkit.clustering` available, :func:`~segkit.clustering.search_models` runs on the start
+    window (``algorithm`` only, k = 2..8) and the simulation takes, among the models the search finds
+    usable, the one with the highest bootstrap stability (ties: fewer segments). The alarm compares the
+    frozen-vs-refitted ARI with a fixed threshold (0.75), which only means something when refitting on
+    unchanged data gives an ARI well above it; the most stable model has the highest noise floor.
+    Otherwise (documented internal choice) the k with the best silhouette of k-means on a seeded sample
+    of at most 3,000 customers (standardised log1p features, 4 restarts).
     """
     try:
         from segkit.clustering import search_models
@@ -446,10 +481,20 @@ def choose_k(
     if search_models is not None:
         frame = pd.DataFrame(values, columns=list(features))
         search = search_models(
-            frame, k_range=K_CANDIDATES, algorithms=(algorithm,), features=list(features), seed=seed,
+            frame,
+            k_range=K_CANDIDATES,
+            algorithms=(algorithm,),
+            features=list(features),
+            seed=seed,
             **K_SEARCH_SETTINGS,
         )
-        return int(search.best.k), f"segkit.clustering.search_models: {search.best.reason}"
+        table = search.table
+        pool = table[table["usable"]] if table["usable"].any() else table
+        best = pool.sort_values(["stability", "k"], ascending=[False, True], kind="mergesort").iloc[0]
+        return int(best["k"]), (
+            f"the most stable of the model search's usable models (bootstrap ARI {best['stability']:.2f}; "
+            f"the search's own pick for a single fit is k={search.best.k})"
+        )
     logged = np.log1p(values)
     scale = logged.std(axis=0)
     scaled = (logged - logged.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
@@ -465,7 +510,10 @@ def choose_k(
     if not scores:
         raise DataError("too few active customers in the start window to choose k", column="k")
     best = max(scores, key=lambda k: (scores[k], -k))
-    return best, f"best silhouette {scores[best]:.3f} over k=2..{max(scores)} (k-means, sample of {len(sample):,})"
+    return (
+        best,
+        f"best silhouette {scores[best]:.3f} over k=2..{max(scores)} (k-means, sample of {len(sample):,})",
+    )
 
 
 # =========================================================================== the simulation
@@ -498,7 +546,9 @@ class Simulation:
     start_model: WindowModel
     params: dict[str, Any]
     log: DailyLog = field(repr=False)
-    assignments: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(repr=False, default_factory=dict)
+    assignments: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
+        repr=False, default_factory=dict
+    )
     noise: pd.Series | None = None
 
     @property
@@ -633,7 +683,9 @@ def maintenance_simulation(
     start_day, end_day = _step_days(log, start, end, period_days)
     # Many small fits: one thread each is much faster than OpenMP/BLAS thread pools (and deterministic).
     with threadpool_limits(limits=1):
-        return _simulate(log, start_day, end_day, period_days, window_days, algorithm, k, features, seed, progress)
+        return _simulate(
+            log, start_day, end_day, period_days, window_days, algorithm, k, features, seed, progress
+        )
 
 
 def _simulate(
@@ -660,6 +712,7 @@ def _simulate(
     active_at_start = np.zeros(log.n_customers, dtype=bool)
     active_at_start[codes0] = True
 
+    references = [drift_metrics.Reference.from_sample(values0[:, j]) for j in range(len(features))]
     step_days = np.arange(start_day, end_day + 1, period_days)
     rows, drift_rows, assignments = [], [], {}
     for step, day in enumerate(_progress(step_days, progress, len(step_days))):
@@ -681,14 +734,14 @@ def _simulate(
             "days_since_start": int(day - start_day),
             "n_customers": len(codes),
             "n_initial_customers": int(initial.sum()),
-            "ari": adjusted_rand_score(labels_frozen, labels_refit),
+            "ari": _ari(labels_frozen, labels_refit),
             "ari_initial_customers": (
-                adjusted_rand_score(labels_frozen[initial], labels_refit[initial]) if initial.any() else np.nan
+                _ari(labels_frozen[initial], labels_refit[initial]) if initial.any() else np.nan
             ),
         }
         step_psi = []
         for j, feature in enumerate(features):
-            metrics = drift_metrics.numeric_drift(values0[:, j], values[:, j])
+            metrics = references[j].compare(values[:, j])
             step_psi.append(metrics["psi"])
             drift_rows.extend((step, date, feature, m, v) for m, v in metrics.items())
         row["max_psi"] = max(step_psi)
@@ -697,7 +750,11 @@ def _simulate(
         row.update({f"share_{i}": s for i, s in enumerate(refit_shares)})
         row.update({f"frozen_share_{i}": s for i, s in enumerate(frozen_shares)})
         rows.append(row)
-        assignments[step] = (codes.astype(np.int32), labels_frozen.astype(np.int16), labels_refit.astype(np.int16))
+        assignments[step] = (
+            codes.astype(np.int32),
+            labels_frozen.astype(np.int16),
+            labels_refit.astype(np.int16),
+        )
 
     drift = pd.DataFrame(drift_rows, columns=["step", "date", "feature", "metric", "value"]).astype(
         {"feature": "str", "metric": "str"}
@@ -718,7 +775,12 @@ def _simulate(
         "start_window_days": int(min(start_day + 1, window_days or start_day + 1)),
     }
     return Simulation(
-        steps=pd.DataFrame(rows), drift=drift, start_model=frozen, params=params, log=log, assignments=assignments
+        steps=pd.DataFrame(rows),
+        drift=drift,
+        start_model=frozen,
+        params=params,
+        log=log,
+        assignments=assignments,
     )
 
 
@@ -739,7 +801,9 @@ def noise_band(sim: Simulation, n: int = 20, seed: int = 0) -> pd.Series:
     labels = frozen.predict(values)
     rng = np.random.default_rng(seed)
     with threadpool_limits(limits=1):
-        aris = [_bootstrap_round(values, revenue, labels, frozen, rng, seed + round_ + 1) for round_ in range(n)]
+        aris = [
+            _bootstrap_round(values, revenue, labels, frozen, rng, seed + round_ + 1) for round_ in range(n)
+        ]
     sim.noise = pd.Series(aris, name="bootstrap_ari").rename_axis("round")
     return sim.noise
 
@@ -747,10 +811,15 @@ def noise_band(sim: Simulation, n: int = 20, seed: int = 0) -> pd.Series:
 def _bootstrap_round(values, revenue, labels, frozen: WindowModel, rng, seed: int) -> float:
     idx = rng.integers(0, len(values), size=len(values))
     model, _ = fit_window_model(
-        values[idx], revenue[idx], features=frozen.features, algorithm=frozen.algorithm, k=frozen.k,
-        seed=seed, date=frozen.date,
+        values[idx],
+        revenue[idx],
+        features=frozen.features,
+        algorithm=frozen.algorithm,
+        k=frozen.k,
+        seed=seed,
+        date=frozen.date,
     )
-    return float(adjusted_rand_score(labels, model.predict(values)))
+    return float(_ari(labels, model.predict(values)))
 
 
 # =========================================================================== recommendation
@@ -774,7 +843,10 @@ def _first_run(flags: np.ndarray, length: int) -> int | None:
 
 
 def find_alarm(
-    steps: pd.DataFrame, ari_threshold: float = 0.75, consecutive: int = 3, psi_threshold: float = 0.2,
+    steps: pd.DataFrame,
+    ari_threshold: float = 0.75,
+    consecutive: int = 3,
+    psi_threshold: float = 0.2,
     psi_consecutive: int = 2,
 ) -> Alarm | None:
     """The earliest alarm in a simulation's steps: ARI below ``ari_threshold`` at ``consecutive`` steps
@@ -782,13 +854,19 @@ def find_alarm(
     An ARI run wins a tie."""
     ari_start = _first_run((steps["ari"] < ari_threshold).to_numpy(), consecutive)
     psi_start = _first_run((steps["max_psi"] > psi_threshold).to_numpy(), psi_consecutive)
-    candidates = [(s, name, n) for s, name, n in ((ari_start, "ari", consecutive), (psi_start, "psi", psi_consecutive))
-                  if s is not None]
+    candidates = [
+        (s, name, n)
+        for s, name, n in ((ari_start, "ari", consecutive), (psi_start, "psi", psi_consecutive))
+        if s is not None
+    ]
     if not candidates:
         return None
     first, trigger, length = min(candidates, key=lambda c: (c[0], c[1] != "ari"))
-    return Alarm(trigger=trigger, first_step=int(steps["step"].iloc[first]),
-                 steps=steps["step"].iloc[first:first + length].astype(int).tolist())
+    return Alarm(
+        trigger=trigger,
+        first_step=int(steps["step"].iloc[first]),
+        steps=steps["step"].iloc[first : first + length].astype(int).tolist(),
+    )
 
 
 @dataclass
@@ -817,7 +895,7 @@ class Recommendation:
     days: int
     delay_days: int | None
     explanation: str
-    thresholds: dict[str, float] = field(default_factory=dict)
+    thresholds: dict[str, float | int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly numbers and strings (for summary files)."""
@@ -828,7 +906,7 @@ class Recommendation:
             "trigger": self.trigger,
             "reason": self.reason,
             "explanation": self.explanation,
-            **{k: float(v) for k, v in self.thresholds.items()},
+            **self.thresholds,
         }
 
     def _repr_markdown_(self) -> str:
@@ -851,6 +929,7 @@ def recommend_retrain_period(
     consecutive: int = 3,
     psi_threshold: float = 0.2,
     origins: RollingOrigins | None = None,
+    psi_features: Sequence[str] | None = None,
 ) -> Recommendation:
     """Decide when the frozen model became obsolete and recommend a retraining period.
 
@@ -862,6 +941,10 @@ def recommend_retrain_period(
     across start dates (or, when none went stale, the shortest horizon watched without an alarm).
     Without, the delay from the start to ``obsolete_on``, or the whole horizon watched without an
     alarm. Never shorter than one step.
+
+    ``psi_features`` restricts the PSI rule to some features (default: every feature). Point-in-time
+    features such as ``recency_days`` move with the season in a seasonal shop even when behaviour does
+    not change; leaving them out of the PSI rule keeps it to structural drift.
     """
     if not 0 < ari_threshold <= 1:
         raise ParameterError(f"ari_threshold={ari_threshold} must be in (0, 1]", column="ari_threshold")
@@ -870,6 +953,16 @@ def recommend_retrain_period(
     if psi_threshold <= 0:
         raise ParameterError(f"psi_threshold={psi_threshold} must be positive", column="psi_threshold")
     steps = sim.steps
+    if psi_features is not None:
+        unknown = sorted(set(psi_features) - set(sim.start_model.features))
+        if unknown or not len(psi_features):
+            raise ParameterError(
+                f"psi_features {unknown or list(psi_features)} are not features of the simulation",
+                column="psi_features",
+                hint=f"the simulation's features: {', '.join(sim.start_model.features)}",
+            )
+        psi = sim.drift[(sim.drift["metric"] == "psi") & sim.drift["feature"].isin(list(psi_features))]
+        steps = steps.assign(max_psi=psi.groupby("step")["value"].max().reindex(steps["step"]).to_numpy())
     period = sim.params["period_days"]
     horizon = int(steps["days_since_start"].iloc[-1])
     alarm = find_alarm(steps, ari_threshold, consecutive, psi_threshold)
@@ -918,12 +1011,14 @@ def recommend_retrain_period(
         if trigger == "ari":
             reason = (
                 f"ARI below {ari_threshold:.2f} at {consecutive} consecutive steps ({dates}: "
-                + ", ".join(f"{v:.2f}" for v in rows["ari"]) + ")."
+                + ", ".join(f"{v:.2f}" for v in rows["ari"])
+                + ")."
             )
         else:
             reason = (
                 f"Largest feature PSI above {psi_threshold:.2f} at 2 consecutive steps ({dates}: "
-                + ", ".join(f"{v:.3f}" for v in rows["max_psi"]) + ")."
+                + ", ".join(f"{v:.3f}" for v in rows["max_psi"])
+                + ")."
             )
         before = steps[(steps["days_since_start"] < delay) & (steps["step"] > 0)]
         before_text = (
@@ -966,7 +1061,11 @@ def recommend_retrain_period(
         days=days,
         delay_days=delay,
         explanation=explanation,
-        thresholds={"ari_threshold": ari_threshold, "consecutive": consecutive, "psi_threshold": psi_threshold},
+        thresholds={
+            "ari_threshold": ari_threshold,
+            "consecutive": consecutive,
+            "psi_threshold": psi_threshold,
+        },
     )
 
 
@@ -1123,8 +1222,9 @@ def segment_migration(
     elif isinstance(sim_or_models, Mapping) and len(sim_or_models) == 2:
         (date_a, before), (date_b, after) = list(sim_or_models.items())
         if not (isinstance(before, pd.Series) and isinstance(after, pd.Series)):
-            raise ParameterError("each assignment must be a pandas Series indexed by customer id",
-                                 column="sim_or_models")
+            raise ParameterError(
+                "each assignment must be a pandas Series indexed by customer id", column="sim_or_models"
+            )
     else:
         raise ParameterError(
             "sim_or_models must be a Simulation or a mapping of two segment Series", column="sim_or_models"
@@ -1139,4 +1239,6 @@ def segment_migration(
     rates = counts.div(totals, axis=0).fillna(0.0)
     table = counts.stack().rename("customers").reset_index()
     table = table[table["customers"] > 0].reset_index(drop=True)
-    return Migration(counts=counts, rates=rates, table=table, date_a=pd.Timestamp(date_a), date_b=pd.Timestamp(date_b))
+    return Migration(
+        counts=counts, rates=rates, table=table, date_a=pd.Timestamp(date_a), date_b=pd.Timestamp(date_b)
+    )

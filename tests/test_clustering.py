@@ -356,3 +356,72 @@ def test_bootstrap_stability(planted):
     assert unstable.mean() < aris.mean()
     with pytest.raises(ParameterError):
         clustering.bootstrap_stability(cf, {"k": 3}, n=2)
+
+
+# --------------------------------------------------------------------------- the demo shop
+def _demo_customer_file(n_customers: int, seed: int):
+    import segkit
+
+    shop = segkit.make_demo_shop(n_customers=n_customers, seed=seed)
+    clean, report = segkit.clean_transactions(shop.transactions)
+    customers = segkit.customer_file(
+        clean, shop.customers, shop.sessions, shop.reviews, cancellations=report.by_customer
+    )
+    scores = segkit.rfm_scores(customers)
+    customers = customers.join(scores).assign(rfm_segment=segkit.rfm_segments(scores))
+    return shop, customers
+
+
+def test_score_dataset_rebuilds_the_customer_file():
+    from segkit.io import Dataset
+
+    shop, customers = _demo_customer_file(400, seed=1)
+    model = clustering.fit_segmentation(customers, "kmeans", 4, seed=0)
+    dataset = Dataset(shop.transactions, shop.customers, shop.sessions, shop.reviews)
+    scored = clustering.score_dataset(model, dataset)
+    assert list(scored.columns) == ["customer_id", "segment_id", "segment_name", "rfm_segment"]
+    assert scored["customer_id"].is_monotonic_increasing
+    expected = model.predict(customers)
+    np.testing.assert_array_equal(scored.set_index("customer_id")["segment_id"].reindex(expected.index), expected)
+    assert (scored["segment_name"] == scored["segment_id"].map(model.segment_names)).all()
+    same_rfm = scored.set_index("customer_id")["rfm_segment"].reindex(customers.index) == customers["rfm_segment"]
+    assert same_rfm.mean() > 0.9  # training edges; rank ties may move a few customers
+
+
+def test_score_dataset_names_a_missing_table():
+    from segkit.io import Dataset
+
+    shop, customers = _demo_customer_file(300, seed=2)
+    model = clustering.fit_segmentation(customers, "kmeans", 3, seed=0)
+    assert "sessions" in model.metadata["input_tables"]
+    with pytest.raises(SchemaError, match="sessions") as info:
+        clustering.score_dataset(model, Dataset(shop.transactions, shop.customers, None, shop.reviews))
+    assert info.value.column == "sessions"
+
+
+@pytest.fixture(scope="module")
+def demo_shop_5000():
+    shop, customers = _demo_customer_file(5000, seed=3)
+    truth = shop.truth.set_index("customer_id")["type"].reindex(customers.index)
+    return customers, truth
+
+
+@pytest.mark.slow
+def test_recommended_model_recovers_the_planted_types(demo_shop_5000, tmp_path):
+    customers, truth = demo_shop_5000
+    search = clustering.search_models(customers, seed=0)
+    model = clustering.fit_segmentation(customers, search.best.algorithm, search.best.k, seed=0)
+    ari = adjusted_rand_score(truth, model.predict(customers))
+    assert ari >= 0.8, f"{search.best}: ARI {ari:.3f}"
+
+    from segkit.io import write_csv_atomic
+    from segkit.model import load_model
+
+    first = write_csv_atomic(model.segment_frame(customers), tmp_path / "first.csv").read_bytes()
+    again = clustering.search_models(customers, seed=0)
+    assert again.best == search.best
+    refit = clustering.fit_segmentation(customers, again.best.algorithm, again.best.k, seed=0)
+    assert write_csv_atomic(refit.segment_frame(customers), tmp_path / "second.csv").read_bytes() == first
+
+    loaded = load_model(model.save(tmp_path / "model.skops"))
+    pd.testing.assert_series_equal(loaded.predict(customers), model.predict(customers))

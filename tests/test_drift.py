@@ -53,7 +53,9 @@ def test_kl_and_js_against_scipy(samples):
     edges = drift.reference_edges(reference)
     p = drift.binned_proportions(reference, edges)
     q = drift.binned_proportions(current, edges)
-    assert drift.kl_divergence(reference, current) == pytest.approx(float(np.sum(stats.entropy(p, q) * p.sum())))
+    assert drift.kl_divergence(reference, current) == pytest.approx(
+        float(np.sum(stats.entropy(p, q) * p.sum()))
+    )
     assert drift.kl_divergence(reference, current) == pytest.approx(float(np.sum(p * np.log(p / q))))
     # scipy returns the Jensen-Shannon distance: its square is the divergence
     assert drift.js_divergence(reference, current) == pytest.approx(jensenshannon(p, q, base=2) ** 2)
@@ -70,7 +72,9 @@ def test_js_divergence_bounds():
 
 def test_ks_and_wasserstein_against_scipy(samples):
     reference, current = samples
-    assert drift.ks_statistic(reference, current) == pytest.approx(stats.ks_2samp(reference, current).statistic)
+    assert drift.ks_statistic(reference, current) == pytest.approx(
+        stats.ks_2samp(reference, current).statistic
+    )
     expected = stats.wasserstein_distance(reference, current) / np.std(reference)
     assert drift.wasserstein_scaled(reference, current) == pytest.approx(expected)
     # scaling makes it unit-free: multiplying both samples by 1000 changes nothing
@@ -94,6 +98,18 @@ def test_numeric_drift_matches_single_functions(samples):
             "wasserstein": drift.wasserstein_scaled(reference, current),
         }
     )
+
+
+def test_prepared_reference_with_ties_matches_scipy():
+    rng = np.random.default_rng(3)
+    reference = rng.poisson(2, 3_000).astype(float)  # discrete, many ties
+    current = rng.poisson(3, 2_000).astype(float)
+    prepared = drift.Reference.from_sample(reference).compare(current)
+    assert prepared["ks"] == pytest.approx(stats.ks_2samp(reference, current).statistic)
+    assert prepared["wasserstein"] == pytest.approx(
+        stats.wasserstein_distance(reference, current) / reference.std()
+    )
+    assert prepared["psi"] == pytest.approx(drift.psi(reference, current))
 
 
 def test_psi_invariant_under_increasing_transform(samples):
@@ -145,7 +161,9 @@ def test_categorical_psi_and_js_by_hand():
     current = ["a"] * 80 + ["b"] * 10 + ["c"] * 10
     ref_p = np.array([0.5, 0.5, 1e-6])
     cur_p = np.array([0.8, 0.1, 0.1])
-    assert drift.psi_categorical(reference, current) == pytest.approx(np.sum((cur_p - ref_p) * np.log(cur_p / ref_p)))
+    assert drift.psi_categorical(reference, current) == pytest.approx(
+        np.sum((cur_p - ref_p) * np.log(cur_p / ref_p))
+    )
     assert drift.js_categorical(reference, current) == pytest.approx(jensenshannon(ref_p, cur_p, base=2) ** 2)
     assert drift.psi_categorical(reference, reference) == pytest.approx(0.0)
 

@@ -25,7 +25,7 @@ NOTEBOOKS_DIR = ROOT / "notebooks"
 #: Customers of the small demo shop the notebook and end-to-end tests run on.
 SMALL_SHOP_CUSTOMERS = 1500
 #: Notebook parameters that keep the test runs short (papermill ignores the ones a notebook lacks).
-FAST_PARAMETERS: dict[str, object] = {"k_max": 4, "n_bootstrap": 3}
+FAST_PARAMETERS: dict[str, object] = {"k_max": 4, "n_bootstrap": 2, "period": "30D"}
 RUN = "demo"
 
 

@@ -191,6 +191,18 @@ def test_generic_folder_with_side_tables(tmp_path):
     assert dataset.sessions is None and dataset.reviews is None
 
 
+def test_generic_folder_with_partitioned_parquet_transactions(tmp_path):
+    folder = tmp_path / "big"
+    parts = folder / "transactions"
+    parts.mkdir(parents=True)
+    frame = GENERIC.rename(columns={"cust": "customer_id", "date": "order_date", "value": "amount"})
+    frame.iloc[:2].to_parquet(parts / "part-0.parquet")
+    frame.iloc[2:].to_parquet(parts / "part-1.parquet")
+    dataset = read_dataset(folder)
+    assert dataset.transactions["amount"].tolist() == [10.5, 20.0, 3.25, 1.0]
+    assert read_transactions(parts)["customer_id"].tolist()[:3] == ["007", "007", "12"]
+
+
 # --------------------------------------------------------------------------- UCI Online Retail
 def test_both_uci_layouts_load_to_the_same_canonical_table(online_retail_ii_path, online_retail_i_path):
     layout_ii = read_dataset(online_retail_ii_path)

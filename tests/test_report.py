@@ -71,7 +71,8 @@ STANDIN_CELLS: dict[str, list[str]] = {
         "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\nimport plotly.express as px\n"
         "from segkit.io import run_dir, write_json_atomic\nfrom segkit.viz import setup_notebook\nsetup_notebook()",
         "plt.plot([0, 1], [1, 0])\nplt.show()\npx.line(x=[1, 2, 3], y=[0.9, 0.8, 0.7]).show()",
-        "write_json_atomic({'recommended_retrain_period': '90 days'}, run_dir(processed_dir, run) / 'summary_04.json')",
+        "write_json_atomic({'recommended_retraining_days': 90, 'reason': 'stand-in'}, "
+        "run_dir(processed_dir, run) / 'summary_04.json')",
     ],
 }
 
@@ -211,7 +212,7 @@ def test_index_page_shows_key_figures_and_links(standin_run):
     revenue = pd.read_csv(root / "data" / "raw" / "tx.csv").amount.sum()
     assert f'id="kf-revenue">{revenue:,.0f}<' in page
     assert "Big spenders" in page and "Small spenders" in page
-    assert 'id="kf-retrain">90 days<' in page
+    assert 'id="kf-retrain">every 90 days<' in page
     assert "2023-01-01" in page  # data period
     for stem in report.NOTEBOOKS:
         assert f'href="{stem}.html"' in page
@@ -437,12 +438,19 @@ def test_key_figures_reads_the_summaries():
                 {"segment_id": 0, "segment_name": "Loyal", "customer_share": 0.25, "revenue_share": 0.6}
             ]
         },
-        "04": {"recommended_retrain_period": "every 3 months"},
+        "04": {
+            "recommended_retraining_days": 90,
+            "reason": "ARI fell below 0.75",
+            "start": "2023-01-01",
+            "k": 5,
+        },
     }
     figures = report.key_figures(summaries)
     assert figures["customers"] == 120
     assert figures["revenue"] == 5000.5
     assert figures["n_segments"] == 1
     assert figures["segments"][0]["name"] == "Loyal" and figures["segments"][0]["revenue_share"] == 0.6
-    assert figures["retrain"] == "every 3 months"
+    assert figures["retrain"] == "every 90 days"
+    assert report.key_figures({"04": summaries["04"]})["n_segments"] is None  # the simulation's k is not it
+    assert figures["retrain_reason"] == "ARI fell below 0.75"
     assert (figures["period_start"], figures["period_end"]) == ("2022-01-01", "2024-06-30")

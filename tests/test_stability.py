@@ -15,7 +15,6 @@ import pytest
 from segkit import stability
 from segkit.schema import DataError, ParameterError, SchemaError, SegkitError
 
-
 #: Synthetic customer types: share, orders per year, mean basket (currency).
 TYPES = {
     "loyal": (0.10, 20.0, 60.0),
@@ -41,7 +40,9 @@ def steady_shop(n_customers=2_000, seed=0, shift=True, days=2 * 365 + 120, shift
 
     Separate random streams: the orders before ``shift_day`` are identical with and without shift.
     """
-    types_rng, before_rng, after_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    types_rng, before_rng, after_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
+    )
     table = pd.DataFrame(TYPES, index=["share", "rate", "basket"]).T
     types = types_rng.choice(len(table), size=n_customers, p=table["share"].to_numpy())
     shifted = np.isin(table.index[types], SHIFTED_TYPES) if shift else np.zeros(n_customers, dtype=bool)
@@ -83,10 +84,15 @@ def _naive_window(transactions, end, window_days):
     """Features of the window ending at ``end`` (inclusive), straight from the log with pandas."""
     day = transactions["order_date"].dt.normalize()
     lines = transactions[(day <= end) & (day > end - pd.Timedelta(days=window_days))]
-    orders = lines.groupby(["customer_id", "order_id"]).agg(day=("order_date", "min"), amount=("amount", "sum"))
+    orders = lines.groupby(["customer_id", "order_id"]).agg(
+        day=("order_date", "min"), amount=("amount", "sum")
+    )
     orders["day"] = orders["day"].dt.normalize()
     per = orders.groupby(level="customer_id").agg(
-        last=("day", "max"), first=("day", "min"), order_count=("amount", "size"), monetary=("amount", "sum"),
+        last=("day", "max"),
+        first=("day", "min"),
+        order_count=("amount", "size"),
+        monetary=("amount", "sum"),
         active_days=("day", "nunique"),
     )
     return pd.DataFrame(
@@ -135,7 +141,9 @@ def test_orders_without_order_id_are_one_customer_at_one_timestamp():
     frame = pd.DataFrame(
         {
             "customer_id": pd.Series(["a", "a", "a", "b"], dtype="str"),
-            "order_date": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:00", "2024-01-01 12:00", "2024-01-03 09:00"]),
+            "order_date": pd.to_datetime(
+                ["2024-01-01 10:00", "2024-01-01 10:00", "2024-01-01 12:00", "2024-01-03 09:00"]
+            ),
             "amount": [1.0, 2.0, 4.0, 8.0],
         }
     )
@@ -162,7 +170,9 @@ def test_simulation_shape_and_invariants(sim, shop):
     assert (steps["n_initial_customers"] <= steps["n_customers"]).all()
     # segment 0 has the largest revenue in the start window
     codes, labels, _ = sim.assignments[0]
-    _, _, revenue = sim.log.window_features(sim.log.to_day(sim.params["start"]), 365, sim.start_model.features)
+    _, _, revenue = sim.log.window_features(
+        sim.log.to_day(sim.params["start"]), 365, sim.start_model.features
+    )
     by_segment = np.bincount(labels, weights=revenue, minlength=sim.k)
     assert np.all(np.diff(by_segment) <= 0)
 
@@ -188,6 +198,17 @@ def test_planted_shift_is_detected_and_steady_state_is_not(shop, sim):
     pd.testing.assert_frame_equal(
         before.reset_index(drop=True), quiet.steps.iloc[: len(before)].reset_index(drop=True)
     )
+
+
+def test_ari_matches_sklearn():
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(0)
+    for size, k in ((50, 2), (1_000, 5), (3, 3)):
+        a, b = rng.integers(0, k, size), rng.integers(0, k, size)
+        b[: size // 2] = a[: size // 2]
+        assert stability._ari(a, b) == pytest.approx(adjusted_rand_score(a, b))
+    assert stability._ari(np.zeros(5, int), np.zeros(5, int)) == adjusted_rand_score(np.zeros(5), np.zeros(5))
 
 
 def test_hungarian_alignment_recovers_a_permutation(sim):
@@ -292,7 +313,9 @@ def test_alarm_needs_consecutive_steps(sim):
     # consecutive=2 fires on the first pair
     rec = stability.recommend_retrain_period(_fake_sim(sim, stale, [0.0] * 8), consecutive=2)
     assert rec.obsolete_on == sim.steps["date"].iloc[4]
-    rec = stability.recommend_retrain_period(_fake_sim(sim, stale, [0.0] * 8), ari_threshold=0.95, consecutive=2)
+    rec = stability.recommend_retrain_period(
+        _fake_sim(sim, stale, [0.0] * 8), ari_threshold=0.95, consecutive=2
+    )
     assert rec.obsolete_on == sim.steps["date"].iloc[1]
 
 
@@ -301,7 +324,36 @@ def test_psi_alarm_needs_two_steps(sim):
     rec = stability.recommend_retrain_period(_fake_sim(sim, ari, [0, 0.3, 0.1, 0.25, 0.3, 0.1, 0, 0]))
     assert rec.trigger == "psi" and rec.obsolete_on == sim.steps["date"].iloc[3]
     assert "0.250, 0.300" in rec.reason
-    assert stability.recommend_retrain_period(_fake_sim(sim, ari, [0, 0.3, 0.1, 0.3, 0, 0.3, 0, 0])).obsolete_on is None
+    assert (
+        stability.recommend_retrain_period(_fake_sim(sim, ari, [0, 0.3, 0.1, 0.3, 0, 0.3, 0, 0])).obsolete_on
+        is None
+    )
+
+
+def test_psi_rule_on_chosen_features(sim):
+    drift = sim.drift.copy()
+    recency = (drift["feature"] == "recency_days") & (drift["metric"] == "psi")
+    drift.loc[recency & (drift["step"] >= 2), "value"] = 0.5  # a seasonal-like swing of one feature
+    steps = sim.steps.assign(
+        ari=1.0, max_psi=drift[drift["metric"] == "psi"].groupby("step")["value"].max().values
+    )
+    fake = stability.Simulation(
+        steps=steps, drift=drift, start_model=sim.start_model, params=sim.params, log=sim.log
+    )
+    assert stability.recommend_retrain_period(fake).trigger == "psi"
+    others = ["order_count", "mean_order_value"]
+    calm = stability.recommend_retrain_period(fake, psi_features=others)
+    expected_alarm = stability.find_alarm(
+        steps.assign(
+            max_psi=drift[recency.eq(False) & (drift["metric"] == "psi")]
+            .groupby("step")["value"]
+            .max()
+            .values
+        )
+    )
+    assert (calm.obsolete_on is None) == (expected_alarm is None)
+    with pytest.raises(ParameterError, match="psi_features"):
+        stability.recommend_retrain_period(fake, psi_features=["loyalty"])
 
 
 def test_explanation_numbers_come_from_the_simulation(sim):

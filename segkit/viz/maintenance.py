@@ -78,41 +78,84 @@ def ari_over_time(
     if noise is not None and len(noise):
         low, high = float(noise.quantile(0.05)), float(noise.quantile(0.95))
         fig.add_hrect(
-            y0=low, y1=high, fillcolor=NOISE_COLOUR, line_width=0, layer="below",
-            annotation_text=f"resampling noise (5-95%: {low:.2f}-{high:.2f})", annotation_position="bottom left",
+            y0=low,
+            y1=high,
+            fillcolor=NOISE_COLOUR,
+            line_width=0,
+            layer="below",
+            annotation_text=f"resampling noise (5-95%: {low:.2f}-{high:.2f})",
+            annotation_position="bottom left",
         )
     fig.add_trace(
-        go.Scatter(x=steps["date"], y=steps["ari"], mode="lines+markers", name="ARI, all active customers",
-                   line=dict(color=PALETTE[0], width=2), marker=dict(size=5))
+        go.Scatter(
+            x=steps["date"],
+            y=steps["ari"],
+            mode="lines+markers",
+            name="ARI, all active customers",
+            line=dict(color=PALETTE[0], width=2),
+            marker=dict(size=5),
+        )
     )
     fig.add_trace(
-        go.Scatter(x=steps["date"], y=steps["ari_initial_customers"], mode="lines",
-                   name="ARI, customers already active at training", line=dict(color=PALETTE[5], dash="dot"))
+        go.Scatter(
+            x=steps["date"],
+            y=steps["ari_initial_customers"],
+            mode="lines",
+            name="ARI, customers already active at training",
+            line=dict(color=PALETTE[5], dash="dot"),
+        )
     )
-    fig.add_hline(y=ari_threshold, line=dict(color=ALARM_COLOUR, dash="dash"),
-                  annotation_text=f"threshold {ari_threshold:.2f}", annotation_position="top right")
+    fig.add_hline(
+        y=ari_threshold,
+        line=dict(color=ALARM_COLOUR, dash="dash"),
+        annotation_text=f"threshold {ari_threshold:.2f}",
+        annotation_position="top right",
+    )
     if recommendation is not None and recommendation.obsolete_on is not None:
-        _mark_date(fig, recommendation.obsolete_on, f"obsolete on {recommendation.obsolete_on.date()}", ALARM_COLOUR)
+        _mark_date(
+            fig, recommendation.obsolete_on, f"obsolete on {recommendation.obsolete_on.date()}", ALARM_COLOUR
+        )
         if recommendation.trigger == "ari":
-            run = steps[steps["date"] >= recommendation.obsolete_on].head(int(recommendation.thresholds["consecutive"]))
-            fig.add_trace(go.Scatter(x=run["date"], y=run["ari"], mode="markers", name="alarm run",
-                                     marker=dict(color=ALARM_COLOUR, size=11, symbol="x")))
+            run = steps[steps["date"] >= recommendation.obsolete_on].head(
+                int(recommendation.thresholds["consecutive"])
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=run["date"],
+                    y=run["ari"],
+                    mode="markers",
+                    name="alarm run",
+                    marker=dict(color=ALARM_COLOUR, size=11, symbol="x"),
+                )
+            )
     for label, date in (events or {}).items():
         if date is not None:
             _mark_date(fig, pd.Timestamp(date), label, "#7F7F7F", top=False)
-    fig.update_yaxes(title="adjusted Rand index (frozen vs retrained)", range=[min(0.0, steps["ari"].min()), 1.05])
+    fig.update_yaxes(
+        title="adjusted Rand index (frozen vs retrained)", range=[min(0.0, steps["ari"].min()), 1.05]
+    )
     fig.update_xaxes(title="date")
     fig.update_layout(legend=dict(orientation="h", y=-0.2))
-    return style(fig, "Does the deployed segmentation still match a fresh one?",
-                 f"{sim.k} segments trained on {sim.params['start'].date()}, compared every "
-                 f"{sim.params['period_days']} days")
+    return style(
+        fig,
+        "Does the deployed segmentation still match a fresh one?",
+        f"{sim.k} segments trained on {sim.params['start'].date()}, compared every "
+        f"{sim.params['period_days']} days",
+    )
 
 
 def _mark_date(fig, date: pd.Timestamp, text: str, colour: str, top: bool = True) -> None:
     # add_vline's annotation does not accept Timestamps on every plotly version: draw line and text apart
     fig.add_vline(x=date, line=dict(color=colour, dash="dot"))
-    fig.add_annotation(x=date, y=1.04 if top else 0.02, yref="paper", text=text, showarrow=False,
-                       font=dict(color=colour), xanchor="left" if top else "right")
+    fig.add_annotation(
+        x=date,
+        y=1.04 if top else 0.02,
+        yref="paper",
+        text=text,
+        showarrow=False,
+        font=dict(color=colour),
+        xanchor="left" if top else "right",
+    )
 
 
 def drift_heatmap(sim, metric: str = "psi"):
@@ -122,9 +165,15 @@ def drift_heatmap(sim, metric: str = "psi"):
     table = sim.drift[sim.drift["metric"] == metric].pivot(index="feature", columns="date", values="value")
     table = table.reindex(index=[f for f in sim.start_model.features if f in table.index])
     fig = go.Figure(
-        go.Heatmap(z=table.to_numpy(), x=table.columns, y=table.index, colorscale="OrRd",
-                   zmin=0, colorbar=dict(title=metric.upper()),
-                   hovertemplate="%{y}<br>%{x|%Y-%m-%d}<br>" + metric.upper() + " %{z:.3f}<extra></extra>")
+        go.Heatmap(
+            z=table.to_numpy(),
+            x=table.columns,
+            y=table.index,
+            colorscale="OrRd",
+            zmin=0,
+            colorbar=dict(title=metric.upper()),
+            hovertemplate="%{y}<br>%{x|%Y-%m-%d}<br>" + metric.upper() + " %{z:.3f}<extra></extra>",
+        )
     )
     fig.update_xaxes(title="date")
     caption = "PSI above 0.2 at 2 steps in a row raises the alarm" if metric == "psi" else ""
@@ -140,8 +189,14 @@ def top_drifting_features(sim, date: Any = None, metric: str = "psi", n: int = 1
     at_step = sim.drift[sim.drift["step"] == step]
     wide = at_step.pivot(index="feature", columns="metric", values="value")
     wide = wide.sort_values(metric, ascending=False).head(n).reset_index()
-    fig = px.bar(wide, x=metric, y="feature", orientation="h", hover_data=[c for c in wide.columns if c != "feature"],
-                 color_discrete_sequence=[PALETTE[3]])
+    fig = px.bar(
+        wide,
+        x=metric,
+        y="feature",
+        orientation="h",
+        hover_data=[c for c in wide.columns if c != "feature"],
+        color_discrete_sequence=[PALETTE[3]],
+    )
     fig.update_yaxes(autorange="reversed", title="")
     fig.update_xaxes(title=metric.upper())
     when = sim.steps.loc[step, "date"].date()
@@ -161,12 +216,20 @@ def segment_shares(sim, labels: str = "refit"):
     fig = go.Figure()
     for segment in range(sim.k):
         fig.add_trace(
-            go.Scatter(x=sim.steps["date"], y=sim.steps[f"{prefix}{segment}"], name=names[segment],
-                       stackgroup="shares", mode="lines", line=dict(width=0.5, color=_colour(segment)))
+            go.Scatter(
+                x=sim.steps["date"],
+                y=sim.steps[f"{prefix}{segment}"],
+                name=names[segment],
+                stackgroup="shares",
+                mode="lines",
+                line=dict(width=0.5, color=_colour(segment)),
+            )
         )
     fig.update_yaxes(title="share of active customers", tickformat=".0%", range=[0, 1])
     fig.update_layout(legend=dict(orientation="h", y=-0.25))
-    which = "retrained model, segments matched to the deployed ones" if labels == "refit" else "deployed model"
+    which = (
+        "retrained model, segments matched to the deployed ones" if labels == "refit" else "deployed model"
+    )
     return style(fig, "Segment shares over time", which)
 
 
@@ -219,7 +282,8 @@ def recommendation_html(recommendation) -> str:
     headline = f"Retrain the segmentation at least every {recommendation.days} days"
     status = (
         f"Obsolete on {recommendation.obsolete_on.date()} ({recommendation.delay_days} days after training)"
-        if stale else "No obsolescence detected over the simulated horizon"
+        if stale
+        else "No obsolescence detected over the simulated horizon"
     )
     return (
         f'<div style="border-left: 6px solid {colour}; background: #f7f7f7; padding: 12px 16px; '
@@ -232,8 +296,10 @@ def recommendation_html(recommendation) -> str:
 
 def recommendation_markdown(recommendation) -> str:
     """The recommendation as a Markdown block quote."""
-    return f"> **Retrain the segmentation at least every {recommendation.days} days.**\n>\n> " + \
-        recommendation.explanation
+    return (
+        f"> **Retrain the segmentation at least every {recommendation.days} days.**\n>\n> "
+        + recommendation.explanation
+    )
 
 
 def recommendation_box(recommendation):

@@ -21,7 +21,8 @@ Nothing in site-packages is edited and no version is pinned: :func:`apply` patch
 modules' namespaces once (a second call does nothing) and the figure functions call it.
 
 Figures (matplotlib ``Figure`` objects, rendered with the Agg backend in reports):
-:func:`elbow_yb`, :func:`silhouette_yb`, :func:`intercluster_yb`.
+:func:`elbow_yb`, :func:`silhouette_yb`, :func:`intercluster_yb`; :func:`figure_png` turns one into
+PNG bytes for ``IPython.display.Image``.
 """
 
 from __future__ import annotations
@@ -125,6 +126,9 @@ def _patch_percentile() -> None:
 
 def apply() -> None:
     """Make yellowbrick's cluster visualizers work on this stack (idempotent; see the module docstring)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # yellowbrick's import-time distutils use
+        import yellowbrick.cluster  # noqa: F401
     _patch_clusterer_check()
     _patch_get_cmap()
     _patch_percentile()
@@ -188,6 +192,15 @@ def _new_axes(figsize: tuple[float, float]):
 
     figure = Figure(figsize=figsize, layout="constrained")
     return figure, figure.add_subplot()
+
+
+def figure_png(figure: Any, dpi: int = 110) -> bytes:
+    """PNG bytes of a matplotlib figure (for ``IPython.display.Image`` in notebooks and reports)."""
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 def elbow_yb(

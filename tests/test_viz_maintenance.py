@@ -1,0 +1,135 @@
+"""Figures of notebook 04 (segkit.viz.maintenance) and the notebook's structure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_stability import steady_shop
+
+from segkit import stability
+from segkit.viz import maintenance as vm
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "04_maintenance_simulation.ipynb"
+
+
+@pytest.fixture(scope="module")
+def results():
+    transactions, shift_date = steady_shop(n_customers=800, seed=5)
+    sim = stability.maintenance_simulation(transactions, period="28D", k=3, progress=False)
+    stability.noise_band(sim, n=3)
+    return sim, stability.recommend_retrain_period(sim), shift_date
+
+
+def test_ari_over_time(results):
+    sim, rec, shift_date = results
+    fig = vm.ari_over_time(sim, rec, events={"planted shift": shift_date})
+    ari = next(t for t in fig.data if t.name.startswith("ARI, all"))
+    np.testing.assert_allclose(ari.y, sim.steps["ari"])
+    shapes = fig.layout.shapes
+    # noise band (rect), threshold (hline), obsolescence and event (vlines)
+    assert any(s.type == "rect" and s.y0 == pytest.approx(sim.noise.quantile(0.05)) for s in shapes)
+    assert any(s.type == "line" and s.y0 == 0.75 and s.y1 == 0.75 for s in shapes)
+    texts = [a.text for a in fig.layout.annotations]
+    if rec.obsolete_on is not None:
+        assert any(str(rec.obsolete_on.date()) in t for t in texts)
+    assert "planted shift" in texts
+
+
+def test_drift_heatmap_and_top_features(results):
+    sim, rec, _ = results
+    heat = vm.drift_heatmap(sim)
+    z = np.asarray(heat.data[0].z)
+    assert z.shape == (3, len(sim.steps))
+    expected = sim.drift.query("metric == 'psi' and feature == 'order_count'")["value"].to_numpy()
+    np.testing.assert_allclose(z[list(heat.data[0].y).index("order_count")], expected)
+    bars = vm.top_drifting_features(sim, sim.steps["date"].iloc[-1])
+    values = list(bars.data[0].x)
+    assert values == sorted(values, reverse=True) and len(values) == 3
+
+
+def test_segment_shares_and_sankey(results):
+    sim, _, _ = results
+    shares = vm.segment_shares(sim)
+    assert len(shares.data) == sim.k
+    np.testing.assert_allclose(np.sum([t.y for t in shares.data], axis=0), 1.0)
+    migration = stability.segment_migration(sim)
+    sankey = vm.migration_sankey(migration, vm.segment_labels(sim)).data[0]
+    assert sum(sankey.link.value) == migration.counts.to_numpy().sum()
+    assert len(sankey.node.label) == 2 * (sim.k + 1)
+    assert sankey.node.label[0].startswith("S0: ")
+
+
+def test_recommendation_box_escapes_and_says_the_days(results):
+    sim, rec, _ = results
+    html = vm.recommendation_html(rec)
+    assert f"at least every {rec.days} days" in html
+    unsafe = stability.Recommendation(
+        obsolete_on=None, reason="", trigger=None, days=7, delay_days=None, explanation="<script>x</script>"
+    )
+    assert "<script>" not in vm.recommendation_html(unsafe)
+    assert vm.recommendation_markdown(rec).startswith("> **Retrain")
+
+
+def test_segment_labels_use_feature_units(results):
+    sim, _, _ = results
+    labels = vm.segment_labels(sim)
+    centres = sim.start_model.centroids_raw()
+    assert set(labels) == set(range(sim.k))
+    assert f"{centres.loc[0, 'order_count']:.1f} orders" in labels[0]
+
+
+def test_notebook_structure():
+    notebook = json.loads(NOTEBOOK.read_text())
+    assert notebook["nbformat"] == 4
+    cells = notebook["cells"]
+    assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# 04")
+    parameters = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(parameters) == 1
+    names = [line.split("=")[0].strip() for line in "".join(parameters[0]["source"]).splitlines()]
+    assert names == [
+        "data",
+        "layout",
+        "columns",
+        "run",
+        "processed_dir",
+        "reports_dir",
+        "seed",
+        "sample_customers",
+        "period",
+        "window",
+        "horizon_days",
+        "ari_threshold",
+        "start",
+    ]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    assert not any("def " in source for source in code)
+    assert all(
+        not c.get("outputs") and c.get("execution_count") is None for c in cells if c["cell_type"] == "code"
+    )
+    assert any("summary_04.json" in source for source in code)
+
+
+@pytest.mark.slow
+def test_notebook_runs_with_papermill(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    out = tmp_path / "04.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOK),
+        str(out),
+        cwd=str(NOTEBOOK.parent),
+        progress_bar=False,
+        parameters={
+            "sample_customers": 1500,
+            "processed_dir": str(tmp_path),
+            "run": "t",
+            "horizon_days": 182,
+        },
+    )
+    summary = json.loads((tmp_path / "t" / "summary_04.json").read_text())
+    assert summary["recommended_retraining_days"] >= 7
+    assert {"obsolete_on", "reason"} <= set(summary)
+    assert pd.Timestamp(summary["end"]) <= pd.Timestamp(summary["start"]) + pd.Timedelta(days=182)
