@@ -1,8 +1,9 @@
 """Benchmark segkit.rfm and segkit.customer_file on a large synthetic log.
 
 Generates ``--lines`` order lines (default 10,000,000) for ``--customers`` customers (default
-1,000,000) with numpy (seeded): string customer, order and product ids, timestamps over two years,
-amounts, a category and a channel. Then times, each in a fresh child process so that its peak RSS
+1,000,000) with numpy (seeded; see :func:`make_log`): string customer, order and product ids,
+timestamps over two years, amounts, a category and a channel; ``--shuffle`` puts the rows in
+random order. Then times, each in a fresh child process so that its peak RSS
 is its own:
 
 - ``rfm``: ``segkit.rfm(transactions)`` (marketing convention);
@@ -30,29 +31,46 @@ import numpy as np
 import pandas as pd
 
 
-def make_log(n_lines: int, n_customers: int, seed: int) -> pd.DataFrame:
-    """A synthetic canonical transaction table (seeded, vectorised)."""
+def _labels(prefix: str, n: int) -> pd.api.extensions.ExtensionArray:
+    """``n`` distinct string ids (``prefix`` + zero-padded number) as a pandas ``str`` array."""
+    width = len(str(max(n - 1, 1)))
+    return pd.array(np.char.add(prefix, np.char.zfill(np.arange(n).astype("U"), width)), dtype="str")
+
+
+def make_log(n_lines: int, n_customers: int, seed: int, shuffle: bool = False) -> pd.DataFrame:
+    """A synthetic canonical transaction table, seeded and vectorised.
+
+    Like a real log, orders (1 + Poisson(3) lines each, one customer, one timestamp, one channel)
+    are numbered in time order and their lines are consecutive rows; customer activity is skewed
+    (gamma weights) and every customer has at least one order. ``shuffle`` puts the rows in random
+    order (the worst case for :func:`segkit.features.factorize_runs`).
+    """
     rng = np.random.default_rng(seed)
-    weights = rng.gamma(0.7, 1.0, n_customers)  # skewed activity: a few heavy buyers
-    customer = rng.choice(n_customers, size=n_lines, p=weights / weights.sum())
-    customer[:n_customers] = np.arange(n_customers)  # every customer buys at least once
-    order_number = rng.integers(0, 8, n_lines)
-    seconds = rng.integers(0, 730 * 86_400, n_lines)
+    lines_per_order = 1 + rng.poisson(3.0, size=n_lines // 4 + n_customers + 16)
+    n_orders = int(np.searchsorted(np.cumsum(lines_per_order), n_lines)) + 1
+    lines_per_order = lines_per_order[:n_orders]
+    lines_per_order[-1] -= int(lines_per_order.sum()) - n_lines
+    weights = rng.gamma(0.7, 1.0, n_customers)
+    order_customer = rng.choice(n_customers, size=n_orders, p=weights / weights.sum())
+    first = rng.permutation(n_orders)[:n_customers]
+    order_customer[first] = rng.permutation(n_customers)[: len(first)]  # everyone buys at least once
+    order_seconds = np.sort(rng.integers(0, 730 * 86_400, n_orders))
+    order_of_line = np.repeat(np.arange(n_orders), lines_per_order)
+    if shuffle:
+        order_of_line = rng.permutation(order_of_line)
+    customer_ids, order_ids = _labels("C", n_customers), _labels("I", n_orders)
+    categories = pd.array(["books", "toys", "food", "home", "garden", "sport"], dtype="str")
+    channels = pd.array(["web", "app", "store"], dtype="str")
     return pd.DataFrame(
         {
-            "customer_id": pd.array(np.char.add("C", customer.astype("U7")), dtype="str"),
-            "order_id": pd.array(
-                np.char.add(customer.astype("U7"), np.char.add("-", order_number.astype("U1"))), dtype="str"
-            ),
-            "order_date": pd.Timestamp("2022-01-01") + pd.to_timedelta(seconds, unit="s"),
-            "product_id": pd.array(
-                np.char.add("P", rng.integers(0, 20_000, n_lines).astype("U5")), dtype="str"
-            ),
+            "customer_id": customer_ids.take(order_customer[order_of_line]),
+            "order_id": order_ids.take(order_of_line),
+            "order_date": pd.Timestamp("2022-01-01")
+            + pd.to_timedelta(order_seconds[order_of_line], unit="s"),
+            "product_id": _labels("P", 20_000).take(rng.integers(0, 20_000, n_lines)),
             "amount": np.round(rng.gamma(2.0, 8.0, n_lines), 2),
-            "category": pd.array(
-                rng.choice(["books", "toys", "food", "home", "garden", "sport"], n_lines), dtype="str"
-            ),
-            "channel": pd.array(rng.choice(["web", "app", "store"], n_lines), dtype="str"),
+            "category": categories.take(rng.integers(0, len(categories), n_lines)),
+            "channel": channels.take(rng.integers(0, len(channels), n_orders)[order_of_line]),
         }
     )
 
@@ -71,10 +89,10 @@ def pandas_groupby(tx: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
-def _run(task: str, n_lines: int, n_customers: int, seed: int, queue: mp.Queue) -> None:
+def _run(task: str, n_lines: int, n_customers: int, seed: int, shuffle: bool, queue: mp.Queue) -> None:
     from segkit.features import customer_file, rfm
 
-    tx = make_log(n_lines, n_customers, seed)
+    tx = make_log(n_lines, n_customers, seed, shuffle)
     calls = {
         "rfm": lambda: rfm(tx),
         "rfm_btyd": lambda: rfm(tx, convention="btyd"),
@@ -95,14 +113,18 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tasks", default="rfm,customer_file,rfm_btyd,pandas_groupby")
+    parser.add_argument("--shuffle", action="store_true", help="rows in random order (worst case)")
     args = parser.parse_args()
-    print(f"{args.lines:,} order lines, {args.customers:,} customers, seed {args.seed}")
+    order = "rows shuffled" if args.shuffle else "orders on consecutive rows, in time order"
+    print(f"{args.lines:,} order lines, {args.customers:,} customers, seed {args.seed}, {order}")
     print(f"{'task':<16}{'wall s':>9}{'CPU s':>9}{'peak RSS GB':>13}{'rows':>11}{'cols':>6}")
     context = mp.get_context("spawn")
     results = {}
     for task in args.tasks.split(","):
         queue = context.Queue()
-        process = context.Process(target=_run, args=(task, args.lines, args.customers, args.seed, queue))
+        process = context.Process(
+            target=_run, args=(task, args.lines, args.customers, args.seed, args.shuffle, queue)
+        )
         process.start()
         process.join()
         if queue.empty():

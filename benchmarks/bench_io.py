@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -35,12 +36,16 @@ import segkit.io as sio
 t1 = time.perf_counter()
 df = sio.read_transactions(sys.argv[1])
 t2 = time.perf_counter()
-out = {"import_s": t1 - t0, "read_s": t2 - t1, "rows": len(df), "customers": int(df.customer_id.nunique())}
+del df
+df = sio.read_transactions(sys.argv[1])
+t3 = time.perf_counter()
+out = {"import_s": t1 - t0, "read_s": t2 - t1, "second_read_s": t3 - t2, "rows": len(df),
+       "customers": int(df.customer_id.nunique())}
 if sys.argv[2] == "1":
     from segkit.cleaning import clean_transactions
-    t3 = time.perf_counter()
+    t4 = time.perf_counter()
     clean, report = clean_transactions(df)
-    out["clean_s"] = time.perf_counter() - t3
+    out["clean_s"] = time.perf_counter() - t4
     out["kept"] = len(clean)
 print(json.dumps(out))
 """
@@ -111,11 +116,17 @@ def main() -> None:
             f"from {'the sample' if SAMPLE.exists() else 'random draws'} in {time.perf_counter() - t0:.1f} s"
         )
         out = measure(path, args.clean)
-    print(f"read_transactions: {out['read_s']:.2f} s (import {out['import_s']:.2f} s), rows {out['rows']:,}")
+    print(
+        f"read_transactions: {out['read_s']:.2f} s first call (its lazy imports of pyarrow.csv and pandera "
+        f"included; import segkit.io before it: {out['import_s']:.2f} s), {out['second_read_s']:.2f} s second "
+        f"call; {out['rows']:,} rows, {out['customers']:,} customers"
+    )
     print(f"peak RSS of the child process: {out['peak_rss_mb']:.0f} MB")
     if args.clean:
         print(f"clean_transactions: {out['clean_s']:.2f} s, kept {out['kept']:,} lines")
-    print("targets: read <= 5 s, peak <= 1500 MB")
+    print(
+        f"targets: read <= 5 s, peak <= 1500 MB; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
 
 
 if __name__ == "__main__":

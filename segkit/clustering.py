@@ -2,10 +2,13 @@
 
 Feature selection (the default, :func:`select_features`)
 --------------------------------------------------------
-Candidates are the RFM columns (:data:`RFM_FEATURES`) and the behaviour columns
-(:data:`BEHAVIOUR_FEATURES` and every ``share_cat_*`` / ``share_channel_*`` column) present in the
-customer file, in that order; demographics are left to profiling unless asked for. A candidate is kept
-when it carries signal:
+Candidates are the RFM columns (:data:`RFM_FEATURES`) and the behaviour columns built from the
+transactions (:data:`BEHAVIOUR_FEATURES` and the spend mix: every ``share_cat_*`` / ``share_channel_*``
+column) present in the customer file, in that order. Engagement columns from the optional sessions and
+reviews tables (:data:`ENGAGEMENT_FEATURES`) and demographics are profiled but clustered only when
+asked for (``features=``): the default model then needs nothing but transactions to score new data
+(``segkit score`` on a plain transaction file), and on the demo shop they blur the planted types
+(browsing and review counts largely repeat frequency). A candidate is kept when it carries signal:
 
 1. it is present (a dataset without sessions or reviews simply has fewer features);
 2. at most 50 % of its values are missing;
@@ -34,10 +37,13 @@ Model selection (:func:`choose_model`)
 A row of the search table is *usable* when its smallest segment holds at least ``min_segment_share``
 (2 %) of the customers, it found k clusters and its bootstrap stability (mean ARI across resamples)
 is at least ``min_stability`` (0.75). Usable rows are ranked on three criteria: silhouette (higher is
-better), Davies-Bouldin (lower is better) and stability (higher is better); the row with the
-smallest rank sum (the consensus of the three) wins. Ties go to the row closest to the knee of its
-algorithm's inertia curve (kneedle: the k farthest below the chord of the normalised curve), then to
-the more stable, then to the smaller k. Silhouette alone favours few clusters on customer data and
+better), Davies-Bouldin (lower is better) and stability (higher is better), each with a tolerance
+(0.02, 0.05 and 0.02): a row's rank is 1 + the number of rows better than it by more than the
+tolerance, so differences within the noise of a sampled silhouette or of a few bootstrap refits do
+not decide. The row with the smallest rank sum (the consensus of the three) wins. Ties go to the larger k (of
+equally good segmentations, the finer one keeps more distinctions to act on), then to the row closest
+to the knee of its algorithm's inertia curve (kneedle: the k farthest below the chord of the
+normalised curve), then to the more stable. Silhouette alone favours few clusters on customer data and
 the elbow is often blurred; the consensus needs a model to be well separated, compact *and*
 reproducible. The reason is a sentence built from these numbers.
 """
@@ -79,10 +85,11 @@ RFM_FEATURES: tuple[str, ...] = (
     "tenure_days",
     "mean_days_between_orders",
 )
-#: Behaviour columns (besides the ``share_cat_*`` / ``share_channel_*`` families).
-BEHAVIOUR_FEATURES: tuple[str, ...] = (
-    "cancelled_share",
-    "distinct_products",
+#: Behaviour columns built from the transactions (besides the ``share_cat_*`` / ``share_channel_*``
+#: spend-mix families): default clustering candidates.
+BEHAVIOUR_FEATURES: tuple[str, ...] = ("cancelled_share", "distinct_products")
+#: Engagement columns from the optional sessions and reviews tables: profiled, clustered only on request.
+ENGAGEMENT_FEATURES: tuple[str, ...] = (
     "review_mean",
     "review_count",
     "sessions",
@@ -120,7 +127,7 @@ ALGORITHM_LABELS: dict[str, str] = {
 }
 MINIBATCH_ABOVE = 100_000
 WARD_MAX_FIT = 5_000
-KMEANS_N_INIT = 4
+KMEANS_N_INIT = 10
 REVENUE_COLUMN = "monetary"
 
 #: Columns whose mean percentile rank per segment drives the names.
@@ -625,8 +632,22 @@ def search_models(
     )
 
 
-#: Criteria of the consensus ranking: column -> True when larger is better.
-CONSENSUS_CRITERIA: dict[str, bool] = {"silhouette": True, "davies_bouldin": False, "stability": True}
+#: Criteria of the consensus ranking: column -> (larger is better, tolerance). Differences smaller than
+#: the tolerance are ties: they are within the noise of a sampled silhouette or a few bootstrap refits.
+CONSENSUS_CRITERIA: dict[str, tuple[bool, float]] = {
+    "silhouette": (True, 0.02),
+    "davies_bouldin": (False, 0.05),
+    "stability": (True, 0.02),
+}
+
+
+def tolerant_rank(values: pd.Series, larger_is_better: bool, tolerance: float) -> pd.Series:
+    """Rank 1 + the number of values better than this one by more than ``tolerance`` (NaN ranks last)."""
+    scores = values.to_numpy(dtype=float)
+    scores = scores if larger_is_better else -scores
+    scores = np.where(np.isfinite(scores), scores, -np.inf)
+    better = (scores[None, :] > scores[:, None] + tolerance).sum(axis=1)
+    return pd.Series(1 + better, index=values.index)
 
 
 def choose_model(
@@ -637,27 +658,34 @@ def choose_model(
 ) -> Choice:
     """Apply the selection rule of the module docstring to a search table.
 
-    Each usable row is ranked on every criterion of :data:`CONSENSUS_CRITERIA` (1 = best, ties
-    share the best rank); the row with the smallest rank sum wins; ties go to the row closest to its
-    algorithm's inertia knee, then the higher stability, then the smaller k.
+    Each usable row is ranked on every criterion of :data:`CONSENSUS_CRITERIA` with
+    :func:`tolerant_rank` (1 = best; values within the tolerance of each other tie); the row with the
+    smallest rank sum wins; ties go to the larger k, then to the row closest to its algorithm's
+    inertia knee, then to the higher stability.
     """
     usable = table[table["usable"]] if "usable" in table else table
     pool, basis = (usable, "usable") if len(usable) else (table, "fallback")
     ranks = pd.DataFrame(
         {
-            column: pool[column].rank(ascending=not larger_better, method="min", na_option="bottom")
-            for column, larger_better in CONSENSUS_CRITERIA.items()
+            column: tolerant_rank(pool[column], larger_is_better, tolerance)
+            for column, (larger_is_better, tolerance) in CONSENSUS_CRITERIA.items()
         }
     )
     knee_gap = [
         abs(k - knees[a]) if knees.get(a) is not None else np.inf
         for a, k in zip(pool["algorithm"], pool["k"], strict=True)
     ]
-    ordered = pool.assign(_rank_sum=ranks.sum(axis=1), _knee_gap=knee_gap, _neg_stability=-pool["stability"])
-    ordered = ordered.sort_values(["_rank_sum", "_knee_gap", "_neg_stability", "k"], kind="mergesort")
+    ordered = pool.assign(
+        _rank_sum=ranks.sum(axis=1), _neg_k=-pool["k"], _knee_gap=knee_gap, _neg_stability=-pool["stability"]
+    )
+    ordered = ordered.sort_values(["_rank_sum", "_neg_k", "_knee_gap", "_neg_stability"], kind="mergesort")
     position = ordered.index[0]
     row = ordered.loc[position]
+    tied = ordered[(ordered["_rank_sum"] == row["_rank_sum"]) & (ordered.index != position)]
     reason = _reason(row, ranks.loc[position], len(pool), knees, basis, min_segment_share, min_stability)
+    if len(tied):
+        others = ", ".join(f"{ALGORITHM_LABELS.get(a, a)} k={k}" for a, k in zip(tied["algorithm"], tied["k"], strict=True))
+        reason += f" It ties with {others}; of equally good models the finer segmentation is kept."
     return Choice(algorithm=str(row["algorithm"]), k=int(row["k"]), reason=reason)
 
 

@@ -65,8 +65,13 @@ mess rates (share of lines)            cancellations 1-3%, no customer id 2-4%, 
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -1507,3 +1512,335 @@ def make_demo_shop(
         params=params,
         messes=frames["messes"],
     )
+
+
+# --------------------------------------------------------------------------- writing
+LAYOUTS = ("generic", "olist", "online_retail_ii")
+#: File name of the Online Retail II layout (the UCI workbook's sheets exported as one CSV).
+ONLINE_RETAIL_II_FILE = "online_retail_II.csv"
+_OLIST_DATE = "%Y-%m-%d %H:%M:%S"
+
+
+def _meta(shop: DemoShop) -> dict[str, Any]:
+    return {
+        "generator": "segkit.datasets.make_demo_shop",
+        **shop.params,
+        "shift_date": None if shop.shift_date is None else str(shop.shift_date.date()),
+        "messes": shop.messes,
+        "tables": {name: int(len(getattr(shop, name))) for name in _GENERIC_TABLES},
+    }
+
+
+_GENERIC_TABLES = ("transactions", "customers", "products", "sessions", "reviews", "truth")
+
+
+def _write_generic(shop: DemoShop, folder: Path) -> None:
+    from segkit.io import write_json_atomic, write_parquet_atomic
+
+    for name in _GENERIC_TABLES:
+        write_parquet_atomic(getattr(shop, name), folder / f"{name}.parquet", index=False)
+    write_json_atomic(_meta(shop), folder / "meta.json")
+
+
+def _write_online_retail_ii(shop: DemoShop, folder: Path) -> None:
+    """One CSV as the UCI Online Retail II data is shared (customer ids as floats, as in the source)."""
+    from segkit.io import write_csv_atomic
+
+    tx = shop.transactions
+    frame = pd.DataFrame(
+        {
+            "Invoice": tx["order_id"],
+            "StockCode": tx["product_id"],
+            "Description": tx["description"],
+            "Quantity": tx["quantity"].astype(np.int64),
+            "InvoiceDate": tx["order_date"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "Price": tx["unit_price"],
+            "Customer ID": pd.to_numeric(tx["customer_id"]).astype(np.float64),
+            "Country": tx["country"],
+        }
+    )
+    write_csv_atomic(frame, folder / ONLINE_RETAIL_II_FILE)
+
+
+def _hex_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` random 32-character hexadecimal ids (Olist style), vectorised."""
+    digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    raw = rng.integers(0, 16, size=(n, 32), dtype=np.uint8)
+    return digits[raw].view("S32").ravel().astype(str)
+
+
+def _olist_tables(shop: DemoShop) -> dict[str, pd.DataFrame]:
+    """The Kaggle Olist tables of the shop's clean purchases.
+
+    The log is cleaned first (:func:`segkit.cleaning.clean_transactions`): Olist has no cancellation
+    lines, guest orders or non-product lines. Orders whose every line was cancelled get the status
+    ``canceled``; the others are ``delivered`` with the net quantities. Each unit is one item row
+    (``order_item_id`` 1, 2, ...), freight is 0 so an item's amount is its price.
+    """
+    from segkit.cleaning import clean_transactions
+
+    rng = np.random.default_rng(np.random.SeedSequence(shop.params.get("seed", 0), spawn_key=(2_000_000,)))
+    clean, report = clean_transactions(shop.transactions)
+    tx = shop.transactions
+    cancelled_lines = tx.loc[report.reasons.to_numpy() == "cancelled_purchase"]
+    cancelled_orders = cancelled_lines.loc[~cancelled_lines["order_id"].isin(clean["order_id"])]
+    lines = pd.concat([clean.assign(status="delivered"), cancelled_orders.assign(status="canceled")])
+    lines = lines.sort_values(["order_date", "order_id"], kind="stable")
+    orders = lines.drop_duplicates("order_id")[["order_id", "customer_id", "order_date", "status", "channel"]]
+    per_order_customer = _hex_ids(rng, len(orders))
+    purchase = orders["order_date"]
+    orders_frame = pd.DataFrame(
+        {
+            "order_id": orders["order_id"].to_numpy(),
+            "customer_id": per_order_customer,
+            "order_status": orders["status"].to_numpy(),
+            "order_purchase_timestamp": purchase.dt.strftime(_OLIST_DATE).to_numpy(),
+            "order_approved_at": (purchase + pd.Timedelta(minutes=15)).dt.strftime(_OLIST_DATE).to_numpy(),
+            "order_delivered_carrier_date": (purchase + pd.Timedelta(days=1)).dt.strftime(_OLIST_DATE).to_numpy(),
+            "order_delivered_customer_date": (purchase + pd.Timedelta(days=4)).dt.strftime(_OLIST_DATE).to_numpy(),
+            "order_estimated_delivery_date": (purchase + pd.Timedelta(days=10))
+            .dt.strftime("%Y-%m-%d 00:00:00")
+            .to_numpy(),
+        }
+    )
+    units = lines["quantity"].to_numpy().astype(np.int64)
+    items = lines.loc[lines.index.repeat(units)] if len(lines) else lines
+    item_number = items.groupby("order_id", sort=False).cumcount() + 1
+    items_frame = pd.DataFrame(
+        {
+            "order_id": items["order_id"].to_numpy(),
+            "order_item_id": item_number.to_numpy(),
+            "product_id": items["product_id"].to_numpy(),
+            "seller_id": items["category"].map(_seller_ids()).to_numpy(),
+            "shipping_limit_date": (items["order_date"] + pd.Timedelta(days=3)).dt.strftime(_OLIST_DATE).to_numpy(),
+            "price": items["unit_price"].to_numpy(),
+            "freight_value": 0.0,
+        }
+    )
+    totals = items_frame.groupby("order_id", sort=False)["price"].sum()
+    payment_type = orders["channel"].map({"marketplace": "boleto", "store": "debit_card"}).fillna("credit_card")
+    payments = pd.DataFrame(
+        {
+            "order_id": orders["order_id"].to_numpy(),
+            "payment_sequential": 1,
+            "payment_type": payment_type.to_numpy(),
+            "payment_installments": 1,
+            "payment_value": orders["order_id"].map(totals).round(2).to_numpy(),
+        }
+    )
+    reviews = shop.reviews.loc[shop.reviews["order_id"].isin(orders["order_id"])]
+    reviews_frame = pd.DataFrame(
+        {
+            "review_id": _hex_ids(rng, len(reviews)),
+            "order_id": reviews["order_id"].to_numpy(),
+            "review_score": reviews["score"].to_numpy(),
+            "review_comment_title": "",
+            "review_comment_message": "",
+            "review_creation_date": reviews["review_date"].dt.strftime("%Y-%m-%d 00:00:00").to_numpy(),
+            "review_answer_timestamp": (reviews["review_date"] + pd.Timedelta(days=1))
+            .dt.strftime(_OLIST_DATE)
+            .to_numpy(),
+        }
+    )
+    region = orders["customer_id"].map(shop.customers.set_index("customer_id")["region"])
+    customers_frame = pd.DataFrame(
+        {
+            "customer_id": per_order_customer,
+            "customer_unique_id": orders["customer_id"].to_numpy(),
+            "customer_zip_code_prefix": (pd.to_numeric(orders["customer_id"]) % 90_000 + 10_000).to_numpy(),
+            "customer_city": region.str.lower().to_numpy(),
+            "customer_state": region.to_numpy(),
+        }
+    )
+    products = shop.products
+    portuguese = {name: spec[0] for name, spec in CATEGORIES.items()}
+    size = rng.integers(5, 60, size=(len(products), 3))
+    products_frame = pd.DataFrame(
+        {
+            "product_id": products["product_id"].to_numpy(),
+            "product_category_name": products["category"].map(portuguese).to_numpy(),
+            "product_name_lenght": products["description"].str.len().to_numpy(),
+            "product_description_lenght": rng.integers(100, 2000, len(products)),
+            "product_photos_qty": rng.integers(1, 6, len(products)),
+            "product_weight_g": rng.integers(50, 5000, len(products)),
+            "product_length_cm": size[:, 0],
+            "product_height_cm": size[:, 1],
+            "product_width_cm": size[:, 2],
+        }
+    )
+    translation = pd.DataFrame(
+        {"product_category_name": list(portuguese.values()), "product_category_name_english": list(portuguese)}
+    )
+    return {
+        "orders": orders_frame,
+        "order_items": items_frame,
+        "order_payments": payments,
+        "order_reviews": reviews_frame,
+        "customers": customers_frame,
+        "products": products_frame,
+        "category_translation": translation,
+    }
+
+
+def _seller_ids() -> dict[str, str]:
+    """One seller per category (a stable 32-character id derived from the category name)."""
+    import hashlib
+
+    return {name: hashlib.md5(name.encode()).hexdigest() for name in CATEGORIES}
+
+
+_OLIST_STEMS = {
+    "orders": "olist_orders_dataset",
+    "order_items": "olist_order_items_dataset",
+    "order_payments": "olist_order_payments_dataset",
+    "order_reviews": "olist_order_reviews_dataset",
+    "customers": "olist_customers_dataset",
+    "products": "olist_products_dataset",
+    "category_translation": "product_category_name_translation",
+}
+
+
+def _write_olist(shop: DemoShop, folder: Path) -> None:
+    from segkit.io import write_csv_atomic
+
+    for name, frame in _olist_tables(shop).items():
+        write_csv_atomic(frame, folder / f"{_OLIST_STEMS[name]}.csv")
+
+
+_WRITERS = {"generic": _write_generic, "olist": _write_olist, "online_retail_ii": _write_online_retail_ii}
+
+
+@contextmanager
+def _replace_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary folder beside ``folder`` that replaces it on success (removed on failure)."""
+    target = Path(folder)
+    if target.exists() and not target.is_dir():
+        raise ParameterError(f"{target} exists and is not a folder", column="folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        yield tmp
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            os.replace(target, old / target.name)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_demo_shop(shop: DemoShop, folder: str | os.PathLike[str], layout: str = "generic") -> Path:
+    """Write a demo shop to ``folder`` in a layout that :func:`segkit.read_dataset` reads back.
+
+    Parameters
+    ----------
+    shop
+        A shop from :func:`make_demo_shop`.
+    folder
+        Output folder; it is replaced as a whole (written beside it, then renamed into place), so a
+        failure leaves the previous content untouched and nothing partial.
+    layout
+        ``"generic"``: ``transactions.parquet``, ``customers.parquet``, ``products.parquet``,
+        ``sessions.parquet``, ``reviews.parquet``, ``truth.parquet`` and ``meta.json`` (seed,
+        n_customers, shift_date, mess counts). ``"olist"``: the seven Kaggle Olist CSV files with
+        Olist's column names (the cleaned purchases: Olist has no cancellation or non-product lines;
+        ``customer_unique_id`` is the shop's customer id, ``customer_id`` a per-order id; one item row per
+        unit; freight 0). ``"online_retail_ii"``: ``online_retail_II.csv`` with the UCI columns
+        ``Invoice, StockCode, Description, Quantity, InvoiceDate, Price, Customer ID, Country``, every
+        line including the messes (read it back with ``layout="online_retail"``).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+    """
+    if not isinstance(shop, DemoShop):
+        raise ParameterError(f"shop must be a DemoShop, got {type(shop).__name__}", column="shop")
+    if layout not in _WRITERS:
+        raise ParameterError(
+            f"unknown layout {layout!r}", column="layout", hint=f"choose one of {', '.join(LAYOUTS)}"
+        )
+    with _replace_folder(folder) as tmp:
+        _WRITERS[layout](shop, tmp)
+    return Path(folder)
+
+
+def write_large_demo_shop(
+    folder: str | os.PathLike[str],
+    n_customers: int = 1_000_000,
+    *,
+    chunk_customers: int = 100_000,
+    start: str | pd.Timestamp = "2022-01-01",
+    months: int = 30,
+    seed: int = 0,
+    shift: bool = True,
+    shift_date: str | pd.Timestamp | None = None,
+    history_years: float = 10.0,
+) -> Path:
+    """Generate a shop of any size chunk by chunk into partitioned Parquet (generic layout).
+
+    Memory stays bounded by one chunk: population blocks are generated (each with its own seeds, as in
+    :func:`make_demo_shop`) until about ``chunk_customers`` customers are collected, then written as one
+    part of each table: ``transactions.parquet/part-00000.parquet``, ... (a Parquet dataset folder that
+    :func:`segkit.read_dataset` and pandas read as one table), ``products.parquet`` and ``meta.json``.
+    The customers, their behaviour and the planted messes are those of
+    ``make_demo_shop(n_customers, ...)`` with the same arguments; only invoice numbers differ (they are
+    chronological inside each chunk, and chunks take consecutive number ranges).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder (replaced as a whole; nothing partial is left on failure).
+    """
+    from segkit.io import write_json_atomic, write_parquet_atomic
+
+    n_customers = _check_int(n_customers, "n_customers", 1)
+    chunk_customers = _check_int(chunk_customers, "chunk_customers", 1)
+    seed = _check_int(seed, "seed", 0)
+    cal = _calendar(start, months, history_years, bool(shift), shift_date)
+    catalogue = _make_catalogue(seed)
+    tables = ("transactions", "customers", "sessions", "reviews", "truth")
+    totals = dict.fromkeys(tables, 0)
+    messes = dict.fromkeys(REASONS, 0)
+    invoice, part, pending = FIRST_INVOICE_NUMBER, 0, []
+    with _replace_folder(folder) as tmp:
+
+        def flush() -> None:
+            nonlocal invoice, part
+            frames = _frames(cal, pending, catalogue, invoice)
+            for name in tables:
+                write_parquet_atomic(frames[name], tmp / f"{name}.parquet" / f"part-{part:05d}.parquet", index=False)
+                totals[name] += len(frames[name])
+            for reason, count in frames["messes"].items():
+                messes[reason] += count
+            invoice += frames["n_invoices"]
+            part += 1
+            pending.clear()
+
+        for block in _iter_blocks(cal, seed, n_customers, catalogue):
+            pending.append(block)
+            if sum(len(b.truth["cust"]) for b in pending) >= chunk_customers:
+                flush()
+        if pending:
+            flush()
+        write_parquet_atomic(_products_frame(catalogue), tmp / "products.parquet", index=False)
+        params = {
+            "generator": "segkit.datasets.write_large_demo_shop",
+            "n_customers": n_customers,
+            "start": str(cal.start.date()),
+            "end": str(cal.end.date()),
+            "months": int(months),
+            "seed": seed,
+            "shift": bool(shift),
+            "shift_date": None if cal.shift_date is None else str(cal.shift_date.date()),
+            "history_years": float(history_years),
+            "chunk_customers": chunk_customers,
+            "parts": part,
+            "messes": messes,
+            "tables": totals,
+        }
+        write_json_atomic(params, tmp / "meta.json")
+    return Path(folder)

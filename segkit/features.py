@@ -15,11 +15,12 @@ Money
 
 Performance
 -----------
-Customer ids are factorized to integer codes once (sorted by id, so outputs do not depend on the
-row order of the input) and every per-customer quantity is a numpy reduction on those codes
-(``np.bincount``, ``np.minimum.at`` / ``np.maximum.at``, a sort for distinct counts): no Python
-loop over customers or rows, no pandas ``groupby``. ``benchmarks/bench_features.py`` measures it on
-10,000,000 order lines.
+Customer ids are factorized to integer codes once (renumbered in id order, so outputs do not
+depend on the row order of the input) and every per-customer quantity is a numpy reduction on those
+codes (``np.bincount``, ``np.minimum.at`` / ``np.maximum.at``, a sort of int64 keys for distinct
+counts): no Python loop over customers or rows, no pandas ``groupby``. String ids are factorized by
+:func:`factorize_runs`, which hashes one value per run of equal consecutive rows (the lines of an
+order sit together in a log). ``benchmarks/bench_features.py`` measures it on 10,000,000 order lines.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from segkit.schema import (
@@ -226,9 +229,39 @@ def _snapshot_day(snapshot_date: object, last_day: int, convention: str) -> int:
     return int(np.datetime64(stamp.normalize(), "D").astype(np.int64))
 
 
+def _run_heads(values: pd.Series) -> np.ndarray | None:
+    """Boolean mask of the rows whose value differs from the previous row's (None if not cheap)."""
+    chunked = getattr(values.array, "_pa_array", None)  # Arrow-backed (pandas "str" dtype)
+    if isinstance(chunked, pa.ChunkedArray):
+        flat = chunked.combine_chunks()
+        differs = pc.fill_null(pc.not_equal(flat[1:], flat[:-1]), True)
+        return np.concatenate([[True], differs.to_numpy(zero_copy_only=False)])
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_datetime64_dtype(values.dtype):
+        raw = values.to_numpy()
+        return np.concatenate([[True], raw[1:] != raw[:-1]])
+    return None
+
+
+def factorize_runs(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize`` that hashes one value per run of equal consecutive rows.
+
+    Transaction logs hold the lines of an order (and the orders of a visit) on consecutive rows, so
+    ids come in runs; comparing neighbours is far cheaper than hashing every row. The result is
+    exactly ``pd.factorize(values)`` (codes in order of first appearance, -1 for missing).
+    """
+    heads = _run_heads(values) if len(values) > 1 else None
+    if heads is None or heads.mean() > 0.8:  # few runs to exploit: plain factorize
+        codes, uniques = pd.factorize(values)
+        return codes.astype(np.int64), pd.Index(uniques)
+    positions = np.flatnonzero(heads)
+    head_codes, uniques = pd.factorize(values.iloc[positions])
+    run_lengths = np.diff(np.append(positions, len(values)))
+    return np.repeat(head_codes.astype(np.int64), run_lengths), pd.Index(uniques)
+
+
 def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Factorize ids once and renumber the codes in id order (deterministic whatever the row order)."""
-    codes, uniques = pd.factorize(ids)
+    codes, uniques = factorize_runs(ids)
     if (codes < 0).any():
         raise bad_rows_error(
             DataError,
@@ -305,16 +338,16 @@ def _order_codes(lines: _Lines) -> tuple[np.ndarray, int]:
         if missing.any():  # a line without order id is its own order at its timestamp
             stamps = pd.Series(lines.timestamp_ns, index=tx.index).astype("str").radd("@")
             order_ids = order_ids.astype("str").where(~missing, stamps)
-        codes, uniques = pd.factorize(order_ids)
+        codes, uniques = factorize_runs(order_ids)
     else:
-        codes, uniques = pd.factorize(lines.timestamp_ns)
+        codes, uniques = factorize_runs(pd.Series(lines.timestamp_ns))
     return codes.astype(np.int64), len(uniques)
 
 
 def _rfm_marketing(lines: _Lines) -> pd.DataFrame:
     n = lines.n_customers
-    first_day, last_day = _min_max(lines.codes, lines.day, n)
     first_ns, last_ns = _min_max(lines.codes, lines.timestamp_ns, n)
+    first_day, last_day = first_ns // _NS_PER_DAY, last_ns // _NS_PER_DAY  # floor: the calendar day
     order_codes, n_orders = _order_codes(lines)
     frequency = _distinct_per_customer(lines.codes, order_codes, n_orders, n).astype(np.int64)
     monetary = np.bincount(lines.codes, weights=lines.amount, minlength=n)
@@ -427,7 +460,7 @@ def _spend_shares(lines: _Lines, column: str, prefix: str, monetary: np.ndarray)
     ``unknown``). Beyond :data:`MAX_SHARE_LEVELS` levels, all but the top ones by revenue are summed
     into ``other``. Columns are in alphabetical order, ``other`` and ``unknown`` last.
     """
-    level_codes, levels = pd.factorize(lines.frame[column])
+    level_codes, levels = factorize_runs(lines.frame[column])
     slugs = pd.Series([_slug(level) for level in levels] + ["unknown"], dtype="str")  # per level, not per row
     slug_codes, names = pd.factorize(slugs)
     names = np.asarray(names, dtype=object)
@@ -603,7 +636,7 @@ def customer_file(
         if column in lines.frame.columns:
             parts.append(_spend_shares(lines, column, prefix, monetary))
     if PRODUCT_ID in lines.frame.columns:
-        product_codes, products = pd.factorize(lines.frame[PRODUCT_ID])
+        product_codes, products = factorize_runs(lines.frame[PRODUCT_ID])
         product_codes = np.where(product_codes < 0, len(products), product_codes).astype(np.int64)
         distinct = _distinct_per_customer(lines.codes, product_codes, len(products) + 1, lines.n_customers)
         parts.append(pd.DataFrame({"distinct_products": distinct.astype(np.int64)}, index=lines.customer_ids))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,8 +71,8 @@ def load_inputs(
         Seed of the demo shop and of the customer sample.
     demo_dir
         Folder of a demo shop written by ``segkit demo-data`` (``write_demo_shop(layout="generic")``).
-        Used when it holds ``transactions.*`` and ``sample_customers == 0``; else the shop is generated
-        in memory with ``make_demo_shop(seed=seed)``. A relative path that does not exist is also
+        Used when it holds ``transactions.*``, its ``meta.json`` (if any) records the same ``seed`` and
+        ``sample_customers == 0``; else the shop is generated in memory with ``make_demo_shop(seed=seed)``. A relative path that does not exist is also
         looked up from the repository root.
 
     Returns
@@ -83,7 +84,7 @@ def load_inputs(
     mapping = parse_columns(columns)
     truth: pd.DataFrame | None = None
     if str(data) == "demo":
-        folder = _demo_folder(demo_dir)
+        folder = _demo_folder(demo_dir, seed)
         if folder is not None and sample_customers == 0:
             raw = read_dataset(folder, layout="generic")
             truth = _read_truth(folder)
@@ -105,15 +106,26 @@ def _check_count(value: Any, name: str) -> int:
     return int(value)
 
 
-def _demo_folder(demo_dir: str | os.PathLike[str]) -> Path | None:
-    """The demo folder when it holds a written shop (also looked up from the repository root)."""
+def _demo_folder(demo_dir: str | os.PathLike[str], seed: int) -> Path | None:
+    """The demo folder when it holds a shop written with ``seed`` (also looked up from the repository root).
+
+    A folder whose ``meta.json`` records another seed is not used: the shop is generated instead.
+    """
     candidates = [Path(demo_dir)]
     if not Path(demo_dir).is_absolute():
         candidates.append(Path(__file__).resolve().parents[1] / demo_dir)
     for folder in candidates:
         if folder.is_dir() and find_table(folder, "transactions") is not None:
-            return folder
+            return folder if _written_seed(folder) in (None, seed) else None
     return None
+
+
+def _written_seed(folder: Path) -> int | None:
+    """The seed recorded in the folder's ``meta.json`` (None when absent or unreadable)."""
+    try:
+        return int(json.loads((folder / "meta.json").read_text())["seed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _generate_demo(sample_customers: int, seed: int) -> tuple[Dataset, pd.DataFrame | None]:

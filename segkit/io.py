@@ -324,9 +324,10 @@ def read_olist(folder: str | os.PathLike[str], statuses: Sequence[str] | None = 
     Returns
     -------
     Dataset
-        ``transactions``: one line per order item; ``customer_id`` is Olist's ``customer_unique_id``
-        (the per-order ``customer_id`` is not a person); ``order_date`` = ``order_purchase_timestamp``;
-        ``quantity`` = 1; ``unit_price`` = ``price``; ``amount`` = ``price + freight_value`` (BRL);
+        ``transactions``: one line per order, product and price (Olist's item rows, one per unit,
+        summed); ``customer_id`` is Olist's ``customer_unique_id`` (the per-order ``customer_id`` is
+        not a person); ``order_date`` = ``order_purchase_timestamp``; ``quantity`` = number of items;
+        ``unit_price`` = ``price``; ``amount`` = sum of ``price + freight_value`` (BRL);
         ``category`` = the English category name (the Portuguese one where Olist has no translation);
         ``country`` = ``"Brazil"``.
         ``customers``: one row per person, location of their latest order (``region`` = state,
@@ -504,16 +505,15 @@ def _read_folder(
     if layout == "olist" or (layout == "auto" and has_olist):
         return read_olist(folder)
     transactions_path = find_table(folder, "transactions")
-    if layout == "online_retail":
-        raise ParameterError(
-            f"{folder}: layout 'online_retail' reads one file; pass the CSV, Parquet or XLSX file",
-            column="layout",
-        )
-    if transactions_path is None:
+    if transactions_path is None or layout == "online_retail":
+        single = _single_table(folder)
+        if single is not None:  # e.g. a folder holding one Online Retail file
+            return _read_file_source(single, layout, mapping, sep, date_format, encoding, sheet)
         raise DataError(
-            f"{folder}: folder holds no transactions.* table and no Olist files",
+            f"{folder}: folder holds no transactions.* table, no Olist files and not exactly one table file",
             hint="a generic folder holds transactions.csv|parquet|xlsx (plus optional customers.*, "
-            "sessions.*, reviews.*, products.*); an Olist folder holds the olist_*.csv files",
+            "sessions.*, reviews.*, products.*); an Olist folder holds the olist_*.csv files; "
+            "or pass the table file itself",
         )
     bundle = _read_file_source(transactions_path, "generic", mapping, sep, date_format, encoding, sheet)
     side: dict[str, pd.DataFrame | None] = {}
@@ -521,6 +521,20 @@ def _read_folder(
         side_path = find_table(folder, name)
         side[name] = None if side_path is None else read_side_table(side_path, name)
     return Dataset(transactions=bundle.transactions, source=str(folder), layout="generic", **side)
+
+
+def _single_table(folder: Path) -> Path | None:
+    """The only table file of ``folder`` (hidden files and READMEs aside), or None."""
+    tables = []
+    for path in folder.iterdir():
+        if path.name.startswith(".") or path.name.lower().startswith("readme") or not path.is_file():
+            continue
+        try:
+            _file_kind(path)
+        except DataError:
+            continue
+        tables.append(path)
+    return tables[0] if len(tables) == 1 else None
 
 
 def read_side_table(path: str | os.PathLike[str], name: str) -> pd.DataFrame:
@@ -627,25 +641,9 @@ def _olist_bundle(tables: dict[str, pd.DataFrame], folder: Path, statuses: Seque
     counted_orders = orders.loc[counted]
 
     category = _olist_categories(tables.get("products"), tables.get("category_translation"), where)
-    lines = items.merge(
-        counted_orders[["order_id", "person_id", "order_purchase_timestamp"]], on="order_id", how="inner"
-    )
-    price = _parse_numbers(lines["price"], "price", f"order_items ({where})")
-    freight = _parse_numbers(lines["freight_value"], "freight_value", f"order_items ({where})")
-    frame = pd.DataFrame(
-        {
-            CUSTOMER_ID: lines["person_id"],
-            ORDER_ID: lines["order_id"],
-            ORDER_DATE: lines["order_purchase_timestamp"],
-            PRODUCT_ID: lines["product_id"],
-            QUANTITY: 1.0,
-            UNIT_PRICE: price,
-            AMOUNT: price + freight.fillna(0.0),
-            COUNTRY: "Brazil",
-        }
-    )
+    frame = _olist_lines(items, counted_orders, where)
     if category is not None:
-        frame[CATEGORY] = lines["product_id"].map(category)
+        frame[CATEGORY] = frame[PRODUCT_ID].map(category)
     transactions = _canonical_transactions(frame, {c: c for c in frame.columns}, None, where)
 
     return Dataset(
@@ -656,6 +654,43 @@ def _olist_bundle(tables: dict[str, pd.DataFrame], folder: Path, statuses: Seque
         source=where,
         layout="olist",
         details={"statuses_counted": sorted(status[counted].dropna().unique().tolist())},
+    )
+
+
+def _olist_lines(items: pd.DataFrame, counted_orders: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Order lines from Olist's order items: one line per order, product and price.
+
+    Olist writes one item row per unit (``order_item_id`` 1, 2, ...); identical rows would look like
+    exact duplicates to the cleaning, so they are summed: quantity = number of items, amount = their
+    prices plus freight.
+    """
+    context = f"order_items ({where})"
+    lines = items[["order_id", "product_id"]].assign(
+        price=_parse_numbers(items["price"], "price", context),
+        freight=_parse_numbers(items["freight_value"], "freight_value", context).fillna(0.0),
+    )
+    lines = lines.merge(
+        counted_orders[["order_id", "person_id", "order_purchase_timestamp"]], on="order_id", how="inner"
+    )
+    grouped = lines.groupby(["order_id", "product_id", "price"], sort=False, dropna=False).agg(
+        person_id=("person_id", "first"),
+        order_date=("order_purchase_timestamp", "first"),
+        quantity=("order_id", "size"),
+        freight=("freight", "sum"),
+    )
+    grouped = grouped.reset_index()
+    quantity = grouped["quantity"].astype("float64")
+    return pd.DataFrame(
+        {
+            CUSTOMER_ID: grouped["person_id"],
+            ORDER_ID: grouped["order_id"],
+            ORDER_DATE: grouped["order_date"],
+            PRODUCT_ID: grouped["product_id"],
+            QUANTITY: quantity,
+            UNIT_PRICE: grouped["price"],
+            AMOUNT: quantity * grouped["price"] + grouped["freight"],
+            COUNTRY: "Brazil",
+        }
     )
 
 

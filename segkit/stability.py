@@ -29,6 +29,13 @@ Conventions
   fitted on (the frozen model keeps the start window's).
 * Segment ids ``0..k-1`` are ordered by descending revenue share in the start window.
 
+Seasonality: a trailing window removes ageing, not seasons. ``recency_days`` is measured from the
+step date, so in a shop whose customers buy mostly in some months (gift buyers in November-December)
+its distribution, and the segment structure, swing with the time of year although behaviour does not
+change; both alarms can then fire on the season. The explanation says so when recency drives a PSI
+alarm, and ``recommend_retrain_period(psi_features=...)`` can keep point-in-time features out of the
+PSI rule.
+
 Speed: ids are factorised and orders reduced to a per-(customer, day) table once; each step slices
 that day-sorted table with ``searchsorted`` and reduces it with ``numpy.bincount``. The raw log is
 never regrouped per step.
@@ -69,6 +76,8 @@ WINDOW_FEATURES: dict[str, str] = {
     "tenure_days": "days from the customer's first order in the window to the step date",
 }
 DEFAULT_FEATURES: tuple[str, ...] = ("recency_days", "order_count", "mean_order_value")
+#: Features measured from the step date (they move with the season in a seasonal shop).
+POINT_IN_TIME_FEATURES: tuple[str, ...] = ("recency_days", "tenure_days")
 ALGORITHMS: tuple[str, ...] = ("kmeans", "gmm", "agglomerative")
 #: Default start: this much history (days), or half the log when the log is shorter than twice it.
 DEFAULT_HISTORY_DAYS = 365
@@ -476,7 +485,9 @@ def choose_k(
     """
     try:
         from segkit.clustering import search_models
-    except ImportError:
+    except ModuleNotFoundError as exc:  # only when the module itself is absent; other errors surface
+        if exc.name != "segkit.clustering":
+            raise
         search_models = None
     if search_models is not None:
         frame = pd.DataFrame(values, columns=list(features))
@@ -489,11 +500,13 @@ def choose_k(
             **K_SEARCH_SETTINGS,
         )
         table = search.table
-        pool = table[table["usable"]] if table["usable"].any() else table
+        usable = bool(table["usable"].any())
+        pool = table[table["usable"]] if usable else table
         best = pool.sort_values(["stability", "k"], ascending=[False, True], kind="mergesort").iloc[0]
+        which = "usable models" if usable else "models (none is usable: all are unstable or tiny)"
         return int(best["k"]), (
-            f"the most stable of the model search's usable models (bootstrap ARI {best['stability']:.2f}; "
-            f"the search's own pick for a single fit is k={search.best.k})"
+            f"the most stable of the model search's {which}, bootstrap ARI {best['stability']:.2f}; "
+            f"the search's own pick for a single fit is k={search.best.k}"
         )
     logged = np.log1p(values)
     scale = logged.std(axis=0)
@@ -988,6 +1001,12 @@ def recommend_retrain_period(
             f"Retraining on resampled customers at the start gives an agreement (adjusted Rand index) of "
             f"{sim.noise.mean():.2f} +- {sim.noise.std():.2f}: that is the noise floor. "
         )
+        if sim.noise.mean() < ari_threshold:
+            noise_text += (
+                f"It lies below the alarm threshold ({ari_threshold:.2f}): with "
+                f"{int(steps['n_customers'].iloc[0]):,} customers the agreement cannot tell a change from "
+                f"noise, so read the dates below as indicative only. "
+            )
     if alarm is None:
         obsolete_on, delay, trigger = None, None, None
         reason = (
@@ -1024,10 +1043,16 @@ def recommend_retrain_period(
         before_text = (
             f"Before that the agreement stayed at or above {before['ari'].min():.2f}. " if len(before) else ""
         )
+        seasonal_text = (
+            f" {feature} is measured from each date, so it moves with the season even when behaviour does "
+            f"not: if the shop is seasonal, compare with the same time of year before retraining."
+            if trigger == "psi" and feature in POINT_IN_TIME_FEATURES
+            else ""
+        )
         detail = (
             f"The model became obsolete on {_fmt_date(obsolete_on)}, {delay} days after training: {reason} "
             f"{before_text}The feature that moved most that day is {feature} (PSI {feature_psi:.3f} against "
-            f"the training window)."
+            f"the training window).{seasonal_text}"
         )
         days = delay
     if origins is not None and len(origins.table):
@@ -1117,7 +1142,7 @@ def rolling_origins(
         As for :func:`maintenance_simulation`.
     starts
         Start dates, or a number of starts spread evenly (whole periods apart) from the default start
-        to the last date that still leaves 3 steps.
+        to half-way between it and the end, so every origin is watched over at least half the span.
     ari_threshold, consecutive, psi_threshold
         The alarm rules (:func:`recommend_retrain_period`).
     **simulation_kwargs
@@ -1137,7 +1162,9 @@ def rolling_origins(
         end = simulation_kwargs.get("end")
         relative = end is None or isinstance(end, int | np.integer)
         end_day = log.last_day if relative else min(log.to_day(_parse_date(end, "end")), log.last_day)
-        first, last = _default_start(log), end_day - MIN_STEPS_AFTER_START * period_days
+        first = _default_start(log)
+        # every origin watches at least half the span from the default start to the end
+        last = min(first + (end_day - first) // 2, end_day - MIN_STEPS_AFTER_START * period_days)
         if last < first:
             raise DataError("the log is too short for rolling origins", column="starts")
         offsets = np.unique(np.linspace(0, (last - first) // period_days, int(starts)).round().astype(int))

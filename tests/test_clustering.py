@@ -183,25 +183,43 @@ def test_search_on_a_subsample(planted, monkeypatch):
     assert (result.table["n_clusters"] == result.table["k"]).all()
 
 
-def test_choose_model_rank_sum_and_knee_tie_break():
-    table = pd.DataFrame(
-        {
-            "algorithm": ["kmeans"] * 4,
-            "k": [2, 3, 4, 5],
-            "silhouette": [0.50, 0.40, 0.45, 0.30],
-            "davies_bouldin": [1.2, 0.9, 1.0, 1.5],
-            "stability": [0.99, 0.95, 0.97, 0.80],
-            "smallest_share": [0.3, 0.2, 0.1, 0.01],
-            "usable": [True, True, True, False],
-        }
+def _search_table(**columns) -> pd.DataFrame:
+    n = len(columns["k"])
+    defaults = {"algorithm": ["kmeans"] * n, "smallest_share": [0.1] * n, "usable": [True] * n}
+    return pd.DataFrame({**defaults, **columns})
+
+
+def test_tolerant_rank():
+    values = pd.Series([0.50, 0.49, 0.45, np.nan])
+    assert clustering.tolerant_rank(values, True, 0.02).tolist() == [1, 1, 3, 4]
+    assert clustering.tolerant_rank(values, False, 0.0).tolist() == [3, 2, 1, 4]
+
+
+def test_choose_model_rank_sum():
+    table = _search_table(
+        k=[2, 3, 4, 5],
+        silhouette=[0.40, 0.50, 0.40, 0.55],
+        davies_bouldin=[1.2, 0.9, 1.2, 0.8],
+        stability=[0.90, 0.99, 0.90, 0.99],
+        usable=[True, True, True, False],  # k=5 would win but is not usable
     )
-    # rank sums: k=2 1+3+1=5, k=3 3+1+3=7, k=4 2+2+2=6 -> k=2
-    assert clustering.choose_model(table, {"kmeans": 3}).k == 2
-    tied = table.assign(stability=[0.95, 0.99, 0.97, 0.8])  # k=2: 1+3+3=7, k=3: 3+1+1=5
-    assert clustering.choose_model(tied, {"kmeans": 4}).k == 3
-    even = table.assign(silhouette=[0.5, 0.5, 0.5, 0.3], davies_bouldin=[1.0] * 4, stability=[0.9] * 4)
-    choice = clustering.choose_model(even, {"kmeans": 4})
-    assert choice.k == 4 and "k=4 is also the elbow" in choice.reason
+    choice = clustering.choose_model(table, {"kmeans": 4})
+    assert choice.k == 3
+    assert "silhouette (0.50, rank 1)" in choice.reason and "elbow of its inertia curve (kneedle) is at k=4" in choice.reason
+
+
+def test_choose_model_ties_go_to_the_finer_model_then_to_the_knee():
+    # silhouettes and stabilities within tolerance, Davies-Bouldin too: k=2, 3 and 4 tie
+    table = _search_table(
+        k=[2, 3, 4, 4],
+        algorithm=["kmeans", "kmeans", "kmeans", "agglomerative"],
+        silhouette=[0.50, 0.49, 0.495, 0.495],
+        davies_bouldin=[1.00, 1.02, 1.03, 1.03],
+        stability=[0.99, 0.98, 0.985, 0.985],
+    )
+    choice = clustering.choose_model(table, {"kmeans": 3, "agglomerative": 4})
+    assert (choice.algorithm, choice.k) == ("agglomerative", 4)  # larger k, then at its knee
+    assert "k=4 is also the elbow" in choice.reason and "ties with" in choice.reason
 
 
 def test_choose_model_falls_back_when_nothing_is_usable():

@@ -464,3 +464,23 @@ def test_scores_and_segments_on_a_customer_file(shop):
     segments = rfm_segments(rfm_scores(cf))
     assert segments.index.equals(cf.index)
     assert segments.isin(RFM_SEGMENT_NAMES).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.none(), st.sampled_from(["a", "b", "c", "dd", ""])), min_size=0, max_size=40
+    ),
+    dtype=st.sampled_from(["str", "object"]),
+)
+def test_factorize_runs_equals_pandas_factorize(values, dtype):
+    for repeat in (1, 3):  # repeated values form runs, which take the run path
+        series = pd.Series(np.repeat(np.array(values, dtype=object), repeat), dtype=dtype)
+        codes, uniques = features.factorize_runs(series)
+        expected_codes, expected_uniques = pd.factorize(series)
+        np.testing.assert_array_equal(codes, expected_codes)
+        assert list(uniques) == list(expected_uniques)
+    runs = pd.Series(np.repeat(np.arange(30), 4) % 7)  # long runs of integers take the run path
+    run_codes, run_uniques = features.factorize_runs(runs)
+    np.testing.assert_array_equal(run_codes, pd.factorize(runs)[0])
+    assert list(run_uniques) == list(pd.factorize(runs)[1])

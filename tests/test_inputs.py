@@ -90,11 +90,31 @@ def test_generic_folder_restricts_side_tables_and_returns_truth(tmp_path):
     assert inputs.truth["type"].tolist() == ["loyal", "bargain", "bargain"]
 
 
-def test_demo_reads_a_written_shop_from_demo_dir(tmp_path):
+def test_demo_reads_a_written_shop_from_demo_dir(tmp_path, monkeypatch):
     folder = _shop_folder(tmp_path)
+    (folder / "meta.json").write_text('{"generator": "segkit.datasets.make_demo_shop", "seed": 0}')
     inputs = load_inputs("demo", demo_dir=str(folder))
     assert inputs.raw.source == str(folder)
     assert inputs.truth is not None and len(inputs.truth) == 3
+    # a shop written with another seed is not the one asked for: generate it instead
+    generated = []
+    monkeypatch.setattr(
+        segkit.datasets, "make_demo_shop", lambda **kwargs: generated.append(kwargs) or _fake_shop()
+    )
+    load_inputs("demo", seed=5, demo_dir=str(folder))
+    assert generated == [{"seed": 5}]
+
+
+def _fake_shop() -> SimpleNamespace:
+    return SimpleNamespace(
+        transactions=_transactions(["a", "b"]),
+        customers=pd.DataFrame({"customer_id": ["a", "b", "z"]}),
+        sessions=None,
+        reviews=None,
+        products=None,
+        truth=pd.DataFrame({"customer_id": ["a", "b"], "type": ["x", "y"]}),
+        shift_date=None,
+    )
 
 
 def test_demo_is_generated_when_no_folder_or_a_sample_is_asked(tmp_path, monkeypatch):
@@ -102,15 +122,7 @@ def test_demo_is_generated_when_no_folder_or_a_sample_is_asked(tmp_path, monkeyp
 
     def fake_make_demo_shop(n_customers=20_000, seed=0, **kwargs):
         calls.append((n_customers, seed))
-        return SimpleNamespace(
-            transactions=_transactions(["a", "b"]),
-            customers=pd.DataFrame({"customer_id": ["a", "b", "z"]}),
-            sessions=None,
-            reviews=None,
-            products=None,
-            truth=pd.DataFrame({"customer_id": ["a", "b"], "type": ["x", "y"]}),
-            shift_date=None,
-        )
+        return _fake_shop()
 
     monkeypatch.setattr(segkit.datasets, "make_demo_shop", fake_make_demo_shop)
     inputs = load_inputs("demo", seed=7, demo_dir=str(tmp_path / "absent"))
@@ -162,3 +174,23 @@ def test_small_generated_demo_shop_end_to_end():
     messes = segkit.datasets.make_demo_shop(n_customers=150, seed=0).messes
     for reason, rows in messes.items():
         assert report.loc[reason, "rows"] == rows, reason
+
+
+@pytest.mark.parametrize("layout", ["generic", "olist", "online_retail_ii"])
+def test_demo_shop_written_in_each_layout_reads_back(tmp_path, layout):
+    if not hasattr(segkit.datasets, "write_demo_shop"):
+        pytest.skip("segkit.datasets.write_demo_shop is not available yet")
+    shop = segkit.datasets.make_demo_shop(n_customers=150, seed=0)
+    folder = segkit.datasets.write_demo_shop(shop, tmp_path / layout, layout=layout)
+    read_back = load_inputs(str(folder))
+    expected_clean, _ = clean_transactions(shop.transactions)
+    clean = read_back.clean.transactions
+    # Olist holds only the clean purchases; the other layouts hold every line with its messes
+    assert len(clean) == len(expected_clean)
+    assert clean["amount"].sum() == pytest.approx(expected_clean["amount"].sum())
+    assert set(clean["customer_id"]) == set(expected_clean["customer_id"])
+    if layout != "olist":
+        assert len(read_back.raw.transactions) == len(shop.transactions)
+    if layout == "generic":
+        pd.testing.assert_frame_equal(read_back.raw.transactions, shop.transactions.reset_index(drop=True))
+        assert read_back.truth is not None

@@ -247,6 +247,19 @@ def test_uci_parquet_and_two_sheet_xlsx(tmp_path, online_retail_ii_path):
     pd.testing.assert_frame_equal(from_xlsx, expected, check_exact=False)
 
 
+def test_folder_holding_one_uci_file(tmp_path, online_retail_i_path):
+    folder = tmp_path / "uci"
+    folder.mkdir()
+    (folder / "README.md").write_text("where the file comes from")
+    head = online_retail_i_path.read_bytes()[:20_000]
+    (folder / "online_retail.csv").write_bytes(head[: head.rindex(b"\n") + 1])  # whole lines only
+    dataset = read_dataset(folder)
+    assert dataset.layout == "online_retail" and len(dataset.transactions) > 100
+    (folder / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="no transactions"):
+        read_dataset(folder)
+
+
 def test_uci_layout_i_dates_like_12_1_2010(tmp_path):
     path = tmp_path / "or1.csv"
     path.write_text(
@@ -280,12 +293,12 @@ def _write_olist(folder: Path, skip: str | None = None) -> None:
         ),
         "olist_order_items_dataset.csv": pd.DataFrame(
             {
-                "order_id": ["o1", "o1", "o2", "o3", "o4"],
-                "order_item_id": [1, 2, 1, 1, 1],
-                "product_id": ["p1", "p2", "p1", "p2", "p3"],
-                "seller_id": ["s"] * 5,
-                "price": [29.99, 10.0, 29.99, 10.0, 5.0],
-                "freight_value": [8.72, 2.0, 8.0, 1.0, 0.5],
+                "order_id": ["o1", "o1", "o2", "o3", "o4", "o4"],
+                "order_item_id": [1, 2, 1, 1, 1, 2],  # o4: two units of p3, one row each
+                "product_id": ["p1", "p2", "p1", "p2", "p3", "p3"],
+                "seller_id": ["s"] * 6,
+                "price": [29.99, 10.0, 29.99, 10.0, 5.0, 5.0],
+                "freight_value": [8.72, 2.0, 8.0, 1.0, 0.5, 0.5],
             }
         ),
         "olist_customers_dataset.csv": pd.DataFrame(
@@ -334,7 +347,9 @@ def test_read_olist_tiny_folder(tmp_path):
         # o3 is canceled: its item does not count by default
         assert tx["order_id"].tolist() == ["o1", "o1", "o2", "o4"]
         assert tx["customer_id"].tolist() == ["u1", "u1", "u1", "u3"]
-        assert tx["amount"].tolist() == pytest.approx([38.71, 12.0, 37.99, 5.5])
+        assert tx["amount"].tolist() == pytest.approx([38.71, 12.0, 37.99, 11.0])  # price + freight
+        assert tx["quantity"].tolist() == [1.0, 1.0, 1.0, 2.0]
+        assert tx["unit_price"].tolist() == [29.99, 10.0, 29.99, 5.0]
         assert tx["category"].tolist()[:3] == ["toys", "pc_gamer", "toys"]  # untranslated stays Portuguese
         assert pd.isna(tx["category"].iloc[3])
         assert tx["order_date"].iloc[0] == pd.Timestamp("2017-10-02 10:56:33")

@@ -454,3 +454,30 @@ def test_key_figures_reads_the_summaries():
     assert report.key_figures({"04": summaries["04"]})["n_segments"] is None  # the simulation's k is not it
     assert figures["retrain_reason"] == "ARI fell below 0.75"
     assert (figures["period_start"], figures["period_end"]) == ("2022-01-01", "2024-06-30")
+
+
+def test_describe_inputs_lists_every_file_of_a_folder_with_size_and_sha256(tmp_path):
+    import hashlib
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "transactions.csv").write_bytes(b"a,b\n1,2\n")
+    (tmp_path / "sub" / "customers.csv").write_bytes(b"id\n7\n")
+    (tmp_path / ".complete").write_text("hidden marker")
+    entries = report.describe_inputs(str(tmp_path))
+    assert [Path(e["path"]).name for e in entries] == ["customers.csv", "transactions.csv"]
+    assert entries[1]["bytes"] == 8
+    assert entries[1]["sha256"] == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+    assert report.describe_inputs("demo") == []
+
+
+def test_swap_into_place_replaces_the_previous_folder(tmp_path):
+    final = tmp_path / "reports" / "run"
+    final.mkdir(parents=True)
+    (final / "old.html").write_text("old")
+    staged = tmp_path / "reports" / ".run.partial" / "run"
+    staged.mkdir(parents=True)
+    (staged / "new.html").write_text("new")
+    report._swap_into_place(staged, final)
+    assert [p.name for p in final.iterdir()] == ["new.html"]
+    assert not staged.exists()
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [".run.partial", "run"]
