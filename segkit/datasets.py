@@ -106,7 +106,7 @@ _YEAR_DAYS = 365.25
 #: Product categories: Olist's English category name -> (Portuguese name, number of products,
 #: median list price, lognormal sigma of list prices). Names are Olist's so the Olist layout is exact.
 CATEGORIES: dict[str, tuple[str, int, float, float]] = {
-    "electronics": ("eletronicos", 120, 65.0, 0.6),
+    "electronics": ("eletronicos", 120, 52.0, 0.55),
     "housewares": ("utilidades_domesticas", 150, 24.0, 0.6),
     "health_beauty": ("beleza_saude", 140, 13.0, 0.45),
     "fashion_bags_accessories": ("fashion_bolsas_e_acessorios", 160, 22.0, 0.55),
@@ -159,11 +159,11 @@ UK_REGIONS: dict[str, float] = {
 }
 
 #: Generic retail month profile (January..December) of purchase intensity: the Q4 peak.
-_RETAIL_MONTHS = (0.85, 0.8, 0.9, 0.9, 0.95, 0.95, 0.9, 0.9, 0.95, 1.0, 1.25, 1.4)
+_RETAIL_MONTHS = (0.95, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 1.0, 1.15, 1.3)
 #: Gift buyers' month profile: November-December concentrate most purchases.
-_GIFT_MONTHS = (0.3, 0.25, 0.3, 0.35, 0.35, 0.35, 0.35, 0.35, 0.4, 0.7, 2.2, 3.2)
+_GIFT_MONTHS = (0.8, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.85, 1.0, 1.7, 2.2)
 #: Acquisition waves: January sales and Black Friday / Christmas.
-_WAVE_MONTHS = (1.5, 1.0, 0.9, 0.9, 0.9, 0.85, 0.9, 0.85, 0.9, 1.0, 1.5, 1.3)
+_WAVE_MONTHS = (1.3, 1.0, 0.95, 0.95, 0.95, 0.9, 0.95, 0.9, 0.95, 1.0, 1.3, 1.15)
 _FLAT_MONTHS = (1.0,) * 12
 
 
@@ -216,7 +216,7 @@ CUSTOMER_TYPES: tuple[CustomerType, ...] = (
         rate_per_year=8.0,
         rate_shape=6.0,
         dropout_beta=(2.0, 78.0),
-        lines_per_order=2.6,
+        lines_per_order=2.4,
         quantity_mean=1.3,
         price_factor=1.0,
         categories=_others({"electronics": 0.72, "books_general_interest": 0.1}, 0.18),
@@ -272,7 +272,7 @@ CUSTOMER_TYPES: tuple[CustomerType, ...] = (
         categories=_others({"fashion_bags_accessories": 0.85}, 0.15),
         channels={"marketplace": 0.85, "web": 0.15},
         months=_RETAIL_MONTHS,
-        acquisition_months=(2.4, 1.0, 0.7, 0.7, 0.7, 0.7, 1.2, 0.7, 0.7, 0.8, 2.2, 1.0),
+        acquisition_months=(1.4, 1.0, 0.9, 0.9, 0.9, 0.9, 1.1, 0.9, 0.9, 0.9, 1.4, 1.0),
         sessions_per_year=2.0,
         pages_mean=2.0,
         devices={"mobile": 0.75, "desktop": 0.2, "tablet": 0.05},
@@ -297,7 +297,7 @@ CUSTOMER_TYPES: tuple[CustomerType, ...] = (
         categories=_others({"toys": 0.82}, 0.18),
         channels={"store": 0.72, "web": 0.28},
         months=_GIFT_MONTHS,
-        acquisition_months=(0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.4, 0.8, 3.5, 4.0),
+        acquisition_months=(0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.85, 1.0, 1.6, 2.0),
         sessions_per_year=4.0,
         pages_mean=5.0,
         devices={"desktop": 0.5, "mobile": 0.4, "tablet": 0.1},
@@ -347,7 +347,7 @@ CUSTOMER_TYPES: tuple[CustomerType, ...] = (
         categories=_others({"sports_leisure": 0.82}, 0.18),
         channels={"store": 0.7, "app": 0.3},
         months=_RETAIL_MONTHS,
-        acquisition_months=(1.8, 1.2, 1.0, 1.0, 1.0, 0.9, 0.8, 0.8, 1.0, 0.9, 0.8, 0.8),
+        acquisition_months=(1.3, 1.1, 1.0, 1.0, 1.0, 0.95, 0.9, 0.9, 1.0, 0.95, 0.9, 0.9),
         sessions_per_year=8.0,
         pages_mean=4.0,
         devices={"mobile": 0.65, "desktop": 0.3, "tablet": 0.05},

@@ -71,9 +71,10 @@ def load_inputs(
         Seed of the demo shop and of the customer sample.
     demo_dir
         Folder of a demo shop written by ``segkit demo-data`` (``write_demo_shop(layout="generic")``).
-        Used when it holds ``transactions.*``, its ``meta.json`` (if any) records the same ``seed`` and
-        ``sample_customers == 0``; else the shop is generated in memory with ``make_demo_shop(seed=seed)``. A relative path that does not exist is also
-        looked up from the repository root.
+        Used when it holds ``transactions.*``, its ``meta.json`` (if any) records the same ``seed``
+        and ``sample_customers == 0``; else the shop is generated in memory with
+        ``make_demo_shop(seed=seed)``. A relative path that does not exist is also looked up from the
+        repository root (notebooks run with their own folder as working directory).
 
     Returns
     -------

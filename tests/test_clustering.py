@@ -68,7 +68,8 @@ def test_default_features_keep_signal_and_drop_the_rest(planted):
     cf, _ = planted
     features = clustering.select_features(cf)
     assert features[:6] == list(clustering.RFM_FEATURES)
-    assert "sessions" in features and "share_channel_app" in features
+    assert "share_channel_app" in features
+    assert "sessions" not in features  # engagement: profiled, clustered only on request
     assert "share_channel_web" not in features  # redundant: 1 - share_channel_app
     assert "cancelled_share" not in features  # near-constant (99 % zeros)
     assert "review_mean" not in features  # 80 % missing
@@ -77,8 +78,9 @@ def test_default_features_keep_signal_and_drop_the_rest(planted):
 
 def test_default_features_follow_the_columns_present(planted):
     cf, _ = planted
-    without_sessions = cf.drop(columns=["sessions", "share_channel_app", "share_channel_web"])
-    assert clustering.select_features(without_sessions) == list(clustering.RFM_FEATURES)
+    without_channels = cf.drop(columns=["share_channel_app", "share_channel_web"])
+    assert clustering.select_features(without_channels) == list(clustering.RFM_FEATURES)
+    assert "sessions" in clustering.select_features(cf, [*clustering.RFM_FEATURES, "sessions"])
 
 
 def test_explicit_features_are_checked(planted):
@@ -355,7 +357,8 @@ def test_metadata_records_training(planted, model):
     meta = model.metadata
     assert meta["k"] == 4 and meta["algorithm"] == "kmeans" and meta["seed"] == 0
     assert meta["n_customers"] == len(planted[0])
-    assert meta["input_tables"] == ["sessions", "transactions"]
+    assert meta["input_tables"] == ["transactions"]
+    assert clustering.input_tables(["monetary", "sessions", "review_mean"]) == ["reviews", "sessions", "transactions"]
     assert set(meta["rfm_bin_edges"]) == {"r_score", "f_score", "m_score"}
     quantiles = meta["reference_quantiles"]
     assert quantiles["levels"][0] == 0.0 and quantiles["levels"][-1] == 1.0
@@ -410,7 +413,8 @@ def test_score_dataset_names_a_missing_table():
     from segkit.io import Dataset
 
     shop, customers = _demo_customer_file(300, seed=2)
-    model = clustering.fit_segmentation(customers, "kmeans", 3, seed=0)
+    features = [*clustering.RFM_FEATURES, "sessions"]
+    model = clustering.fit_segmentation(customers, "kmeans", 3, features=features, seed=0)
     assert "sessions" in model.metadata["input_tables"]
     with pytest.raises(SchemaError, match="sessions") as info:
         clustering.score_dataset(model, Dataset(shop.transactions, shop.customers, None, shop.reviews))

@@ -64,6 +64,7 @@ def _assert_generic(df: pd.DataFrame) -> None:
         ("t.txt", ";", ";"),
         ("t.csv", None, ";"),
         ("t.dat", "|", "|"),
+        ("t.csv.gz", None, ","),
     ],
 )
 def test_generic_delimited_files(tmp_path, name, sep, write_sep):

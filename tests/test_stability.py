@@ -250,6 +250,19 @@ def test_k_is_chosen_when_not_given(shop):
     assert chosen.params["k_reason"]
 
 
+def test_choose_k_prefers_the_reproducible_partition():
+    # three equal, well-separated groups (in log space): k=3 is reproducible, k=2 merges an arbitrary pair
+    rng = np.random.default_rng(0)
+    centres = np.array([[1.0, 1.0, 3.0], [4.0, 1.0, 3.0], [2.5, 3.5, 3.0]])
+    logged = np.repeat(centres, 400, axis=0) + rng.normal(0, 0.15, (1_200, 3))
+    values = np.expm1(logged)
+    k, reason = stability.choose_k(
+        values, values[:, 2], features=stability.DEFAULT_FEATURES, algorithm="kmeans", seed=0
+    )
+    assert k == 3
+    assert "bootstrap ARI" in reason
+
+
 def test_short_log_starts_half_way_and_window_starts_at_first_transaction():
     transactions, _ = steady_shop(n_customers=400, seed=4, days=300, shift=False)
     short = stability.maintenance_simulation(transactions, period="30D", k=2, progress=False)
