@@ -72,7 +72,7 @@ def _timed(label: str, call):
 
 
 def main() -> None:
-    import segkit
+    from segkit.clustering import fit_segmentation, search_models
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--search-customers", type=int, default=100_000)
@@ -83,16 +83,18 @@ def main() -> None:
     customers = make_customer_file(args.search_customers, args.seed)
     search, wall = _timed(
         f"search_models, k=2..10 x (kmeans, agglomerative, gmm), {len(customers):,} customers",
-        lambda: segkit.search_models(customers, seed=args.seed),
+        lambda: search_models(customers, seed=args.seed),
     )
     print(f"  target <= 60 s: {'met' if wall <= 60 else 'MISSED'}; recommended: {search.best.reason}")
 
     customers = make_customer_file(args.fit_customers, args.seed + 1)
     model, fit_wall = _timed(
         f"fit_segmentation kmeans k=6, {len(customers):,} customers",
-        lambda: segkit.fit_segmentation(customers, "kmeans", 6, seed=args.seed),
+        lambda: fit_segmentation(customers, "kmeans", 6, seed=args.seed),
     )
-    segments, predict_wall = _timed(f"predict, {len(customers):,} customers", lambda: model.predict(customers))
+    segments, predict_wall = _timed(
+        f"predict, {len(customers):,} customers", lambda: model.predict(customers)
+    )
     total = fit_wall + predict_wall
     print(f"  fit + predict {total:.1f} s, target <= 30 s: {'met' if total <= 30 else 'MISSED'}")
     print(f"  assigner {type(model.assigner).__name__}; segment sizes {np.bincount(segments).tolist()}")

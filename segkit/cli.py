@@ -165,8 +165,6 @@ def command_demo_data(args: argparse.Namespace) -> int:
 
 def command_score(args: argparse.Namespace) -> int:
     """``segkit score``: segments of the customers of ``--data`` with the model ``--model``."""
-    import pandas as pd
-
     from segkit import report
     from segkit.clustering import score_dataset
     from segkit.io import read_dataset, write_csv_atomic
@@ -178,11 +176,7 @@ def command_score(args: argparse.Namespace) -> int:
     columns = report.parse_assignments(args.columns, option="--columns", parse=False)
     model = load_model(model_path)
     dataset = read_dataset(str(Path(args.data)), layout=args.layout, columns=columns or None)
-    scored = score_dataset(model, dataset)
-    if isinstance(scored, pd.Series):
-        scored = scored.rename("segment_id").rename_axis("customer_id").reset_index()
-    elif "customer_id" not in scored.columns:
-        scored = scored.reset_index()
+    scored = score_dataset(model, dataset)  # customer_id, segment_id, segment_name, rfm_segment
     out = write_csv_atomic(scored, Path(args.out))
     print(f"{len(scored):,} customers scored into {out}")
     return 0

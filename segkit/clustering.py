@@ -16,6 +16,8 @@ asked for (``features=``): the default model then needs nothing but transactions
 4. it is not redundant: a candidate whose absolute Spearman correlation with an already kept one is
    0.95 or more is dropped (e.g. one of two complementary channel shares).
 
+The rule is evaluated on a seeded sample of at most 20,000 customers.
+
 Preprocessing (:func:`build_preprocessor`)
 -----------------------------------------
 A scikit-learn ``ColumnTransformer`` inside the model: median imputation, then ``log1p`` for
@@ -59,11 +61,11 @@ import numpy as np
 import pandas as pd
 
 from segkit.model import (
-    __version__,
     CATEGORICAL_DTYPE,
     NUMERIC_DTYPE,
     REFERENCE_QUANTILES,
     SegmentationModel,
+    __version__,
     _as_customer_frame,
 )
 from segkit.schema import (
@@ -71,7 +73,6 @@ from segkit.schema import (
     DataError,
     ParameterError,
     SchemaError,
-    SegkitError,
     missing_column_error,
 )
 
@@ -118,6 +119,9 @@ MAX_MISSING_SHARE = 0.5
 MAX_MODE_SHARE = 0.95
 MAX_ABS_SPEARMAN = 0.95
 SKEW_THRESHOLD = 1.0
+#: Customers (seeded sample) on which the feature rule and the preprocessing parameters are estimated.
+RULE_SAMPLE = 20_000
+PREPROCESS_FIT_MAX = 100_000
 
 ALGORITHMS: tuple[str, ...] = ("kmeans", "agglomerative", "gmm")
 ALGORITHM_LABELS: dict[str, str] = {
@@ -164,8 +168,9 @@ def select_features(customer_file: pd.DataFrame, features: Sequence[str] | str |
             raise ParameterError("features: a column is listed twice", column="features")
         return list(features)
     candidates = [c for c in _candidate_features(frame.columns) if pd.api.types.is_numeric_dtype(frame[c])]
-    kept = [c for c in candidates if _carries_signal(frame[c])]
-    kept = _drop_redundant(frame, kept)
+    sample = frame.iloc[_seeded_rows(len(frame), RULE_SAMPLE, 0)]
+    kept = [c for c in candidates if _carries_signal(sample[c])]
+    kept = _drop_redundant(sample, kept)
     if not kept:
         raise DataError(
             "customer file: no clustering feature carries signal",
@@ -193,10 +198,7 @@ def _carries_signal(values: pd.Series) -> bool:
 def _drop_redundant(frame: pd.DataFrame, columns: list[str]) -> list[str]:
     if len(columns) < 2:
         return columns
-    sample = frame[columns]
-    if len(sample) > 20_000:
-        sample = sample.iloc[np.sort(np.random.default_rng(0).choice(len(sample), 20_000, replace=False))]
-    corr = sample.rank().corr().abs().to_numpy()
+    corr = frame[columns].rank().corr().abs().to_numpy()
     kept: list[int] = []
     for j in range(len(columns)):
         if all(not (corr[j, i] >= MAX_ABS_SPEARMAN) for i in kept):
@@ -318,7 +320,7 @@ def _gmm(k: int, seed: int):
     from sklearn.mixture import GaussianMixture
 
     return GaussianMixture(
-        n_components=k, covariance_type="full", init_params="k-means++", max_iter=200, random_state=seed
+        n_components=k, covariance_type="full", init_params="k-means++", max_iter=100, random_state=seed
     )
 
 
@@ -385,42 +387,42 @@ def _compact(labels: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- metrics
+def _group_means(X: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Mean row of X per label 0..k-1 (NaN for an empty label); one bincount per column."""
+    counts = np.bincount(labels, minlength=k).astype(float)
+    sums = np.column_stack([np.bincount(labels, weights=X[:, j], minlength=k) for j in range(X.shape[1])])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts[:, None]
+
+
 def _inertia(X: np.ndarray, labels: np.ndarray) -> float:
     """Within-cluster sum of squared distances to the cluster means."""
     labels = _compact(labels)
-    counts = np.bincount(labels)
-    sums = np.zeros((len(counts), X.shape[1]))
-    np.add.at(sums, labels, X)
-    means = sums / counts[:, None]
+    means = _group_means(X, labels, int(labels.max()) + 1)
     return float(((X - means[labels]) ** 2).sum())
 
 
 def silhouettes(X: np.ndarray, labelings: Sequence[np.ndarray], chunk: int = 1_000) -> list[float]:
     """Mean silhouette coefficient (Euclidean) of several labelings of the same points.
 
-    Equal to :func:`sklearn.metrics.silhouette_score` for each labeling, but each block of pairwise
-    distances is computed once and shared by all labelings (one matrix product per labeling).
-    Labelings with fewer than 2 clusters give NaN.
+    Equal to :func:`sklearn.metrics.silhouette_score` for each labeling (to about 1e-6: distance blocks
+    are held in float32), but each block of pairwise distances is computed once and shared by all
+    labelings (one matrix product per labeling). Labelings with fewer than 2 clusters give NaN.
     """
     from sklearn.metrics import pairwise_distances
 
     n = len(X)
-    onehots, sizes, compacts = [], [], []
-    for labels in labelings:
-        labels = _compact(np.asarray(labels))
-        compacts.append(labels)
-        onehot = np.zeros((n, labels.max() + 1))
-        onehot[np.arange(n), labels] = 1.0
-        onehots.append(onehot)
-        sizes.append(onehot.sum(axis=0))
+    compacts = [_compact(np.asarray(labels)) for labels in labelings]
+    onehots = [np.eye(int(labels.max()) + 1, dtype=np.float32)[labels] for labels in compacts]
+    sizes = [onehot.sum(axis=0, dtype=np.float64) for onehot in onehots]
     totals = [np.zeros(n) for _ in labelings]
     for start in range(0, n, chunk):
-        block = pairwise_distances(X[start : start + chunk], X)
         rows = np.arange(start, min(start + chunk, n))
+        block = pairwise_distances(X[rows], X).astype(np.float32)
         for j, (onehot, size, labels) in enumerate(zip(onehots, sizes, compacts, strict=True)):
             if len(size) < 2:
                 continue
-            sums = block @ onehot
+            sums = (block @ onehot).astype(np.float64)
             own = labels[rows]
             own_size = size[own]
             a = sums[np.arange(len(rows)), own] / np.maximum(own_size - 1, 1)
@@ -684,8 +686,15 @@ def choose_model(
     tied = ordered[(ordered["_rank_sum"] == row["_rank_sum"]) & (ordered.index != position)]
     reason = _reason(row, ranks.loc[position], len(pool), knees, basis, min_segment_share, min_stability)
     if len(tied):
-        others = ", ".join(f"{ALGORITHM_LABELS.get(a, a)} k={k}" for a, k in zip(tied["algorithm"], tied["k"], strict=True))
-        reason += f" It ties with {others}; of equally good models the finer segmentation is kept."
+        others = ", ".join(
+            f"{ALGORITHM_LABELS.get(a, a)} k={k}" for a, k in zip(tied["algorithm"], tied["k"], strict=True)
+        )
+        rule = (
+            "of equally good models the finer segmentation is kept"
+            if (tied["k"] < row["k"]).any()
+            else "the tie goes to the model nearer its elbow, then to the more stable"
+        )
+        reason += f" It ties with {others}; {rule}."
     return Choice(algorithm=str(row["algorithm"]), k=int(row["k"]), reason=reason)
 
 
@@ -786,11 +795,13 @@ def fit_segmentation(
     sample_size
         Agglomerative and GMM models are fitted on a seeded subsample of this many customers (Ward on
         at most 5,000 of them) and assign the others with ``predict`` (nearest cluster mean for Ward).
-        k-means fits every customer.
+        k-means fits every customer. The preprocessing parameters (medians, means, standard
+        deviations, Yeo-Johnson lambdas) are estimated on a seeded sample of at most 100,000.
     pca
         Optional PCA components for :func:`build_preprocessor`.
     metrics_size
-        Customers (seeded sample) on which the training silhouette is computed.
+        Customers (seeded sample) on which the training silhouette, Calinski-Harabasz and
+        Davies-Bouldin indices are computed (inertia and the smallest segment use every customer).
 
     Returns
     -------
@@ -805,8 +816,9 @@ def fit_segmentation(
     if k is None:
         k = search_models(frame, algorithms=(algorithm,), features=features, seed=seed, pca=pca).best.k
     k = _parse_k_range([k], len(frame))[0]
-    preprocessor = build_preprocessor(frame, features, pca)
-    X = np.asarray(preprocessor.fit_transform(frame[features]), dtype=np.float64)
+    fit_sample = frame.iloc[_seeded_rows(len(frame), PREPROCESS_FIT_MAX, seed)]
+    preprocessor = build_preprocessor(fit_sample, features, pca).fit(fit_sample[features])
+    X = np.asarray(preprocessor.transform(frame[features]), dtype=np.float64)
     fit_rows = np.arange(len(X)) if algorithm == "kmeans" else _seeded_rows(len(X), sample_size, seed)
     assigner = _fit_assigners(X[fit_rows], algorithm, [k], seed)[k][0]
     raw = np.asarray(assigner.predict(X), dtype=np.int64)
@@ -816,7 +828,7 @@ def fit_segmentation(
     segment_names = name_segments(profile, names)
     profile.insert(0, "segment_name", pd.array([segment_names[i] for i in profile.index], dtype="str"))
     actions = {i: segment_action(segment_names[i], profile.loc[i]) for i in profile.index}
-    centroids = _centroid_matrix(X, segments.to_numpy(), k)
+    centroids = _group_means(X, segments.to_numpy(), k)
     dtypes = feature_dtypes(frame, features)
     metadata = _training_metadata(
         frame, X, segments.to_numpy(), features, dtypes, algorithm, k, seed, metrics_size
@@ -848,14 +860,6 @@ def _revenue_order(raw: np.ndarray, revenue: np.ndarray, k: int) -> np.ndarray:
     return label_map
 
 
-def _centroid_matrix(X: np.ndarray, segments: np.ndarray, k: int) -> np.ndarray:
-    counts = np.bincount(segments, minlength=k).astype(float)
-    sums = np.zeros((k, X.shape[1]))
-    np.add.at(sums, segments, X)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return sums / counts[:, None]
-
-
 def _training_metadata(
     frame: pd.DataFrame,
     X: np.ndarray,
@@ -868,9 +872,13 @@ def _training_metadata(
     metrics_size: int,
 ) -> dict[str, Any]:
     rows = _seeded_rows(len(X), metrics_size, seed + 1)
-    metrics = _quality(X, segments)
-    metrics["silhouette"] = silhouettes(X[rows], [segments[rows]])[0]
-    metrics["silhouette_sample"] = int(len(rows))
+    metrics = {
+        **_quality(X[rows], segments[rows]),
+        "inertia": _inertia(X, segments),
+        "smallest_share": float(np.bincount(segments, minlength=k).min() / len(segments)),
+        "silhouette": silhouettes(X[rows], [segments[rows]])[0],
+        "metrics_sample": int(len(rows)),
+    }
     numeric = [f for f in features if dtypes[f] == NUMERIC_DTYPE]
     quantiles = frame[numeric].quantile(list(REFERENCE_QUANTILES)) if numeric else pd.DataFrame()
     return {
@@ -1078,12 +1086,13 @@ def _not_overdue(row: pd.Series) -> bool:
 def base_name(row: pd.Series) -> str:
     """Readable name of one profile row from the rules of :data:`NAME_RULES`.
 
-    Recency level from the segment's mean percentile rank of ``recency_days`` (recent < 0.4 <= middle
+    Recency level from the segment's mean percentile rank of ``recency_days``: recent < 0.4 <= middle
     <= 0.6 < lapsed; a middle segment of repeat buyers whose median recency is at most twice their
-    median ``mean_days_between_orders`` is not overdue and counts as recent), value level from the mean rank of ``frequency`` and ``monetary`` (low < 0.4 <=
-    mid <= 0.6 < high), where high also needs a revenue share at least 1.5 times the customer share. Recent low- or mid-value segments with short tenure (rank < 0.3) are
-    "New customers"; lapsed low-value segments whose median frequency is at most one order are
-    "One-time low spenders".
+    median ``mean_days_between_orders`` is not overdue and counts as recent. Value level from the mean
+    rank of ``frequency`` and ``monetary``: low < 0.4 <= mid <= 0.6 < high, where high also needs a
+    revenue share at least 1.5 times the customer share. Recent low- or mid-value segments with short
+    tenure (rank < 0.3) are "New customers"; low-value segments (middle or lapsed) whose median
+    frequency is at most one order are "One-time low spenders".
     """
     r_level, v_level = _levels(row)
     tenure = row.get("rank_tenure_days", 0.5)
@@ -1094,18 +1103,25 @@ def base_name(row: pd.Series) -> str:
     return NAME_RULES[(r_level, v_level)]
 
 
+#: Share-family prefix -> (tag when the share is high, tag when low) for name qualifiers.
+QUALIFIER_WORDS: dict[str, tuple[str, str]] = {
+    "share_cat_": ("lovers", "avoiders"),
+    "share_channel_": ("buyers", "non-buyers"),
+}
+
+
+def _feature_tag(feature: str, high: bool) -> str:
+    for prefix, (above, below) in QUALIFIER_WORDS.items():
+        if feature.startswith(prefix):
+            return f"{feature[len(prefix) :].replace('_', ' ')} {above if high else below}"
+    return f"{'high' if high else 'low'} {feature.replace('_', ' ')}"
+
+
 def _qualifier(row: pd.Series, used: set[str]) -> str:
-    """Short readable tag for the most distinctive feature of a segment (largest |z|)."""
+    """Short readable tag for the most distinctive feature of a segment (largest |z|), not in ``used``."""
     zs = row[[c for c in row.index if c.startswith("z_")]].astype(float).dropna()
     for column in zs.abs().sort_values(ascending=False, kind="mergesort").index:
-        feature = column[2:]
-        direction = "high" if zs[column] > 0 else "low"
-        if feature.startswith("share_cat_"):
-            tag = f"{feature[len('share_cat_') :].replace('_', ' ')} {'lovers' if direction == 'high' else 'avoiders'}"
-        elif feature.startswith("share_channel_"):
-            tag = f"{feature[len('share_channel_') :].replace('_', ' ')} {'buyers' if direction == 'high' else 'non-buyers'}"
-        else:
-            tag = f"{direction} {feature.replace('_', ' ')}"
+        tag = _feature_tag(column[2:], bool(zs[column] > 0))
         if tag not in used:
             return tag
     return ""

@@ -53,8 +53,12 @@ share of one-time buyers in the period 0.45-0.70    UCI Online Retail II (B2B gi
 customers with at most two orders      >= 0.60      Online Retail II: 0.51; Olist: 0.99
 order value p90 / p10                  4-25         Online Retail II: 11 (768 / 69 GBP)
 revenue share of the top 20% customers 0.55-0.85    Online Retail II: 0.66 (the Pareto "80/20")
-Q4 share of a calendar year's revenue  0.28-0.40    US Census e-commerce, not seasonally adjusted:
-                                                    about 0.30 of the year in Q4
+Q4 share of a calendar year's revenue  0.27-0.36    US Census quarterly e-commerce, not seasonally
+                                                    adjusted: Q4 about 0.28-0.30 of the year. Kept
+                                                    mild on purpose: a stronger Q4 peak makes recency
+                                                    in trailing 365-day windows cycle with the season
+                                                    (PSI above 0.2 between January and June), which
+                                                    the maintenance simulation would read as drift.
 mess rates (share of lines)            cancellations 1-3%, no customer id 2-4%, duplicates about 1%,
                                        non-product lines about 1%, zero prices 0.2-0.5% (Online Retail
                                        II: 2.4% cancellation lines, about 1% duplicates)
@@ -236,7 +240,7 @@ CUSTOMER_TYPES: tuple[CustomerType, ...] = (
     CustomerType(
         name="frequent_small_basket",
         label="Frequent small-basket buyers",
-        description="buy beauty products in the app twice a month or more, one or two cheap items",
+        description="buy beauty products on the web twice a month or more, one or two cheap items",
         acquisition_share=0.05,
         rate_per_year=15.0,
         rate_shape=5.0,
@@ -245,7 +249,7 @@ CUSTOMER_TYPES: tuple[CustomerType, ...] = (
         quantity_mean=1.2,
         price_factor=1.0,
         categories=_others({"health_beauty": 0.85}, 0.15),
-        channels={"app": 0.88, "web": 0.12},
+        channels={"web": 0.85, "app": 0.15},
         months=_RETAIL_MONTHS,
         acquisition_months=_FLAT_MONTHS,
         sessions_per_year=45.0,
@@ -703,10 +707,15 @@ def _make_catalogue(seed: int) -> _Catalogue:
     # popularity: Zipf-like weights over a random ranking inside each category
     rank = np.concatenate([rng.permutation(n) for n in sizes])
     weight = 1.0 / (rank + 3.0) ** 1.1
-    within = _within_group_cumsum(weight, sizes) / np.repeat(np.add.reduceat(weight, _group_starts(sizes)), sizes)
+    within = _within_group_cumsum(weight, sizes) / np.repeat(
+        np.add.reduceat(weight, _group_starts(sizes)), sizes
+    )
     within[_group_starts(sizes) + sizes - 1] = 1.0
     nouns = np.concatenate(
-        [np.asarray(_NOUNS[c])[rng.integers(0, len(_NOUNS[c]), n)] for c, n in zip(CATEGORIES, sizes, strict=True)]
+        [
+            np.asarray(_NOUNS[c])[rng.integers(0, len(_NOUNS[c]), n)]
+            for c, n in zip(CATEGORIES, sizes, strict=True)
+        ]
     )
     adjectives = np.asarray(_ADJECTIVES)[rng.integers(0, len(_ADJECTIVES), len(category))]
     description = np.char.add(np.char.add(adjectives, " "), nouns)
@@ -716,7 +725,9 @@ def _make_catalogue(seed: int) -> _Catalogue:
         product_ids=np.concatenate([product_ids, np.asarray(list(NON_PRODUCT_CODES))]),
         category=np.concatenate([category, np.full(n_np, -1)]),
         list_price=np.concatenate([list_price, np.full(n_np, np.nan)]),
-        description=np.concatenate([description.astype(object), np.asarray(list(NON_PRODUCT_CODES.values()))]),
+        description=np.concatenate(
+            [description.astype(object), np.asarray(list(NON_PRODUCT_CODES.values()))]
+        ),
         popularity=category + within,
         n_products=len(category),
     )
@@ -767,9 +778,10 @@ def _draw_population(cal: _Calendar, streams: dict[str, np.random.Generator]) ->
         clock_end[mask] = clocks[code][-1]
 
     # BG/NBD-like: gamma rates, beta dropout after each purchase; Poisson on the seasonal clock
-    rate = streams["rates"].standard_gamma(_TYPES.rate_shape[type_code]) * (
-        _TYPES.rate_mean / _TYPES.rate_shape
-    )[type_code]
+    rate = (
+        streams["rates"].standard_gamma(_TYPES.rate_shape[type_code])
+        * (_TYPES.rate_mean / _TYPES.rate_shape)[type_code]
+    )
     dropout = streams["dropout"].beta(_TYPES.dropout_a[type_code], _TYPES.dropout_b[type_code])
     rng = streams["repeats"]
     purchases_until_dropout = rng.geometric(dropout)
@@ -924,7 +936,6 @@ def _draw_reviews(rng: np.random.Generator, orders: _Orders, period_minutes: int
     minute = orders.minute + delay
     keep = reviewed & (minute < period_minutes)
     return _Reviews(np.flatnonzero(keep), score[keep], minute[keep])
-
 
 
 # --------------------------------------------------------------------------- messes
@@ -1124,11 +1135,18 @@ class _Block:
 
 
 def _subscription_orders(
-    rng: np.random.Generator, cal: _Calendar, pop: _Population, kept: np.ndarray, adopter: np.ndarray, block: int
+    rng: np.random.Generator,
+    cal: _Calendar,
+    pop: _Population,
+    kept: np.ndarray,
+    adopter: np.ndarray,
+    block: int,
 ) -> _Orders:
     """Orders of the subscribers: about twice a month from the launch (or their first order) on."""
     n_pop = len(pop.type_code)
-    rate = rng.standard_gamma(SUBSCRIBER.rate_shape, n_pop) * (SUBSCRIBER.rate_per_year / SUBSCRIBER.rate_shape)
+    rate = rng.standard_gamma(SUBSCRIBER.rate_shape, n_pop) * (
+        SUBSCRIBER.rate_per_year / SUBSCRIBER.rate_shape
+    )
     tenure = rng.exponential(30.44 / SUBSCRIPTION_MONTHLY_CHURN, n_pop)
     offset = rng.random(n_pop) * 14.0
     local = np.flatnonzero(adopter)
@@ -1153,7 +1171,9 @@ def _subscription_orders(
     )
 
 
-def _demographics(rng: np.random.Generator, type_code: np.ndarray, cal: _Calendar, acq_day: np.ndarray) -> dict:
+def _demographics(
+    rng: np.random.Generator, type_code: np.ndarray, cal: _Calendar, acq_day: np.ndarray
+) -> dict:
     n = len(type_code)
     age = np.clip(np.round(rng.normal(_TYPES.age_mean[type_code], _TYPES.age_sd[type_code])), 18, 90)
     gender = _choose(rng, _TYPES.genders, type_code)
@@ -1216,7 +1236,9 @@ def _simulate_block(
     base_rows = _order_rows(
         streams["messes"], base, base_lines, foreign, cancel_keys, period_minutes, catalogue
     )
-    guest_rows = _guest_rows(streams["guests"], len(base.key), int(_keys(block, "guest", 1)[0]), cal, catalogue)
+    guest_rows = _guest_rows(
+        streams["guests"], len(base.key), int(_keys(block, "guest", 1)[0]), cal, catalogue
+    )
 
     # the shift: eligible active customers take up the subscription (streams of their own)
     uptake = streams["uptake"].random(n_pop)[kept]
@@ -1238,7 +1260,9 @@ def _simulate_block(
             removed_order[base_rows.order],
         )
         restored = np.zeros(len(base_lines.order), dtype=bool)
-        full_cancel = row_removed & base_rows.cancel & (base_rows.quantity == -base_lines.quantity[base_rows.line])
+        full_cancel = (
+            row_removed & base_rows.cancel & (base_rows.quantity == -base_lines.quantity[base_rows.line])
+        )
         restored[base_rows.line[full_cancel]] = True
         kept_rows = base_rows.take(np.flatnonzero(~row_removed))
         back = (kept_rows.line >= 0) & ~kept_rows.cancel & (kept_rows.reason == _R["cancelled_purchase"])
@@ -1266,13 +1290,17 @@ def _simulate_block(
         reviews.append((sub, _draw_reviews(streams["sub_reviews"], sub, period_minutes)))
         sub_cancel_keys = _keys(block, "subscription_cancel", len(sub.key))
         parts_rows.append(
-            _order_rows(streams["sub_messes"], sub, sub_lines, foreign, sub_cancel_keys, period_minutes, catalogue)
+            _order_rows(
+                streams["sub_messes"], sub, sub_lines, foreign, sub_cancel_keys, period_minutes, catalogue
+            )
         )
 
     rows = _Rows.concat(parts_rows)
     numbers = first_number + np.arange(n_kept)
     rows.cust = np.where(rows.cust >= 0, numbers[np.maximum(rows.cust, 0)], -1)
-    sessions = _Sessions(**{f: np.concatenate([getattr(s, f) for s in parts_sessions]) for f in _Sessions.__dataclass_fields__})
+    sessions = _Sessions(
+        **{f: np.concatenate([getattr(s, f) for s in parts_sessions]) for f in _Sessions.__dataclass_fields__}
+    )
     sessions.cust = numbers[sessions.cust]
     review_table = {
         "key": np.concatenate([orders.key[r.order] for orders, r in reviews]),
@@ -1302,7 +1330,12 @@ def _take_reviews(reviews: _Reviews, mask: np.ndarray) -> _Reviews:
 
 # --------------------------------------------------------------------------- assembly
 def _iter_blocks(
-    cal: _Calendar, seed: int, n_customers: int, catalogue: _Catalogue, first_block: int = 0, first_number: int = 0
+    cal: _Calendar,
+    seed: int,
+    n_customers: int,
+    catalogue: _Catalogue,
+    first_block: int = 0,
+    first_number: int = 0,
 ) -> Iterator[_Block]:
     """Blocks of kept customers until ``n_customers`` active customers are generated."""
     remaining, block, number = n_customers, first_block, first_number
@@ -1334,7 +1367,9 @@ def _customer_ids(numbers: np.ndarray) -> pd.arrays.ArrowStringArray:
     return pd.Series(text).mask(pd.Series(numbers < 0)).array
 
 
-def _frames(cal: _Calendar, blocks: list[_Block], catalogue: _Catalogue, invoice_start: int) -> dict[str, Any]:
+def _frames(
+    cal: _Calendar, blocks: list[_Block], catalogue: _Catalogue, invoice_start: int
+) -> dict[str, Any]:
     rows = _Rows.concat([b.rows for b in blocks])
     order = np.lexsort((np.arange(len(rows.key)), rows.key, rows.minute))
     rows = rows.take(order)
@@ -1346,7 +1381,9 @@ def _frames(cal: _Calendar, blocks: list[_Block], catalogue: _Catalogue, invoice
     invoice_text = invoice.astype(str)
     order_id = np.where(rows.cancel, np.char.add("C", invoice_text), invoice_text)
     is_product = rows.product < catalogue.n_products
-    category = np.where(is_product, catalogue.category[np.minimum(rows.product, catalogue.n_products - 1)], -1)
+    category = np.where(
+        is_product, catalogue.category[np.minimum(rows.product, catalogue.n_products - 1)], -1
+    )
     customer_country = np.concatenate([b.customers["country"] for b in blocks])
     first_number = blocks[0].customers["cust"][0]
     country = np.where(rows.cust >= 0, customer_country[np.maximum(rows.cust - first_number, 0)], 0)
@@ -1382,7 +1419,9 @@ def _frames(cal: _Calendar, blocks: list[_Block], catalogue: _Catalogue, invoice
         }
     )
     sessions_parts = [b.sessions for b in blocks]
-    s = _Sessions(**{f: np.concatenate([getattr(p, f) for p in sessions_parts]) for f in _Sessions.__dataclass_fields__})
+    s = _Sessions(
+        **{f: np.concatenate([getattr(p, f) for p in sessions_parts]) for f in _Sessions.__dataclass_fields__}
+    )
     s_order = np.lexsort((s.cust, s.minute))
     sessions = pd.DataFrame(
         {
@@ -1596,8 +1635,12 @@ def _olist_tables(shop: DemoShop) -> dict[str, pd.DataFrame]:
             "order_status": orders["status"].to_numpy(),
             "order_purchase_timestamp": purchase.dt.strftime(_OLIST_DATE).to_numpy(),
             "order_approved_at": (purchase + pd.Timedelta(minutes=15)).dt.strftime(_OLIST_DATE).to_numpy(),
-            "order_delivered_carrier_date": (purchase + pd.Timedelta(days=1)).dt.strftime(_OLIST_DATE).to_numpy(),
-            "order_delivered_customer_date": (purchase + pd.Timedelta(days=4)).dt.strftime(_OLIST_DATE).to_numpy(),
+            "order_delivered_carrier_date": (purchase + pd.Timedelta(days=1))
+            .dt.strftime(_OLIST_DATE)
+            .to_numpy(),
+            "order_delivered_customer_date": (purchase + pd.Timedelta(days=4))
+            .dt.strftime(_OLIST_DATE)
+            .to_numpy(),
             "order_estimated_delivery_date": (purchase + pd.Timedelta(days=10))
             .dt.strftime("%Y-%m-%d 00:00:00")
             .to_numpy(),
@@ -1612,13 +1655,17 @@ def _olist_tables(shop: DemoShop) -> dict[str, pd.DataFrame]:
             "order_item_id": item_number.to_numpy(),
             "product_id": items["product_id"].to_numpy(),
             "seller_id": items["category"].map(_seller_ids()).to_numpy(),
-            "shipping_limit_date": (items["order_date"] + pd.Timedelta(days=3)).dt.strftime(_OLIST_DATE).to_numpy(),
+            "shipping_limit_date": (items["order_date"] + pd.Timedelta(days=3))
+            .dt.strftime(_OLIST_DATE)
+            .to_numpy(),
             "price": items["unit_price"].to_numpy(),
             "freight_value": 0.0,
         }
     )
     totals = items_frame.groupby("order_id", sort=False)["price"].sum()
-    payment_type = orders["channel"].map({"marketplace": "boleto", "store": "debit_card"}).fillna("credit_card")
+    payment_type = (
+        orders["channel"].map({"marketplace": "boleto", "store": "debit_card"}).fillna("credit_card")
+    )
     payments = pd.DataFrame(
         {
             "order_id": orders["order_id"].to_numpy(),
@@ -1669,7 +1716,10 @@ def _olist_tables(shop: DemoShop) -> dict[str, pd.DataFrame]:
         }
     )
     translation = pd.DataFrame(
-        {"product_category_name": list(portuguese.values()), "product_category_name_english": list(portuguese)}
+        {
+            "product_category_name": list(portuguese.values()),
+            "product_category_name_english": list(portuguese),
+        }
     )
     return {
         "orders": orders_frame,
@@ -1812,7 +1862,9 @@ def write_large_demo_shop(
             nonlocal invoice, part
             frames = _frames(cal, pending, catalogue, invoice)
             for name in tables:
-                write_parquet_atomic(frames[name], tmp / f"{name}.parquet" / f"part-{part:05d}.parquet", index=False)
+                write_parquet_atomic(
+                    frames[name], tmp / f"{name}.parquet" / f"part-{part:05d}.parquet", index=False
+                )
                 totals[name] += len(frames[name])
             for reason, count in frames["messes"].items():
                 messes[reason] += count

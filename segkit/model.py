@@ -360,7 +360,9 @@ def _parse_metadata(payload: Mapping[str, Any], path: Path) -> dict[str, Any]:
     return metadata
 
 
-def _model_from_payload(payload: Mapping[str, Any], metadata: dict[str, Any], path: Path) -> SegmentationModel:
+def _model_from_payload(
+    payload: Mapping[str, Any], metadata: dict[str, Any], path: Path
+) -> SegmentationModel:
     assigner = payload.get("assigner")
     if type(assigner).__name__ not in ASSIGNER_TYPES or not hasattr(assigner, "predict"):
         raise ModelError(f"model file {str(path)!r} holds an unexpected assigner {type(assigner).__name__}")
@@ -417,7 +419,9 @@ def _check_dtype(values: pd.Series, name: str, expected: str) -> None:
             )
         infinite = values[np.isinf(values.to_numpy(dtype=np.float64, na_value=np.nan))]
         if len(infinite):
-            raise bad_rows_error(DataError, f"customer file: feature {name!r} holds infinite values", name, infinite)
+            raise bad_rows_error(
+                DataError, f"customer file: feature {name!r} holds infinite values", name, infinite
+            )
     elif pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         raise bad_rows_error(
             SchemaError,

@@ -2,7 +2,8 @@
 
 Each report must draw every plotly figure (a ``.js-plotly-plot`` with its ``svg.main-svg``), log no
 console error and request nothing outside ``file://`` (or inline ``data:``/``blob:`` URLs). The index
-page must fit a phone's width. The demo run is shared with tests/test_e2e.py (once per session).
+page must fit a phone's width. The small demo run is shared with tests/test_e2e.py (once per
+session); the repository's ``reports/demo`` (what ``make report`` writes) is checked too when present.
 
 Needs Debian's ``chromium`` (``/usr/bin/chromium``; ``.ci/run`` installs it with apt-get when missing)
 and the ``playwright`` Python package; the test skips, saying which, only when one cannot be found.
@@ -53,8 +54,17 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory) -> Path:
+#: The run ``make report`` writes in the repository (checked too when present).
+REPOSITORY_RUN = Path(__file__).resolve().parents[1] / "reports" / "demo"
+
+
+@pytest.fixture(scope="module", params=["e2e", "make-report"])
+def reports(request, tmp_path_factory) -> Path:
+    """The reports folder of the session's small demo run, then of ``make report``'s run when present."""
+    if request.param == "make-report":
+        if not (REPOSITORY_RUN / "index.html").is_file():
+            pytest.skip(f"no {REPOSITORY_RUN}/index.html: run `make report` first to check its reports too")
+        return REPOSITORY_RUN
     from test_e2e import RUN, demo_run_workspace
 
     workspace, _ = demo_run_workspace(tmp_path_factory.getbasetemp())

@@ -288,11 +288,19 @@ def test_history_before_the_shift_is_identical_with_and_without_it(shop, unshift
     def before(frame: pd.DataFrame, column: str) -> pd.DataFrame:
         return frame.loc[frame[column] < shift_date].reset_index(drop=True)
 
-    pd.testing.assert_frame_equal(before(shop.transactions, "order_date"), before(unshifted.transactions, "order_date"))
-    pd.testing.assert_frame_equal(before(shop.sessions, "session_start"), before(unshifted.sessions, "session_start"))
-    pd.testing.assert_frame_equal(before(shop.reviews, "review_date"), before(unshifted.reviews, "review_date"))
+    pd.testing.assert_frame_equal(
+        before(shop.transactions, "order_date"), before(unshifted.transactions, "order_date")
+    )
+    pd.testing.assert_frame_equal(
+        before(shop.sessions, "session_start"), before(unshifted.sessions, "session_start")
+    )
+    pd.testing.assert_frame_equal(
+        before(shop.reviews, "review_date"), before(unshifted.reviews, "review_date")
+    )
     pd.testing.assert_frame_equal(shop.customers, unshifted.customers)
-    pd.testing.assert_series_equal(shop.truth["type_before_shift"], unshifted.truth["type"], check_names=False)
+    pd.testing.assert_series_equal(
+        shop.truth["type_before_shift"], unshifted.truth["type"], check_names=False
+    )
     assert not unshifted.truth["shifted"].any()
     # after the shift the two differ
     assert len(shop.transactions) > len(unshifted.transactions)
@@ -301,17 +309,27 @@ def test_history_before_the_shift_is_identical_with_and_without_it(shop, unshift
 def test_the_shift_is_large_and_sudden(shop):
     tx = _orders(shop.transactions)
     shift_date = shop.shift_date
-    window = tx.loc[(tx["order_date"] < shift_date) & (tx["order_date"] >= shift_date - pd.Timedelta(days=365))]
+    window = tx.loc[
+        (tx["order_date"] < shift_date) & (tx["order_date"] >= shift_date - pd.Timedelta(days=365))
+    ]
     active_then = set(window["customer_id"])
     shifted = set(shop.truth.loc[shop.truth["shifted"], "customer_id"])
     assert len(shifted & active_then) >= len(active_then) / 3
     assert set(shop.truth.loc[shop.truth["shifted"], "type"]) == {"delivery_subscriber"}
-    assert set(shop.truth.loc[shop.truth["shifted"], "type_before_shift"]) <= set(datasets.SHIFT_ELIGIBLE_TYPES)
+    assert set(shop.truth.loc[shop.truth["shifted"], "type_before_shift"]) <= set(
+        datasets.SHIFT_ELIGIBLE_TYPES
+    )
     # shifted customers: rare before, about twice a month with small baskets right after the launch
     orders = tx.loc[tx["customer_id"].isin(shifted & active_then)]
     before = orders.loc[orders["order_date"] < shift_date]
-    after = orders.loc[(orders["order_date"] >= shift_date) & (orders["order_date"] < shift_date + pd.Timedelta(days=90))]
-    rate_before = len(before) / len(shifted & active_then) / ((shift_date - pd.Timestamp(shop.params["start"])).days / 30.44)
+    after = orders.loc[
+        (orders["order_date"] >= shift_date) & (orders["order_date"] < shift_date + pd.Timedelta(days=90))
+    ]
+    rate_before = (
+        len(before)
+        / len(shifted & active_then)
+        / ((shift_date - pd.Timestamp(shop.params["start"])).days / 30.44)
+    )
     rate_after = len(after) / len(shifted & active_then) / (90 / 30.44)
     assert rate_before < 0.3 and 1.5 <= rate_after <= 2.6, (rate_before, rate_after)
     assert after["value"].median() < 0.6 * before["value"].median()
@@ -327,7 +345,11 @@ def test_windowed_behaviour_is_stationary_without_the_shift(unshifted):
         rows = orders.loc[(orders["order_date"] < at) & (orders["order_date"] >= at - pd.Timedelta(days=365))]
         by = rows.groupby("customer_id")
         return pd.DataFrame(
-            {"recency": (at - by["order_date"].max()).dt.days, "orders": by.size(), "value": by["value"].mean()}
+            {
+                "recency": (at - by["order_date"].max()).dt.days,
+                "orders": by.size(),
+                "value": by["value"].mean(),
+            }
         )
 
     first, last = window(pd.Timestamp("2023-01-01")), window(pd.Timestamp("2024-06-01"))
@@ -343,7 +365,11 @@ def test_windowed_behaviour_is_stationary_without_the_shift(unshifted):
 
 # --------------------------------------------------------------------------- writing and reading back
 def _net_orders(tx: pd.DataFrame) -> pd.DataFrame:
-    return tx.groupby("order_id").agg(customer_id=("customer_id", "first"), amount=("amount", "sum")).sort_index()
+    return (
+        tx.groupby("order_id")
+        .agg(customer_id=("customer_id", "first"), amount=("amount", "sum"))
+        .sort_index()
+    )
 
 
 def test_generic_layout_round_trip(shop, tmp_path):
@@ -358,10 +384,16 @@ def test_generic_layout_round_trip(shop, tmp_path):
         "meta.json",
     }
     meta = json.loads((folder / "meta.json").read_text())
-    assert meta["seed"] == 5 and meta["n_customers"] == 3_000 and meta["shift_date"] == str(shop.shift_date.date())
+    assert (
+        meta["seed"] == 5
+        and meta["n_customers"] == 3_000
+        and meta["shift_date"] == str(shop.shift_date.date())
+    )
     data = segkit.read_dataset(folder)
     pd.testing.assert_frame_equal(
-        data.transactions[list(TRANSACTION_COLUMNS)].reset_index(drop=True), shop.transactions, check_dtype=False
+        data.transactions[list(TRANSACTION_COLUMNS)].reset_index(drop=True),
+        shop.transactions,
+        check_dtype=False,
     )
     assert len(data.sessions) == len(shop.sessions) and len(data.customers) == len(shop.customers)
 

@@ -50,8 +50,18 @@ def test_sidecar_json_holds_the_metadata(model, saved):
     assert sidecar["features"] == model.features
     assert sidecar["feature_dtypes"] == {name: "float64" for name in model.features}
     assert sidecar["segment_names"] == {str(k): v for k, v in model.segment_names.items()}
-    for key in ("segkit_version", "input_tables", "snapshot_date", "training_period", "rfm_bin_edges",
-                "reference_quantiles", "metrics", "seed", "n_customers", "actions"):
+    for key in (
+        "segkit_version",
+        "input_tables",
+        "snapshot_date",
+        "training_period",
+        "rfm_bin_edges",
+        "reference_quantiles",
+        "metrics",
+        "seed",
+        "n_customers",
+        "actions",
+    ):
         assert key in sidecar
     assert sorted(os.listdir(saved.parent)) == ["model.json", "model.skops"]  # no temporary file left
 
@@ -68,7 +78,12 @@ def test_centroids_are_indexed_by_segment(model, customers):
 def test_segment_frame_for_crm(model, customers):
     frame = model.segment_frame(customers)
     assert list(frame.columns) == ["customer_id", "segment_id", "segment_name", "rfm_segment"]
-    assert frame["segment_name"].map({v: k for k, v in model.segment_names.items()}).eq(frame["segment_id"]).all()
+    assert (
+        frame["segment_name"]
+        .map({v: k for k, v in model.segment_names.items()})
+        .eq(frame["segment_id"])
+        .all()
+    )
 
 
 def test_predict_accepts_customer_id_as_a_column(model, customers):
@@ -144,7 +159,10 @@ def test_tampered_archive_with_an_untrusted_type_is_refused(saved):
 
     def inject(schema):
         schema["content"]["model_format"] = {
-            "__class__": "system", "__module__": "os", "__loader__": "TypeNode", "__id__": 999_999,
+            "__class__": "system",
+            "__module__": "os",
+            "__loader__": "TypeNode",
+            "__id__": 999_999,
             "content": "os.system",
         }
 

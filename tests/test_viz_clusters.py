@@ -77,7 +77,9 @@ def test_profile_heatmap_and_snake_plot_show_z_scores(fitted):
     assert list(heat.data[0].x) == model.features
     snake = clusters.snake_plot(model, ["recency_days", "monetary"])
     assert len(snake.data) == model.k
-    np.testing.assert_allclose(snake.data[1].y, model.profile.loc[1, ["z_recency_days", "z_monetary"]].to_numpy())
+    np.testing.assert_allclose(
+        snake.data[1].y, model.profile.loc[1, ["z_recency_days", "z_monetary"]].to_numpy()
+    )
     with pytest.raises(SchemaError):
         clusters.profile_heatmap(model, ["not_a_feature"])
 

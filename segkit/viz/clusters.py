@@ -68,30 +68,49 @@ def model_search_panel(search: ModelSearch) -> go.Figure:
             part = table[table["algorithm"] == algorithm]
             fig.add_trace(
                 go.Scatter(
-                    x=part["k"], y=part[column], mode="lines+markers", name=ALGORITHM_LABELS.get(algorithm, algorithm),
-                    legendgroup=algorithm, showlegend=panel == 0, line=dict(color=PALETTE[i % len(PALETTE)]),
+                    x=part["k"],
+                    y=part[column],
+                    mode="lines+markers",
+                    name=ALGORITHM_LABELS.get(algorithm, algorithm),
+                    legendgroup=algorithm,
+                    showlegend=panel == 0,
+                    line=dict(color=PALETTE[i % len(PALETTE)]),
                     hovertemplate=f"{algorithm} k=%{{x}}<br>{column}=%{{y:.3f}}<extra></extra>",
                 ),
-                row=row + 1, col=col + 1,
+                row=row + 1,
+                col=col + 1,
             )
             if column == "inertia" and search.knees.get(algorithm) is not None:
                 knee = part[part["k"] == search.knees[algorithm]]
                 fig.add_trace(
                     go.Scatter(
-                        x=knee["k"], y=knee[column], mode="markers", showlegend=False, legendgroup=algorithm,
-                        marker=dict(size=16, symbol="circle-open", color=PALETTE[i % len(PALETTE)], line=dict(width=2)),
+                        x=knee["k"],
+                        y=knee[column],
+                        mode="markers",
+                        showlegend=False,
+                        legendgroup=algorithm,
+                        marker=dict(
+                            size=16, symbol="circle-open", color=PALETTE[i % len(PALETTE)], line=dict(width=2)
+                        ),
                         hovertemplate="kneedle knee k=%{x}<extra></extra>",
                     ),
-                    row=1, col=1,
+                    row=1,
+                    col=1,
                 )
         best = table[(table["algorithm"] == search.best.algorithm) & (table["k"] == search.best.k)]
         fig.add_trace(
             go.Scatter(
-                x=best["k"], y=best[column], mode="markers", name="recommended", showlegend=panel == 0,
-                legendgroup="best", marker=dict(size=15, symbol="star", color="#D55E00"),
+                x=best["k"],
+                y=best[column],
+                mode="markers",
+                name="recommended",
+                showlegend=panel == 0,
+                legendgroup="best",
+                marker=dict(size=15, symbol="star", color="#D55E00"),
                 hovertemplate="recommended<extra></extra>",
             ),
-            row=row + 1, col=col + 1,
+            row=row + 1,
+            col=col + 1,
         )
     fig.update_xaxes(title_text="k", dtick=1)
     label = ALGORITHM_LABELS.get(search.best.algorithm, search.best.algorithm)
@@ -104,7 +123,10 @@ def model_search_panel(search: ModelSearch) -> go.Figure:
 
 
 def silhouette_plot(
-    model: SegmentationModel, customer_file: pd.DataFrame, seed: int = 0, sample_size: int = MAX_SCATTER_POINTS
+    model: SegmentationModel,
+    customer_file: pd.DataFrame,
+    seed: int = 0,
+    sample_size: int = MAX_SCATTER_POINTS,
 ) -> go.Figure:
     """Silhouette coefficient of every (sampled) customer, grouped by segment and sorted within it."""
     from sklearn.metrics import silhouette_samples
@@ -120,7 +142,10 @@ def silhouette_plot(
         mask = segments[order] == segment_id
         fig.add_trace(
             go.Bar(
-                x=values[order][mask], y=position[mask], orientation="h", name=_segment_label(model, segment_id),
+                x=values[order][mask],
+                y=position[mask],
+                orientation="h",
+                name=_segment_label(model, segment_id),
                 marker=dict(color=_segment_colour(segment_id), line=dict(width=0)),
                 hovertemplate="silhouette %{x:.2f}<extra></extra>",
             )
@@ -154,7 +179,11 @@ def dendrogram(
         ys = np.concatenate([np.r_[np.asarray(y, dtype=float), np.nan] for y in group["y"]])
         fig.add_trace(
             go.Scatter(
-                x=xs, y=ys, mode="lines", showlegend=False, hoverinfo="skip",
+                x=xs,
+                y=ys,
+                mode="lines",
+                showlegend=False,
+                hoverinfo="skip",
                 line=dict(color="#7F7F7F" if colour == "C0" else PALETTE[i % len(PALETTE)], width=1.2),
             )
         )
@@ -165,7 +194,9 @@ def dendrogram(
 
 
 # --------------------------------------------------------------------------- scatters
-def _with_segments(model: SegmentationModel, customer_file: pd.DataFrame, segments: pd.Series | None) -> pd.Series:
+def _with_segments(
+    model: SegmentationModel, customer_file: pd.DataFrame, segments: pd.Series | None
+) -> pd.Series:
     if segments is None:
         return model.predict(customer_file)
     return segments.reindex(customer_file.index)
@@ -199,8 +230,11 @@ def rfm_scatter_3d(
         part = sample[ids == segment_id]
         fig.add_trace(
             go.Scatter3d(
-                x=part["recency_days"].clip(lower=1), y=part["frequency"].clip(lower=1),
-                z=part["monetary"].clip(lower=0.01), mode="markers", name=f"{segment_id}: {names[segment_id]}",
+                x=part["recency_days"].clip(lower=1),
+                y=part["frequency"].clip(lower=1),
+                z=part["monetary"].clip(lower=0.01),
+                mode="markers",
+                name=f"{segment_id}: {names[segment_id]}",
                 marker=dict(size=2.5, color=_segment_colour(segment_id), opacity=0.75),
                 text=part.index.astype(str),
                 hovertemplate="%{text}<br>recency %{x} d<br>frequency %{y}<br>monetary %{z:,.0f}<extra></extra>",
@@ -241,21 +275,30 @@ def pca_projection(
         mask = ids == segment_id
         fig.add_trace(
             go.Scattergl(
-                x=points[mask, 0], y=points[mask, 1], mode="markers", name=_segment_label(model, segment_id),
+                x=points[mask, 0],
+                y=points[mask, 1],
+                mode="markers",
+                name=_segment_label(model, segment_id),
                 marker=dict(size=4, color=_segment_colour(segment_id), opacity=0.6),
-                text=sample.index[mask].astype(str), hovertemplate="%{text}<extra></extra>",
+                text=sample.index[mask].astype(str),
+                hovertemplate="%{text}<extra></extra>",
             )
         )
     fig.add_trace(
         go.Scatter(
-            x=centres[:, 0], y=centres[:, 1], mode="markers+text", name="centroids",
-            text=[str(i) for i in range(model.k)], textposition="top center",
+            x=centres[:, 0],
+            y=centres[:, 1],
+            mode="markers+text",
+            name="centroids",
+            text=[str(i) for i in range(model.k)],
+            textposition="top center",
             marker=dict(size=14, symbol="x", color="#000000"),
         )
     )
     share = pca.explained_variance_ratio_
-    fig.update_layout(xaxis_title=f"PC1 ({share[0]:.0%} of variance)", yaxis_title=f"PC2 ({share[1]:.0%})",
-                      height=560)
+    fig.update_layout(
+        xaxis_title=f"PC1 ({share[0]:.0%} of variance)", yaxis_title=f"PC2 ({share[1]:.0%})", height=560
+    )
     return style(fig, "Segments in a 2D PCA projection of the clustering space", caption)
 
 
@@ -281,8 +324,15 @@ def profile_heatmap(model: SegmentationModel, features: list[str] | None = None)
     limit = float(np.nanmax(np.abs(z.to_numpy()))) or 1.0
     fig = go.Figure(
         go.Heatmap(
-            z=z.to_numpy(), x=list(z.columns), y=list(z.index), zmin=-limit, zmax=limit, colorscale="RdBu_r",
-            customdata=means, text=np.round(z.to_numpy(), 1), texttemplate="%{text}",
+            z=z.to_numpy(),
+            x=list(z.columns),
+            y=list(z.index),
+            zmin=-limit,
+            zmax=limit,
+            colorscale="RdBu_r",
+            customdata=means,
+            text=np.round(z.to_numpy(), 1),
+            texttemplate="%{text}",
             hovertemplate="%{y}<br>%{x}<br>z=%{z:.2f}<br>mean=%{customdata:,.2f}<extra></extra>",
             colorbar=dict(title="z"),
         )
@@ -297,8 +347,13 @@ def snake_plot(model: SegmentationModel, features: list[str] | None = None) -> g
     fig = go.Figure()
     for position, (label, row) in enumerate(z.iterrows()):  # one trace per segment (k rows)
         fig.add_trace(
-            go.Scatter(x=list(z.columns), y=row.to_numpy(), mode="lines+markers", name=label,
-                       line=dict(color=_segment_colour(position)))
+            go.Scatter(
+                x=list(z.columns),
+                y=row.to_numpy(),
+                mode="lines+markers",
+                name=label,
+                line=dict(color=_segment_colour(position)),
+            )
         )
     fig.add_hline(y=0, line=dict(color="#7F7F7F", dash="dot"))
     fig.update_layout(yaxis_title="standardised mean (z)", xaxis=dict(tickangle=-40), height=480)
@@ -311,12 +366,23 @@ def segment_size_vs_revenue(model: SegmentationModel) -> go.Figure:
     labels = [_segment_label(model, i) for i in profile.index]
     fig = go.Figure(
         [
-            go.Bar(x=labels, y=profile["customer_share"], name="share of customers", marker_color="#56B4E9",
-                   texttemplate="%{y:.0%}", textposition="outside"),
-            go.Bar(x=labels, y=profile["revenue_share"], name="share of revenue", marker_color="#E69F00",
-                   texttemplate="%{y:.0%}", textposition="outside"),
+            go.Bar(
+                x=labels,
+                y=profile["customer_share"],
+                name="share of customers",
+                marker_color="#56B4E9",
+                texttemplate="%{y:.0%}",
+                textposition="outside",
+            ),
+            go.Bar(
+                x=labels,
+                y=profile["revenue_share"],
+                name="share of revenue",
+                marker_color="#E69F00",
+                texttemplate="%{y:.0%}",
+                textposition="outside",
+            ),
         ]
     )
     fig.update_layout(barmode="group", yaxis=dict(tickformat=".0%", title="share"), height=460)
     return style(fig, "Segment size against revenue share")
-
