@@ -1361,10 +1361,19 @@ def _timestamps(cal: _Calendar, minutes: np.ndarray) -> np.ndarray:
     return (base + minutes.astype("timedelta64[m]")).astype("datetime64[ns]")
 
 
-def _customer_ids(numbers: np.ndarray) -> pd.arrays.ArrowStringArray:
-    """Decimal customer ids ("10000"...), missing where the number is -1."""
-    text = pd.array(np.maximum(numbers, 0).astype(str).astype(object), dtype="str")
-    return pd.Series(text).mask(pd.Series(numbers < 0)).array
+def _number_labels(first: int, n: int, prefix: np.ndarray | None = None) -> pd.arrays.ArrowStringArray:
+    """The decimal strings of ``first .. first + n - 1`` (optionally prefixed per value)."""
+    text = np.arange(first, first + n).astype(str)
+    if prefix is not None:
+        text = np.char.add(prefix, text)
+    return pd.array(text.astype(object), dtype="str")
+
+
+def _customer_ids(
+    numbers: np.ndarray, labels: pd.arrays.ArrowStringArray, first: int
+) -> pd.arrays.ArrowStringArray:
+    """Customer ids from customer numbers (``labels`` spells ``first, first + 1, ...``; -1 = missing)."""
+    return labels.take(np.where(numbers >= 0, numbers - first, -1), allow_fill=True)
 
 
 def _frames(
@@ -1377,21 +1386,25 @@ def _frames(
     unique_keys, first_pos = np.unique(rows.key, return_index=True)
     rank = np.empty(len(unique_keys), dtype=np.int64)
     rank[np.argsort(first_pos, kind="stable")] = np.arange(len(unique_keys))
-    invoice = invoice_start + rank[np.searchsorted(unique_keys, rows.key)]
-    invoice_text = invoice.astype(str)
-    order_id = np.where(rows.cancel, np.char.add("C", invoice_text), invoice_text)
+    key_is_cancel = np.isin(
+        (unique_keys >> _SOURCE_BITS) & 0xF, [_SOURCES["base_cancel"], _SOURCES["subscription_cancel"]]
+    )
+    prefix = np.where(key_is_cancel[np.argsort(rank)], "C", "")
+    invoice_labels = _number_labels(invoice_start, len(unique_keys), prefix)
+    invoice_code = rank[np.searchsorted(unique_keys, rows.key)]
     is_product = rows.product < catalogue.n_products
     category = np.where(
         is_product, catalogue.category[np.minimum(rows.product, catalogue.n_products - 1)], -1
     )
     customer_country = np.concatenate([b.customers["country"] for b in blocks])
-    first_number = blocks[0].customers["cust"][0]
+    first_number = int(blocks[0].customers["cust"][0])
+    id_labels = _number_labels(first_number, len(customer_country))
     country = np.where(rows.cust >= 0, customer_country[np.maximum(rows.cust - first_number, 0)], 0)
     amount = np.round(rows.quantity * rows.unit_price, 2)
     transactions = pd.DataFrame(
         {
-            "customer_id": _customer_ids(rows.cust),
-            "order_id": pd.array(order_id.astype(object), dtype="str"),
+            "customer_id": _customer_ids(rows.cust, id_labels, first_number),
+            "order_id": invoice_labels.take(invoice_code),
             "order_date": _timestamps(cal, rows.minute),
             "product_id": _take_str(catalogue.product_ids, rows.product),
             "description": _take_str(catalogue.description, rows.product),
@@ -1408,7 +1421,7 @@ def _frames(
     cust = {k: np.concatenate([b.customers[k] for b in blocks]) for k in blocks[0].customers}
     customers = pd.DataFrame(
         {
-            "customer_id": _customer_ids(cust["cust"]),
+            "customer_id": _customer_ids(cust["cust"], id_labels, first_number),
             "signup_date": _timestamps(cal, (cust["signup_day"] * 1440).astype(np.int64)),
             "age": cust["age"],
             "gender": _take_str(GENDERS, cust["gender"]),
@@ -1425,7 +1438,7 @@ def _frames(
     s_order = np.lexsort((s.cust, s.minute))
     sessions = pd.DataFrame(
         {
-            "customer_id": _customer_ids(s.cust[s_order]),
+            "customer_id": _customer_ids(s.cust[s_order], id_labels, first_number),
             "session_start": _timestamps(cal, s.minute[s_order]),
             "pages_viewed": s.pages[s_order].astype(np.int64),
             "category_viewed": _take_str(_CATEGORY_NAMES, s.category[s_order]),
@@ -1435,11 +1448,11 @@ def _frames(
     )
     r = {k: np.concatenate([b.reviews[k] for b in blocks]) for k in blocks[0].reviews}
     r_order = np.lexsort((r["key"], r["minute"]))
-    review_invoice = invoice_start + rank[np.searchsorted(unique_keys, r["key"][r_order])]
+    review_code = rank[np.searchsorted(unique_keys, r["key"][r_order])]
     reviews = pd.DataFrame(
         {
-            "order_id": pd.array(review_invoice.astype(str).astype(object), dtype="str"),
-            "customer_id": _customer_ids(r["cust"][r_order]),
+            "order_id": invoice_labels.take(review_code),
+            "customer_id": _customer_ids(r["cust"][r_order], id_labels, first_number),
             "score": r["score"][r_order].astype(np.int64),
             "review_date": _timestamps(cal, r["minute"][r_order]),
         }
@@ -1448,7 +1461,7 @@ def _frames(
     type_names = [ty.name for ty in _ALL_TYPES]
     truth = pd.DataFrame(
         {
-            "customer_id": _customer_ids(t["cust"]),
+            "customer_id": _customer_ids(t["cust"], id_labels, first_number),
             "type": _take_str(type_names, t["type"]),
             "type_before_shift": _take_str(type_names, t["type_before_shift"]),
             "shifted": t["shifted"].astype(bool),

@@ -15,12 +15,14 @@ Money
 
 Performance
 -----------
-Customer ids are factorized to integer codes once (renumbered in id order, so outputs do not
-depend on the row order of the input) and every per-customer quantity is a numpy reduction on those
-codes (``np.bincount``, ``np.minimum.at`` / ``np.maximum.at``, a sort of int64 keys for distinct
-counts): no Python loop over customers or rows, no pandas ``groupby``. String ids are factorized by
-:func:`factorize_runs`, which hashes one value per run of equal consecutive rows (the lines of an
-order sit together in a log). ``benchmarks/bench_features.py`` measures it on 10,000,000 order lines.
+The per-customer reductions over the transaction lines (first/last purchase, distinct orders,
+sums, per-customer-day aggregation for BTYD, spend per category and channel, distinct products)
+run as one SQL ``GROUP BY customer_id`` query in DuckDB over an Arrow view of the columns
+(zero-copy for pandas ``str`` and numpy columns): hashing the string ids is the dominant cost, and
+DuckDB's hash aggregate does it in one pass, whatever the row order of the log. DuckDB runs on one
+thread, so every sum accumulates in row order and results are deterministic. Side tables
+(sessions, reviews, customers) are joined to the sorted customer ids in pandas/numpy.
+``benchmarks/bench_features.py`` measures it on 10,000,000 order lines.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from segkit.schema import (
@@ -152,23 +154,22 @@ def column_doc(name: str, demographics: tuple[str, ...] | list[str] = ()) -> pd.
 # --------------------------------------------------------------------------- prepared lines
 @dataclass
 class _Lines:
-    """Transactions up to the snapshot, reduced to numpy arrays on integer customer codes."""
+    """Transactions up to the snapshot as an Arrow table (the input of the DuckDB queries).
 
-    frame: pd.DataFrame  # the kept rows (other columns are read from here)
-    codes: np.ndarray  # int64 customer code per line, codes ordered by customer id
-    customer_ids: pd.Index  # customer id of each code
-    day: np.ndarray  # int64 day number (days since 1970-01-01) per line
-    timestamp_ns: np.ndarray  # int64 nanoseconds since epoch per line
-    amount: np.ndarray  # float64 per line
+    Columns: ``customer_id``, ``day`` (int64 days since 1970-01-01), ``timestamp_ns`` (int64
+    nanoseconds since the epoch), ``amount`` (float64) and, when the transactions have them,
+    ``order_id``, ``product_id``, ``category``, ``channel``.
+    """
+
+    table: pa.Table
     snapshot_day: int  # day number of the snapshot
-
-    @property
-    def n_customers(self) -> int:
-        return len(self.customer_ids)
 
     @property
     def snapshot(self) -> pd.Timestamp:
         return pd.Timestamp(self.snapshot_day * _NS_PER_DAY)
+
+    def has(self, column: str) -> bool:
+        return column in self.table.column_names
 
 
 def _check_table(df: object, table: str, required: tuple[str, ...]) -> pd.DataFrame:
@@ -229,51 +230,16 @@ def _snapshot_day(snapshot_date: object, last_day: int, convention: str) -> int:
     return int(np.datetime64(stamp.normalize(), "D").astype(np.int64))
 
 
-def _run_heads(values: pd.Series) -> np.ndarray | None:
-    """Boolean mask of the rows whose value differs from the previous row's (None if not cheap)."""
-    chunked = getattr(values.array, "_pa_array", None)  # Arrow-backed (pandas "str" dtype)
-    if isinstance(chunked, pa.ChunkedArray):
-        flat = chunked.combine_chunks()
-        differs = pc.fill_null(pc.not_equal(flat[1:], flat[:-1]), True)
-        return np.concatenate([[True], differs.to_numpy(zero_copy_only=False)])
-    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_datetime64_dtype(values.dtype):
-        raw = values.to_numpy()
-        return np.concatenate([[True], raw[1:] != raw[:-1]])
-    return None
-
-
-def factorize_runs(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """``pd.factorize`` that hashes one value per run of equal consecutive rows.
-
-    Transaction logs hold the lines of an order (and the orders of a visit) on consecutive rows, so
-    ids come in runs; comparing neighbours is far cheaper than hashing every row. The result is
-    exactly ``pd.factorize(values)`` (codes in order of first appearance, -1 for missing).
-    """
-    heads = _run_heads(values) if len(values) > 1 else None
-    if heads is None or heads.mean() > 0.8:  # few runs to exploit: plain factorize
-        codes, uniques = pd.factorize(values)
-        return codes.astype(np.int64), pd.Index(uniques)
-    positions = np.flatnonzero(heads)
-    head_codes, uniques = pd.factorize(values.iloc[positions])
-    run_lengths = np.diff(np.append(positions, len(values)))
-    return np.repeat(head_codes.astype(np.int64), run_lengths), pd.Index(uniques)
-
-
-def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Factorize ids once and renumber the codes in id order (deterministic whatever the row order)."""
-    codes, uniques = factorize_runs(ids)
-    if (codes < 0).any():
-        raise bad_rows_error(
-            DataError,
-            "transactions: customer_id is missing (clean the data with segkit.clean_transactions)",
-            CUSTOMER_ID,
-            ids.index[codes < 0],
-        )
-    uniques = pd.Index(uniques)
-    order = np.asarray(uniques.argsort())  # Arrow-backed strings sort in pyarrow, not in Python
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order), dtype=np.int64)
-    return rank[codes], pd.Index(uniques.take(order), name=CUSTOMER_ID)
+def _arrow_column(values: pd.Series | np.ndarray) -> pa.Array | pa.ChunkedArray:
+    """Arrow view of a column (zero-copy for numpy and for pandas ``str``); other types as text."""
+    if isinstance(values, np.ndarray):
+        return pa.array(values)
+    dtype = values.dtype
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return pa.array(values.array)
+    if pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_extension_array_dtype(dtype):
+        return pa.array(values.to_numpy())
+    return pa.array(values.astype("str").array)
 
 
 def _prepare(transactions: pd.DataFrame, snapshot_date: object, convention: str) -> _Lines:
@@ -284,6 +250,14 @@ def _prepare(transactions: pd.DataFrame, snapshot_date: object, convention: str)
     tx = _check_table(transactions, "transactions", (CUSTOMER_ID, ORDER_DATE))
     if len(tx) == 0:
         raise DataError("transactions: the table is empty", column=CUSTOMER_ID)
+    missing_id = tx[CUSTOMER_ID].isna().to_numpy()
+    if missing_id.any():
+        raise bad_rows_error(
+            DataError,
+            "transactions: customer_id is missing (clean the data with segkit.clean_transactions)",
+            CUSTOMER_ID,
+            tx.index[missing_id],
+        )
     amount = _amount(tx)
     day, timestamp_ns = _day_numbers(tx[ORDER_DATE], ORDER_DATE, "transactions")
     snapshot_day = _snapshot_day(snapshot_date, int(day.max()), convention)
@@ -295,101 +269,115 @@ def _prepare(transactions: pd.DataFrame, snapshot_date: object, convention: str)
             f"(the first is on {first})",
             column="snapshot_date",
         )
-    if not keep.all():
-        tx = tx.loc[keep]
-        amount, day, timestamp_ns = amount.loc[keep], day[keep], timestamp_ns[keep]
-    codes, customer_ids = _sorted_codes(tx[CUSTOMER_ID])
-    return _Lines(tx, codes, customer_ids, day, timestamp_ns, amount.to_numpy(), snapshot_day)
+    columns = {
+        CUSTOMER_ID: tx[CUSTOMER_ID],
+        "day": day,
+        "timestamp_ns": timestamp_ns,
+        AMOUNT: amount.to_numpy(),
+    }
+    columns |= {name: tx[name] for name in (ORDER_ID, PRODUCT_ID, CATEGORY, CHANNEL) if name in tx.columns}
+    table = pa.table({name: _arrow_column(values) for name, values in columns.items()})
+    return _Lines(table if keep.all() else table.filter(pa.array(keep)), snapshot_day)
 
 
-# --------------------------------------------------------------------------- numpy reductions
-def _min_max(codes: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    low = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    high = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
-    np.minimum.at(low, codes, values)
-    np.maximum.at(high, codes, values)
-    return low, high
+# --------------------------------------------------------------------------- DuckDB engine
+def _query(lines: _Lines, sql: str, params: list[object] | None = None) -> pa.Table:
+    """Run ``sql`` on the table ``lines`` in DuckDB, on one thread.
 
-
-def _distinct_per_customer(codes: np.ndarray, other: np.ndarray, n_other: int, n: int) -> np.ndarray:
-    """Number of distinct ``other`` codes (0..n_other-1) per customer code.
-
-    When every ``other`` value belongs to a single customer (an order id, typically), the count is
-    a bincount of each value's owner; otherwise the distinct (customer, value) pairs are found by
-    sorting their combined int64 key.
+    One thread keeps results deterministic (every sum accumulates in row order, as
+    ``np.bincount`` or a pandas groupby would) and is the cheaper choice in CPU time on a shared
+    machine (``benchmarks/bench_features.py``).
     """
-    low, high = _min_max(other, codes, n_other)
-    present = low <= high
-    if np.array_equal(low[present], high[present]):
-        return np.bincount(low[present], minlength=n)
-    key = np.sort(codes * np.int64(n_other) + other)
-    first = np.empty(len(key), dtype=bool)
-    first[0] = True
-    np.not_equal(key[1:], key[:-1], out=first[1:])
-    return np.bincount(key[first] // n_other, minlength=n)
+    with duckdb.connect(config={"threads": 1}) as con:
+        con.register("lines", lines.table)
+        return con.sql(sql, params=params).to_arrow_table()
 
 
-def _order_codes(lines: _Lines) -> tuple[np.ndarray, int]:
-    """Integer order code per line: order_id when present, else the purchase timestamp."""
-    tx = lines.frame
-    if ORDER_ID in tx.columns:
-        order_ids = tx[ORDER_ID]
-        missing = order_ids.isna().to_numpy()
-        if missing.any():  # a line without order id is its own order at its timestamp
-            stamps = pd.Series(lines.timestamp_ns, index=tx.index).astype("str").radd("@")
-            order_ids = order_ids.astype("str").where(~missing, stamps)
-        codes, uniques = factorize_runs(order_ids)
+def _per_customer(
+    lines: _Lines, aggregates: dict[str, str], params: list[object] | None = None, source: str = "lines"
+) -> tuple[pd.Index, dict[str, np.ndarray]]:
+    """Evaluate SQL ``aggregates`` (name -> expression) per customer, customers in id order.
+
+    Returns the sorted customer ids and one numpy array per aggregate, aligned with them.
+    """
+    select = ", ".join(f"{expression} AS {name}" for name, expression in aggregates.items())
+    result = _query(
+        lines,
+        f"SELECT {CUSTOMER_ID}, {select} FROM {source} GROUP BY {CUSTOMER_ID} ORDER BY {CUSTOMER_ID}",
+        params,
+    )
+    ids = pd.Index(result.column(CUSTOMER_ID).to_pandas(), name=CUSTOMER_ID)
+    return ids, {name: result.column(name).to_numpy() for name in aggregates}
+
+
+def _marketing_aggregates(lines: _Lines) -> dict[str, str]:
+    """Per-customer SQL of the marketing RFM: first/last timestamp, distinct orders, total amount.
+
+    An order is an ``order_id``; a line without one (or every line, without the column) is an
+    order at its timestamp.
+    """
+    if lines.has(ORDER_ID):
+        orders = "count(DISTINCT order_id) + count(DISTINCT CASE WHEN order_id IS NULL THEN timestamp_ns END)"
     else:
-        codes, uniques = factorize_runs(pd.Series(lines.timestamp_ns))
-    return codes.astype(np.int64), len(uniques)
+        orders = "count(DISTINCT timestamp_ns)"
+    return {
+        "first_ns": "min(timestamp_ns)",
+        "last_ns": "max(timestamp_ns)",
+        "frequency": orders,
+        "monetary": f"sum({AMOUNT})",
+    }
 
 
-def _rfm_marketing(lines: _Lines) -> pd.DataFrame:
-    n = lines.n_customers
-    first_ns, last_ns = _min_max(lines.codes, lines.timestamp_ns, n)
+def _rfm_marketing(customer_ids: pd.Index, values: dict[str, np.ndarray], snapshot_day: int) -> pd.DataFrame:
+    """The marketing RFM table from the per-customer results of :func:`_marketing_aggregates`."""
+    first_ns, last_ns = values["first_ns"].astype(np.int64), values["last_ns"].astype(np.int64)
     first_day, last_day = first_ns // _NS_PER_DAY, last_ns // _NS_PER_DAY  # floor: the calendar day
-    order_codes, n_orders = _order_codes(lines)
-    frequency = _distinct_per_customer(lines.codes, order_codes, n_orders, n).astype(np.int64)
-    monetary = np.bincount(lines.codes, weights=lines.amount, minlength=n)
-    recency_days = lines.snapshot_day - last_day
-    tenure_days = lines.snapshot_day - first_day
+    frequency = values["frequency"].astype(np.int64)
+    monetary = values["monetary"].astype(np.float64)
+    tenure_days = snapshot_day - first_day
     with np.errstate(divide="ignore", invalid="ignore"):
         between = np.where(frequency > 1, (last_day - first_day) / np.maximum(frequency - 1, 1), tenure_days)
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "recency_days": recency_days.astype(np.int64),
+            "recency_days": snapshot_day - last_day,
             "frequency": frequency,
             "monetary": monetary,
             "avg_order_value": monetary / frequency,
-            "tenure_days": tenure_days.astype(np.int64),
+            "tenure_days": tenure_days,
             "mean_days_between_orders": between.astype(np.float64),
             "first_purchase": first_ns.astype("datetime64[ns]"),
             "last_purchase": last_ns.astype("datetime64[ns]"),
         },
-        index=lines.customer_ids,
+        index=customer_ids,
     )
-    return out
 
 
 def _rfm_btyd(lines: _Lines) -> pd.DataFrame:
-    n = lines.n_customers
-    first_day, last_day = _min_max(lines.codes, lines.day, n)
-    span = int(lines.day.max() - lines.day.min()) + 1
-    purchase_days = _distinct_per_customer(lines.codes, lines.day - lines.day.min(), span, n)
-    total = np.bincount(lines.codes, weights=lines.amount, minlength=n)
-    on_first_day = lines.day == first_day[lines.codes]
-    first_day_amount = np.bincount(lines.codes[on_first_day], weights=lines.amount[on_first_day], minlength=n)
-    frequency = (purchase_days - 1).astype(np.float64)
+    """lifetimes' summary at daily resolution: purchases summed per customer-day, then per customer."""
+    purchase_days = (
+        f"(SELECT {CUSTOMER_ID}, day, sum({AMOUNT}) AS amount FROM lines GROUP BY {CUSTOMER_ID}, day)"
+    )
+    customer_ids, values = _per_customer(
+        lines,
+        {
+            "first_day": "min(day)",
+            "last_day": "max(day)",
+            "purchase_days": "count(*)",
+            "repeat_amount": "sum(amount) - arg_min(amount, day)",  # all days but the first
+        },
+        source=purchase_days,
+    )
+    frequency = (values["purchase_days"] - 1).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        monetary_value = np.where(frequency > 0, (total - first_day_amount) / np.maximum(frequency, 1), 0.0)
+        monetary_value = np.where(frequency > 0, values["repeat_amount"] / np.maximum(frequency, 1), 0.0)
     return pd.DataFrame(
         {
             "frequency": frequency,
-            "recency": (last_day - first_day).astype(np.float64),
-            "T": (lines.snapshot_day - first_day).astype(np.float64),
+            "recency": (values["last_day"] - values["first_day"]).astype(np.float64),
+            "T": (lines.snapshot_day - values["first_day"]).astype(np.float64),
             "monetary_value": monetary_value,
         },
-        index=lines.customer_ids,
+        index=customer_ids,
     )
 
 
@@ -443,8 +431,10 @@ def rfm(
         Unknown convention or unparsable snapshot date.
     """
     lines = _prepare(transactions, snapshot_date, convention)
-    table = _rfm_marketing(lines) if convention == "marketing" else _rfm_btyd(lines)
-    return _record(table, lines, convention)
+    if convention == "btyd":
+        return _record(_rfm_btyd(lines), lines, convention)
+    customer_ids, values = _per_customer(lines, _marketing_aggregates(lines))
+    return _record(_rfm_marketing(customer_ids, values, lines.snapshot_day), lines, convention)
 
 
 # --------------------------------------------------------------------------- customer file
@@ -453,39 +443,35 @@ def _slug(value: object) -> str:
     return text or "unnamed"
 
 
-def _spend_shares(lines: _Lines, column: str, prefix: str, monetary: np.ndarray) -> pd.DataFrame:
-    """Share of each customer's spend per level of ``column`` (vectorised 2-D bincount).
+def _share_columns(lines: _Lines, column: str, prefix: str) -> list[tuple[str, list[object]]]:
+    """Spend-share columns of ``column``: (output name, the raw levels it sums) each.
 
     Levels are named by their slug (levels with the same slug are merged; a missing level is
-    ``unknown``). Beyond :data:`MAX_SHARE_LEVELS` levels, all but the top ones by revenue are summed
-    into ``other``. Columns are in alphabetical order, ``other`` and ``unknown`` last.
+    ``unknown``). Beyond :data:`MAX_SHARE_LEVELS` levels, all but the top ones by revenue (ties by
+    name) are summed into ``other``. Columns are in alphabetical order, ``other`` and ``unknown``
+    last. Works on the few distinct levels, not on the lines.
     """
-    level_codes, levels = factorize_runs(lines.frame[column])
-    slugs = pd.Series([_slug(level) for level in levels] + ["unknown"], dtype="str")  # per level, not per row
-    slug_codes, names = pd.factorize(slugs)
-    names = np.asarray(names, dtype=object)
-    line_slug = slug_codes[np.where(level_codes < 0, len(levels), level_codes)]
-    revenue = np.bincount(line_slug, weights=lines.amount, minlength=len(names))
-    present = np.flatnonzero(np.bincount(line_slug, minlength=len(names)) > 0)
-    if len(present) > MAX_SHARE_LEVELS:
-        by_revenue = present[np.lexsort((names[present], -revenue[present]))]
-        kept = by_revenue[: MAX_SHARE_LEVELS - 1]
-        names = np.append(names, "other")
-        line_slug = np.where(np.isin(line_slug, kept), line_slug, len(names) - 1)
-        present = np.append(kept, len(names) - 1)
-    last = np.isin(names[present], ["other", "unknown"])
-    columns = present[np.lexsort((names[present], last))]
-    position = np.full(len(names), -1, dtype=np.int64)
-    position[columns] = np.arange(len(columns))
-    n_out = len(columns)
-    spend = np.bincount(
-        lines.codes * n_out + position[line_slug], weights=lines.amount, minlength=lines.n_customers * n_out
-    ).reshape(lines.n_customers, n_out)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shares = np.where(monetary[:, None] != 0, spend / monetary[:, None], 0.0)
-    return pd.DataFrame(
-        shares, index=lines.customer_ids, columns=[f"{prefix}{name}" for name in names[columns]]
-    )
+    levels = _query(lines, f"SELECT {column} AS level, sum({AMOUNT}) AS revenue FROM lines GROUP BY level")
+    raw = levels.column("level").to_pylist()
+    slugs = np.array(["unknown" if level is None else _slug(level) for level in raw], dtype=object)
+    revenue = pd.Series(levels.column("revenue").to_numpy()).groupby(slugs).sum()
+    if len(revenue) > MAX_SHARE_LEVELS:
+        ranked = sorted(revenue.index, key=lambda name: (-revenue[name], name))
+        slugs = np.where(np.isin(slugs, ranked[: MAX_SHARE_LEVELS - 1]), slugs, "other")
+    names = sorted(set(slugs), key=lambda name: (name in ("other", "unknown"), name))
+    return [
+        (f"{prefix}{name}", [level for level, slug in zip(raw, slugs, strict=True) if slug == name])
+        for name in names
+    ]
+
+
+def _level_sum(column: str, levels: list[object]) -> tuple[str, list[object]]:
+    """SQL summing the amount of the lines whose ``column`` is one of ``levels`` (None: missing), and its parameters."""
+    values = [level for level in levels if level is not None]
+    conditions = [f"{column} IN ({', '.join('?' * len(values))})"] if values else []
+    if len(values) < len(levels):
+        conditions.append(f"{column} IS NULL")
+    return f"coalesce(sum({AMOUNT}) FILTER (WHERE {' OR '.join(conditions)}), 0)", values
 
 
 def _side_codes(table: pd.DataFrame, name: str, customer_ids: pd.Index) -> np.ndarray:
@@ -506,30 +492,30 @@ def _until_snapshot(table: pd.DataFrame, column: str, name: str, snapshot_day: i
     return table.loc[dates.isna().to_numpy() | (day <= snapshot_day)]
 
 
-def _review_features(reviews: pd.DataFrame, lines: _Lines) -> pd.DataFrame:
+def _review_features(reviews: pd.DataFrame, customer_ids: pd.Index, snapshot_day: int) -> pd.DataFrame:
     reviews = _check_table(reviews, "reviews", (CUSTOMER_ID, "score"))
-    reviews = _until_snapshot(reviews, "review_date", "reviews", lines.snapshot_day)
+    reviews = _until_snapshot(reviews, "review_date", "reviews", snapshot_day)
     scores = pd.to_numeric(reviews["score"], errors="coerce")
     valid = scores.notna().to_numpy().copy()
-    codes = _side_codes(reviews, "reviews", lines.customer_ids)
+    codes = _side_codes(reviews, "reviews", customer_ids)
     valid &= codes >= 0
-    n = lines.n_customers
+    n = len(customer_ids)
     count = np.bincount(codes[valid], minlength=n)
     total = np.bincount(codes[valid], weights=scores.to_numpy()[valid], minlength=n)
     population_mean = float(scores[valid].mean()) if valid.any() else 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(count > 0, total / np.maximum(count, 1), population_mean)
-    return pd.DataFrame(
-        {"review_count": count.astype(np.int64), "review_mean": mean}, index=lines.customer_ids
-    )
+    return pd.DataFrame({"review_count": count.astype(np.int64), "review_mean": mean}, index=customer_ids)
 
 
-def _session_features(sessions: pd.DataFrame, lines: _Lines, frequency: np.ndarray) -> pd.DataFrame:
+def _session_features(
+    sessions: pd.DataFrame, customer_ids: pd.Index, snapshot_day: int, frequency: np.ndarray
+) -> pd.DataFrame:
     sessions = _check_table(sessions, "sessions", (CUSTOMER_ID,))
-    sessions = _until_snapshot(sessions, "session_start", "sessions", lines.snapshot_day)
-    codes = _side_codes(sessions, "sessions", lines.customer_ids)
+    sessions = _until_snapshot(sessions, "session_start", "sessions", snapshot_day)
+    codes = _side_codes(sessions, "sessions", customer_ids)
     known = codes >= 0
-    n = lines.n_customers
+    n = len(customer_ids)
     count = np.bincount(codes[known], minlength=n)
     out = {"sessions": count.astype(np.int64)}
     has_sessions = count > 0
@@ -545,7 +531,7 @@ def _session_features(sessions: pd.DataFrame, lines: _Lines, frequency: np.ndarr
     else:
         conversion = np.minimum(frequency / denominator, 1.0)
     out["session_conversion"] = np.where(has_sessions, conversion, 0.0)
-    return pd.DataFrame(out, index=lines.customer_ids)
+    return pd.DataFrame(out, index=customer_ids)
 
 
 def _demographics(customers: pd.DataFrame, customer_ids: pd.Index, snapshot: pd.Timestamp) -> pd.DataFrame:
@@ -629,29 +615,46 @@ def customer_file(
         ``attrs["convention"] == "marketing"`` and ``attrs["tables"]`` (the side tables used).
     """
     lines = _prepare(transactions, snapshot_date, "marketing")
-    core = _rfm_marketing(lines)
-    monetary = core["monetary"].to_numpy()
-    parts = [core]
+    aggregates, params, share_names = _marketing_aggregates(lines), [], []
     for column, prefix in ((CATEGORY, "share_cat_"), (CHANNEL, "share_channel_")):
-        if column in lines.frame.columns:
-            parts.append(_spend_shares(lines, column, prefix, monetary))
-    if PRODUCT_ID in lines.frame.columns:
-        product_codes, products = factorize_runs(lines.frame[PRODUCT_ID])
-        product_codes = np.where(product_codes < 0, len(products), product_codes).astype(np.int64)
-        distinct = _distinct_per_customer(lines.codes, product_codes, len(products) + 1, lines.n_customers)
-        parts.append(pd.DataFrame({"distinct_products": distinct.astype(np.int64)}, index=lines.customer_ids))
+        if lines.has(column):
+            for name, levels in _share_columns(lines, column, prefix):
+                aggregates[f"spend_{len(share_names)}"], level_params = _level_sum(column, levels)
+                params += level_params
+                share_names.append(name)
+    if lines.has(PRODUCT_ID):  # a missing product id counts as one product, as in a groupby with dropna=False
+        aggregates["distinct_products"] = (
+            "count(DISTINCT product_id) + max(CASE WHEN product_id IS NULL THEN 1 ELSE 0 END)"
+        )
+    customer_ids, values = _per_customer(lines, aggregates, params)
+    core = _rfm_marketing(customer_ids, values, lines.snapshot_day)
+    parts = [core]
+    if share_names:
+        spend = np.column_stack([values[f"spend_{i}"] for i in range(len(share_names))]).astype(np.float64)
+        monetary = core["monetary"].to_numpy()[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares = np.where(monetary != 0, spend / monetary, 0.0)
+        parts.append(pd.DataFrame(shares, index=customer_ids, columns=share_names))
+    if lines.has(PRODUCT_ID):
+        parts.append(
+            pd.DataFrame(
+                {"distinct_products": values["distinct_products"].astype(np.int64)}, index=customer_ids
+            )
+        )
     tables = ["transactions"]
     if cancellations is not None:
-        parts.append(_cancelled_share(cancellations, lines.customer_ids).to_frame())
+        parts.append(_cancelled_share(cancellations, customer_ids).to_frame())
         tables.append("cancellations")
     if reviews is not None:
-        parts.append(_review_features(reviews, lines))
+        parts.append(_review_features(reviews, customer_ids, lines.snapshot_day))
         tables.append("reviews")
     if sessions is not None:
-        parts.append(_session_features(sessions, lines, core["frequency"].to_numpy()))
+        parts.append(
+            _session_features(sessions, customer_ids, lines.snapshot_day, core["frequency"].to_numpy())
+        )
         tables.append("sessions")
     if customers is not None:
-        demographics = _demographics(customers, lines.customer_ids, lines.snapshot)
+        demographics = _demographics(customers, customer_ids, lines.snapshot)
         clashes = [c for c in demographics.columns if any(c in part.columns for part in parts)]
         if clashes:
             raise SchemaError(

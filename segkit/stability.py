@@ -50,6 +50,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
+
+# Imported here, not in the fitting functions: threadpool_limits only limits thread pools of libraries
+# already loaded, and the OpenMP runtime of scikit-learn's k-means loads with sklearn.cluster.
+from sklearn.cluster import AgglomerativeClustering, KMeans
+from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from segkit import drift as drift_metrics
@@ -391,17 +396,11 @@ def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
 def _cluster(scaled: np.ndarray, algorithm: str, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, Any]:
     """Fit ``algorithm`` with ``k`` clusters; return labels, centroids and the estimator (gmm only)."""
     if algorithm == "kmeans":
-        from sklearn.cluster import KMeans
-
         fitted = KMeans(n_clusters=k, n_init=KMEANS_N_INIT, random_state=seed).fit(scaled)
         return fitted.labels_, fitted.cluster_centers_, None
     if algorithm == "gmm":
-        from sklearn.mixture import GaussianMixture
-
         fitted = GaussianMixture(n_components=k, n_init=2, random_state=seed).fit(scaled)
         return fitted.predict(scaled), fitted.means_, fitted
-    from sklearn.cluster import AgglomerativeClustering
-
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(len(scaled), size=min(len(scaled), AGGLOMERATIVE_SAMPLE), replace=False))
     sample_labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(scaled[sample])
@@ -481,6 +480,13 @@ def choose_k(
     preprocessing (log only for skewed features), and on the demo shop it did not predict the
     simulation's ARI noise (measured: a k it rated 0.95 stable gave refit ARIs down to 0.42).
     """
+    with threadpool_limits(limits=1):
+        return _choose_k(values, revenue, features=features, algorithm=algorithm, seed=seed)
+
+
+def _choose_k(
+    values: np.ndarray, revenue: np.ndarray, *, features: Sequence[str], algorithm: str, seed: int
+) -> tuple[int, str]:
     rng = np.random.default_rng([seed, 7])
     size = min(len(values), K_SEARCH_SAMPLE)
     rows = np.sort(rng.choice(len(values), size=size, replace=False))
@@ -929,8 +935,10 @@ def recommend_retrain_period(
     ``ari_threshold``, or of 2 steps in a row whose largest feature PSI exceeds ``psi_threshold``,
     whichever comes first. Single dips never alarm (the ARI is noisy: see :func:`noise_band`).
 
-    ``days``: with ``origins`` (:func:`rolling_origins`), the shortest observed delay to obsolescence
-    across start dates (or, when none went stale, the shortest horizon watched without an alarm).
+    ``days``: with ``origins`` (:func:`rolling_origins`), the median observed delay to obsolescence
+    across start dates, rounded down to whole steps (the median, not the minimum: an origin trained
+    in the middle of a change goes stale at once and says nothing about how long a model usually
+    lasts); when none went stale, the shortest horizon watched without an alarm.
     Without, the delay from the start to ``obsolete_on``, or the whole horizon watched without an
     alarm. Never shorter than one step.
 
@@ -1037,7 +1045,7 @@ def recommend_retrain_period(
     if origins is not None and len(origins.table):
         observed = origins.table[origins.table["observed"]]
         if len(observed):
-            days = int(observed["delay_days"].min())
+            days = int(observed["delay_days"].median() // period * period)
             origin_text = (
                 f"Across {len(origins.table)} training dates, the model went stale after "
                 f"{int(observed['delay_days'].min())} to {int(observed['delay_days'].max())} days "

@@ -30,7 +30,7 @@ def unshifted() -> DemoShop:
 @pytest.fixture(scope="module")
 def steady() -> DemoShop:
     """A bigger unshifted shop for the marginal targets."""
-    return make_demo_shop(n_customers=8_000, seed=2, shift=False)
+    return make_demo_shop(n_customers=6_000, seed=2, shift=False)
 
 
 def _purchases(tx: pd.DataFrame) -> pd.DataFrame:
@@ -442,16 +442,17 @@ def test_writing_replaces_the_folder_and_leaves_nothing_partial(shop, tmp_path, 
     assert [p.name for p in folder.iterdir()] == [datasets.ONLINE_RETAIL_II_FILE]
 
 
-def test_large_writer_streams_the_same_shop_in_parquet_parts(tmp_path):
-    folder = write_large_demo_shop(tmp_path / "big", n_customers=7_000, chunk_customers=3_000, seed=4)
+def test_large_writer_streams_the_same_shop_in_parquet_parts(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "BLOCK_SIZE", 1_024)  # small blocks: several chunks from a small shop
+    folder = write_large_demo_shop(tmp_path / "big", n_customers=1_500, chunk_customers=500, seed=4)
     parts = sorted(p.name for p in (folder / "transactions.parquet").iterdir())
-    assert len(parts) == 2
+    assert len(parts) >= 2
     data = segkit.read_dataset(folder)
-    shop = make_demo_shop(n_customers=7_000, seed=4)
+    shop = make_demo_shop(n_customers=1_500, seed=4)
     assert len(data.transactions) == len(shop.transactions)
     assert data.transactions["amount"].sum() == pytest.approx(shop.transactions["amount"].sum())
     pd.testing.assert_frame_equal(
         pd.read_parquet(folder / "truth.parquet").reset_index(drop=True), shop.truth, check_dtype=False
     )
     meta = json.loads((folder / "meta.json").read_text())
-    assert meta["messes"] == shop.messes and meta["parts"] == 2
+    assert meta["messes"] == shop.messes and meta["parts"] == len(parts)

@@ -466,21 +466,114 @@ def test_scores_and_segments_on_a_customer_file(shop):
     assert segments.isin(RFM_SEGMENT_NAMES).all()
 
 
-@settings(max_examples=80, deadline=None)
-@given(
-    values=st.lists(
-        st.one_of(st.none(), st.sampled_from(["a", "b", "c", "dd", ""])), min_size=0, max_size=40
-    ),
-    dtype=st.sampled_from(["str", "object"]),
-)
-def test_factorize_runs_equals_pandas_factorize(values, dtype):
-    for repeat in (1, 3):  # repeated values form runs, which take the run path
-        series = pd.Series(np.repeat(np.array(values, dtype=object), repeat), dtype=dtype)
-        codes, uniques = features.factorize_runs(series)
-        expected_codes, expected_uniques = pd.factorize(series)
-        np.testing.assert_array_equal(codes, expected_codes)
-        assert list(uniques) == list(expected_uniques)
-    runs = pd.Series(np.repeat(np.arange(30), 4) % 7)  # long runs of integers take the run path
-    run_codes, run_uniques = features.factorize_runs(runs)
-    np.testing.assert_array_equal(run_codes, pd.factorize(runs)[0])
-    assert list(run_uniques) == list(pd.factorize(runs)[1])
+def random_log(rng: np.random.Generator, n_lines: int) -> pd.DataFrame:
+    """A log with orders on consecutive rows, missing order/product ids and categories."""
+    order = np.sort(rng.integers(0, n_lines // 3, n_lines))
+    customer = rng.integers(0, 150, n_lines // 3)[order]
+    order_ids = pd.array([f"o{o:05d}" for o in order], dtype="str")
+    order_ids[rng.random(n_lines) < 0.05] = None
+    product_ids = pd.array([f"p{p}" for p in rng.integers(0, 40, n_lines)], dtype="str")
+    product_ids[rng.random(n_lines) < 0.05] = None
+    categories = pd.array(rng.choice(["books", "toys", "food"], n_lines), dtype="str")
+    categories[rng.random(n_lines) < 0.05] = None
+    return pd.DataFrame(
+        {
+            "customer_id": pd.array([f"c{c:03d}" for c in customer], dtype="str"),
+            "order_id": order_ids,
+            "order_date": START
+            + pd.to_timedelta(rng.integers(0, 400 * 1440, n_lines // 3)[order], unit="min"),
+            "product_id": product_ids,
+            "amount": np.round(rng.gamma(2.0, 10.0, n_lines), 2),
+            "category": categories,
+        }
+    )
+
+
+def pandas_customer_file(tx: pd.DataFrame, snapshot: pd.Timestamp) -> pd.DataFrame:
+    """RFM, category shares and distinct products with plain pandas groupbys (the reference)."""
+    tx = tx[tx["order_date"].dt.normalize() <= snapshot]
+    orders = tx["order_id"].fillna("@" + tx["order_date"].astype("int64").astype("str"))
+    by_customer = tx.assign(order_id=orders).groupby("customer_id")
+    first, last = by_customer["order_date"].min(), by_customer["order_date"].max()
+    out = pd.DataFrame(
+        {
+            "recency_days": (snapshot - last.dt.normalize()).dt.days,
+            "frequency": by_customer["order_id"].nunique(),
+            "monetary": by_customer["amount"].sum(),
+            "tenure_days": (snapshot - first.dt.normalize()).dt.days,
+        }
+    )
+    spend = tx.pivot_table(
+        index="customer_id",
+        columns=tx["category"].fillna("unknown"),
+        values="amount",
+        aggfunc="sum",
+        fill_value=0.0,
+    )
+    for category in spend.columns:
+        out[f"share_cat_{category}"] = spend[category] / out["monetary"]
+    out["distinct_products"] = by_customer["product_id"].nunique(dropna=False)
+    return out
+
+
+def pandas_btyd(tx: pd.DataFrame, snapshot: pd.Timestamp) -> pd.DataFrame:
+    """lifetimes' daily summary with plain pandas groupbys (the reference)."""
+    tx = tx[tx["order_date"].dt.normalize() <= snapshot]
+    daily = (
+        tx.groupby(["customer_id", tx["order_date"].dt.normalize().rename("day")])["amount"]
+        .sum()
+        .reset_index()
+    )
+    by_customer = daily.groupby("customer_id")
+    first, last = by_customer["day"].min(), by_customer["day"].max()
+    frequency = by_customer.size() - 1
+    repeat_amount = by_customer["amount"].sum() - daily.loc[by_customer["day"].idxmin(), "amount"].to_numpy()
+    return pd.DataFrame(
+        {
+            "frequency": frequency.astype("float64"),
+            "recency": (last - first).dt.days.astype("float64"),
+            "T": (snapshot - first).dt.days.astype("float64"),
+            "monetary_value": (repeat_amount / frequency.clip(lower=1)).where(frequency > 0, 0.0),
+        }
+    )
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_engine_equals_plain_pandas_on_random_logs(seed, shuffled):
+    rng = np.random.default_rng(seed)
+    tx = random_log(rng, 3000)
+    if shuffled:
+        tx = tx.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    snapshot = START + pd.Timedelta(days=300)  # leaves out the last 100 days
+    got = customer_file(tx, snapshot_date=snapshot)
+    want = pandas_customer_file(tx, snapshot)
+    assert list(got.index) == sorted(want.index)
+    assert got.index.dtype == "str" and got.index.name == "customer_id"
+    want = want.loc[got.index]
+    for column in ("recency_days", "frequency", "tenure_days", "distinct_products"):
+        assert got[column].dtype == np.int64
+        np.testing.assert_array_equal(got[column], want[column], err_msg=column)
+    for column in want.columns.drop(["recency_days", "frequency", "tenure_days", "distinct_products"]):
+        np.testing.assert_allclose(got[column], want[column], rtol=1e-12, err_msg=column)
+    pd.testing.assert_frame_equal(rfm(tx, snapshot_date=snapshot), got[rfm(tx.head(5)).columns])
+    btyd = rfm(tx, snapshot_date=snapshot, convention="btyd")
+    pd.testing.assert_frame_equal(
+        btyd, pandas_btyd(tx, snapshot).loc[btyd.index].set_axis(btyd.index), check_exact=False, rtol=1e-12
+    )
+    assert btyd.attrs == {"snapshot_date": "2023-12-26", "convention": "btyd"}
+
+
+def test_customer_ids_are_sorted_like_python_strings():
+    ids = ["b", "B", "a", "é", "Z", "10", "9", "ä", "z", ""]
+    tx = pd.DataFrame(
+        {
+            "customer_id": pd.array(ids, dtype="str"),
+            "order_date": START + pd.to_timedelta(np.arange(len(ids)), unit="D"),
+            "amount": np.arange(len(ids), dtype=float),
+        }
+    )
+    got = rfm(tx)
+    assert list(got.index) == sorted(ids)
+    assert got.loc["é", "monetary"] == 3.0
+    assert list(rfm(tx.astype({"customer_id": object})).index) == sorted(ids)
