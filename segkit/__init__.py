@@ -45,6 +45,12 @@ _EXPORTS: dict[str, str] = {
     "CUSTOMER_FILE_COLUMNS": "segkit.features",
     # drift
     "psi": "segkit.drift",
+    "kl_divergence": "segkit.drift",
+    "js_divergence": "segkit.drift",
+    "ks_statistic": "segkit.drift",
+    "wasserstein_scaled": "segkit.drift",
+    "psi_categorical": "segkit.drift",
+    "js_categorical": "segkit.drift",
     "drift_table": "segkit.drift",
     # model / clustering
     "SegmentationModel": "segkit.model",
@@ -59,6 +65,10 @@ _EXPORTS: dict[str, str] = {
     "recommend_retrain_period": "segkit.stability",
     "rolling_origins": "segkit.stability",
     "segment_migration": "segkit.stability",
+    "noise_band": "segkit.stability",
+    "Recommendation": "segkit.stability",
+    "RollingOrigins": "segkit.stability",
+    "Migration": "segkit.stability",
 }
 
 __all__ = [
