@@ -65,6 +65,9 @@ _EXPORTS: dict[str, str] = {
     "recommend_retrain_period": "segkit.stability",
     "rolling_origins": "segkit.stability",
     "segment_migration": "segkit.stability",
+    # report
+    "run_notebooks": "segkit.report",
+    "RunError": "segkit.report",
     "noise_band": "segkit.stability",
     "Recommendation": "segkit.stability",
     "RollingOrigins": "segkit.stability",

@@ -15,13 +15,14 @@ Money
 
 Performance
 -----------
-The per-customer reductions over the transaction lines (first/last purchase, distinct orders,
-sums, per-customer-day aggregation for BTYD, spend per category and channel, distinct products)
-run as one SQL ``GROUP BY customer_id`` query in DuckDB over an Arrow view of the columns
-(zero-copy for pandas ``str`` and numpy columns): hashing the string ids is the dominant cost, and
-DuckDB's hash aggregate does it in one pass, whatever the row order of the log. DuckDB runs on one
-thread, so every sum accumulates in row order and results are deterministic. Side tables
-(sessions, reviews, customers) are joined to the sorted customer ids in pandas/numpy.
+The per-customer reductions over the transaction lines (first/last purchase, orders, sums,
+spend per category and channel, distinct products) run as SQL group-bys in DuckDB over an Arrow
+view of the columns (zero-copy for pandas ``str`` and numpy columns): lines -> orders ->
+customers for the marketing RFM, lines -> customer-days -> customers for BTYD. Hashing the string
+ids is the dominant cost, and DuckDB's hash aggregate does it in one pass whatever the row order
+of the log. DuckDB runs on one thread, so sums are added in the same order on every run and the
+results are deterministic. Side tables (sessions, reviews, customers) are joined to the sorted
+customer ids in pandas/numpy.
 ``benchmarks/bench_features.py`` measures it on 10,000,000 order lines.
 """
 
@@ -284,9 +285,9 @@ def _prepare(transactions: pd.DataFrame, snapshot_date: object, convention: str)
 def _query(lines: _Lines, sql: str, params: list[object] | None = None) -> pa.Table:
     """Run ``sql`` on the table ``lines`` in DuckDB, on one thread.
 
-    One thread keeps results deterministic (every sum accumulates in row order, as
-    ``np.bincount`` or a pandas groupby would) and is the cheaper choice in CPU time on a shared
-    machine (``benchmarks/bench_features.py``).
+    One thread keeps results deterministic (sums are added in the same order on every run, which
+    a multi-threaded hash aggregate does not guarantee) and costs less CPU time than two threads
+    on this 2-core machine (``benchmarks/bench_features.py``).
     """
     with duckdb.connect(config={"threads": 1}) as con:
         con.register("lines", lines.table)
