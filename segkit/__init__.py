@@ -59,6 +59,10 @@ _EXPORTS: dict[str, str] = {
     "ModelSearch": "segkit.clustering",
     "fit_segmentation": "segkit.clustering",
     "bootstrap_stability": "segkit.clustering",
+    "score_dataset": "segkit.clustering",
+    "segment_profile": "segkit.clustering",
+    "name_segments": "segkit.clustering",
+    "select_features": "segkit.clustering",
     # stability
     "maintenance_simulation": "segkit.stability",
     "Simulation": "segkit.stability",

@@ -316,11 +316,21 @@ def _kmeans(k: int, n: int, seed: int):
     return KMeans(n_clusters=k, n_init=KMEANS_N_INIT, random_state=seed)
 
 
+#: Variance floor of the Gaussian mixtures: features are standardised, and 0.01 keeps components from
+#: collapsing onto the many exact zeros of the share features.
+GMM_REG_COVAR = 1e-2
+
+
 def _gmm(k: int, seed: int):
     from sklearn.mixture import GaussianMixture
 
     return GaussianMixture(
-        n_components=k, covariance_type="full", init_params="k-means++", max_iter=100, random_state=seed
+        n_components=k,
+        covariance_type="full",
+        init_params="kmeans",
+        reg_covar=GMM_REG_COVAR,
+        max_iter=100,
+        random_state=seed,
     )
 
 

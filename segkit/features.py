@@ -646,10 +646,16 @@ def customer_file(
         with np.errstate(divide="ignore", invalid="ignore"):
             shares = np.where(monetary != 0, spend / monetary, 0.0)
         parts.append(pd.DataFrame(shares, index=customer_ids, columns=share_names))
-    if lines.has(PRODUCT_ID):  # (customer, product) groups: a missing product id counts as one product
-        products = f"(SELECT {CUSTOMER_ID} FROM lines GROUP BY {CUSTOMER_ID}, product_id)"
-        _, distinct = _per_customer(lines, {"distinct_products": "count(*)"}, source=products)
-        parts.append(pd.DataFrame({"distinct_products": distinct["distinct_products"]}, index=customer_ids))
+    if lines.has(PRODUCT_ID):
+        distinct = "count(DISTINCT product_id)"
+        if lines.table.column(PRODUCT_ID).null_count:  # a missing product id counts as one product
+            distinct += " + max(CASE WHEN product_id IS NULL THEN 1 ELSE 0 END)"
+        _, products = _per_customer(lines, {"distinct_products": distinct})
+        parts.append(
+            pd.DataFrame(
+                {"distinct_products": products["distinct_products"].astype(np.int64)}, index=customer_ids
+            )
+        )
     tables = ["transactions"]
     if cancellations is not None:
         parts.append(_cancelled_share(cancellations, customer_ids).to_frame())

@@ -456,3 +456,36 @@ def test_large_writer_streams_the_same_shop_in_parquet_parts(tmp_path, monkeypat
     )
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["messes"] == shop.messes and meta["parts"] == len(parts)
+
+
+def test_the_shift_shows_in_trailing_windows_within_three_weeks(shop, unshifted):
+    """Share of window-active customers who ordered in the last 21 days: jumps with the shift only."""
+
+    def recent_share(which: DemoShop, at: pd.Timestamp) -> float:
+        orders = _orders(which.transactions)
+        window = orders.loc[
+            (orders["order_date"] < at) & (orders["order_date"] >= at - pd.Timedelta(days=365))
+        ]
+        last = window.groupby("customer_id")["order_date"].max()
+        return float((last >= at - pd.Timedelta(days=21)).mean())
+
+    before, after = shop.shift_date, shop.shift_date + pd.Timedelta(days=21)
+    assert recent_share(shop, after) > 2 * recent_share(shop, before)
+    assert 0.8 < recent_share(unshifted, after) / recent_share(unshifted, before) < 1.25
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 3])
+def test_the_maintenance_simulation_alarms_after_the_shift_only(seed):
+    stability = pytest.importorskip("segkit.stability")
+    from segkit.cleaning import clean_transactions
+
+    for shift in (True, False):
+        shop = make_demo_shop(n_customers=10_000, seed=seed, shift=shift)
+        clean, _ = clean_transactions(shop.transactions)
+        simulation = stability.maintenance_simulation(clean, progress=False)
+        alarm = stability.recommend_retrain_period(simulation).obsolete_on
+        if shift:
+            assert alarm is not None and pd.Timedelta(0) <= alarm - shop.shift_date <= pd.Timedelta(days=42)
+        else:
+            assert alarm is None
