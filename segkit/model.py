@@ -37,6 +37,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -268,7 +269,7 @@ class SegmentationModel:
             "metadata_json": json.dumps(metadata, sort_keys=True),
             "profile_json": self.profile.to_json(orient="split", double_precision=15),
         }
-        data = sio.dumps(payload)
+        data = _reproducible_zip(sio.dumps(payload))
         sidecar = dict(metadata, model_file=path.name, model_file_sha256=hashlib.sha256(data).hexdigest())
         text = json.dumps(sidecar, indent=2, sort_keys=True, allow_nan=False) + "\n"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -429,6 +430,42 @@ def _check_dtype(values: pd.Series, name: str, expected: str) -> None:
             name,
             values.head(5),
         )
+
+
+def _reproducible_zip(data: bytes) -> bytes:
+    """Rewrite a skops archive so that the same model always gives the same bytes.
+
+    skops names array entries and memo ids after ``id()`` of the object (a memory address) and
+    stamps every entry with the current time. This renumbers entries (``0.npy, 1.npy, ...``) and
+    ``__id__`` values in order of first appearance in ``schema.json``, consistently, and fixes the
+    timestamps; what loads is unchanged (the round-trip tests load these files).
+    """
+    source = zipfile.ZipFile(io.BytesIO(data))
+    schema = source.read("schema.json").decode("utf-8")
+    entries = [info for info in source.infolist() if info.filename != "schema.json"]
+    known = {info.filename for info in entries}
+    reference = re.compile("|".join(re.escape(f'"{name}"') for name in sorted(known, key=len, reverse=True)))
+    renamed: dict[str, str] = {}
+    for match in reference.finditer(schema):
+        name = match.group(0)[1:-1]
+        renamed.setdefault(name, f"{len(renamed)}{Path(name).suffix}")
+    schema = reference.sub(lambda m: f'"{renamed[m.group(0)[1:-1]]}"', schema) if known else schema
+    object_ids: dict[str, int] = {}  # memo ids (memory addresses) -> 1, 2, ... in order of appearance
+    schema = re.sub(
+        r'"__id__": (\d+)',
+        lambda m: f'"__id__": {object_ids.setdefault(m.group(1), len(object_ids) + 1)}',
+        schema,
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        target.writestr(zipfile.ZipInfo("schema.json", date_time=(1980, 1, 1, 0, 0, 0)), schema)
+        for info in sorted(entries, key=lambda i: renamed.get(i.filename, i.filename)):
+            fixed = zipfile.ZipInfo(
+                renamed.get(info.filename, info.filename), date_time=(1980, 1, 1, 0, 0, 0)
+            )
+            fixed.compress_type = info.compress_type
+            target.writestr(fixed, source.read(info.filename))
+    return out.getvalue()
 
 
 def _write_bytes_atomic(data: bytes, path: Path) -> None:

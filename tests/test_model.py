@@ -44,6 +44,15 @@ def test_round_trip_gives_identical_predictions(customers, algorithm, tmp_path):
     pd.testing.assert_frame_equal(loaded.profile, model.profile, check_dtype=False)
 
 
+def test_same_model_gives_identical_file_bytes(customers, tmp_path):
+    first = clustering.fit_segmentation(customers, "kmeans", 4, seed=2).save(tmp_path / "a" / "model.skops")
+    second = clustering.fit_segmentation(customers, "kmeans", 4, seed=2).save(tmp_path / "b" / "model.skops")
+    assert first.read_bytes() == second.read_bytes()
+    assert first.with_suffix(".json").read_text() == second.with_suffix(".json").read_text()
+    other = clustering.fit_segmentation(customers, "kmeans", 4, seed=3).save(tmp_path / "c" / "model.skops")
+    assert other.read_bytes() != first.read_bytes()
+
+
 def test_sidecar_json_holds_the_metadata(model, saved):
     sidecar = json.loads(saved.with_suffix(".json").read_text())
     assert sidecar["model_file_sha256"] == hashlib.sha256(saved.read_bytes()).hexdigest()
