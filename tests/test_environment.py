@@ -12,6 +12,8 @@ yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parents[1]
 REQ = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$")
+#: conda-forge package name -> PyPI name, where they differ
+CONDA_TO_PYPI = {"python-duckdb": "duckdb"}
 
 
 def _parse(requirements: list[str]) -> dict[str, str]:
@@ -34,7 +36,7 @@ def _conda() -> dict[str, str]:
     parsed = _parse(conda)
     parsed.pop("python")
     parsed.pop("pip")
-    return parsed
+    return {CONDA_TO_PYPI.get(name, name): bound for name, bound in parsed.items()}
 
 
 def test_same_dependencies_and_bounds():
