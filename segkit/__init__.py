@@ -24,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "DemoShop": "segkit.datasets",
     "make_demo_shop": "segkit.datasets",
     "write_demo_shop": "segkit.datasets",
+    "write_large_demo_shop": "segkit.datasets",
     # inputs
     "load_inputs": "segkit.inputs",
     # cleaning
