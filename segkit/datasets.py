@@ -89,6 +89,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segkit.cleaning import REASONS as CLEANING_REASONS
+from segkit.io import OLIST_FILES
 from segkit.schema import ParameterError
 
 __all__ = [
@@ -947,16 +949,9 @@ def _draw_reviews(rng: np.random.Generator, orders: _Orders, period_minutes: int
 
 
 # --------------------------------------------------------------------------- messes
-#: The cleaning reasons planted rows carry (DESIGN.md "Cleaning"), in the cleaning's order.
-REASONS = (
-    "missing_customer_id",
-    "non_product",
-    "duplicate",
-    "cancellation",
-    "cancelled_purchase",
-    "non_positive_price",
-    "kept",
-)
+#: The cleaning reasons planted rows carry (DESIGN.md "Cleaning"), in the cleaning's order: every
+#: reason but ``outlier`` (that rule is off by default, and the shop plants no outliers).
+REASONS: tuple[str, ...] = tuple(reason for reason in CLEANING_REASONS if reason != "outlier")
 _R = {name: code for code, name in enumerate(REASONS)}
 _INT_MAX = np.iinfo(np.int64).max
 
@@ -1761,22 +1756,11 @@ def _seller_ids() -> dict[str, str]:
     return {name: hashlib.md5(name.encode()).hexdigest() for name in CATEGORIES}
 
 
-_OLIST_STEMS = {
-    "orders": "olist_orders_dataset",
-    "order_items": "olist_order_items_dataset",
-    "order_payments": "olist_order_payments_dataset",
-    "order_reviews": "olist_order_reviews_dataset",
-    "customers": "olist_customers_dataset",
-    "products": "olist_products_dataset",
-    "category_translation": "product_category_name_translation",
-}
-
-
 def _write_olist(shop: DemoShop, folder: Path) -> None:
     from segkit.io import write_csv_atomic
 
     for name, frame in _olist_tables(shop).items():
-        write_csv_atomic(frame, folder / f"{_OLIST_STEMS[name]}.csv")
+        write_csv_atomic(frame, folder / f"{OLIST_FILES[name]}.csv")
 
 
 _WRITERS = {"generic": _write_generic, "olist": _write_olist, "online_retail_ii": _write_online_retail_ii}

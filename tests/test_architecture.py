@@ -82,7 +82,9 @@ def test_imports_follow_the_layers(path):
         if imported == module or imported not in LAYERS:
             continue
         ok = LAYERS[imported] < LAYERS[module] or (module, imported) in EXCEPTIONS
-        assert ok, f"segkit.{module} (layer {LAYERS[module]}) imports segkit.{imported} (layer {LAYERS[imported]})"
+        assert ok, (
+            f"segkit.{module} (layer {LAYERS[module]}) imports segkit.{imported} (layer {LAYERS[imported]})"
+        )
 
 
 def test_layer_check_can_fail():
@@ -109,7 +111,9 @@ def test_notebook_is_thin_and_stripped(path):
         assert cell.get("outputs", []) == [], f"{path.name}: outputs not stripped"
         assert cell.get("execution_count") is None, f"{path.name}: execution counts not stripped"
         tree = ast.parse("".join(cell["source"]))
-        defs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)]
+        defs = [
+            n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
+        ]
         assert not defs, f"{path.name}: function or class defined in a notebook; move it into segkit"
         for node in ast.walk(tree):
             if isinstance(node, ast.Import | ast.ImportFrom):
