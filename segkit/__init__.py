@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "customer_file": "segkit.features",
     "rfm_scores": "segkit.features",
     "rfm_segments": "segkit.features",
+    "with_rfm_segments": "segkit.features",
     "RFMScorer": "segkit.features",
     "CUSTOMER_FILE_COLUMNS": "segkit.features",
     # drift

@@ -63,6 +63,7 @@ __all__ = [
     "rfm",
     "rfm_scores",
     "rfm_segments",
+    "with_rfm_segments",
 ]
 
 CONVENTIONS = ("marketing", "btyd")
@@ -937,3 +938,15 @@ def rfm_segments(scores: pd.DataFrame, rules: pd.DataFrame | None = None, bins: 
     lookup = _segment_lookup(rules, bins)
     flat = (values[:, 0] - 1) * bins * bins + (values[:, 1] - 1) * bins + (values[:, 2] - 1)
     return pd.Series(lookup[flat], index=scores.index, name="rfm_segment", dtype="str")
+
+
+def with_rfm_segments(customer_file: pd.DataFrame, rules: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The customer file with its RFM scores and named RFM segment joined (5 bins, the standard map).
+
+    Adds ``r_score``, ``f_score``, ``m_score``, ``rfm_score`` (:func:`rfm_scores`) and ``rfm_segment``
+    (:func:`rfm_segments` with ``rules``); the frame's ``attrs`` (snapshot date, tables) are kept.
+    """
+    scores = rfm_scores(customer_file)
+    scored = customer_file.join(scores).assign(rfm_segment=rfm_segments(scores, rules=rules))
+    scored.attrs = dict(customer_file.attrs)
+    return scored

@@ -466,6 +466,16 @@ def test_scores_and_segments_on_a_customer_file(shop):
     assert segments.isin(RFM_SEGMENT_NAMES).all()
 
 
+def test_with_rfm_segments_joins_scores_and_names_and_keeps_attrs(shop):
+    cf = customer_file(shop["transactions"])
+    scored = features.with_rfm_segments(cf)
+    scores = rfm_scores(cf)
+    pd.testing.assert_frame_equal(scored[list(scores.columns)], scores)
+    pd.testing.assert_series_equal(scored["rfm_segment"], rfm_segments(scores))
+    pd.testing.assert_frame_equal(scored[list(cf.columns)], cf)
+    assert scored.attrs["snapshot_date"] == cf.attrs["snapshot_date"]
+
+
 def random_log(rng: np.random.Generator, n_lines: int) -> pd.DataFrame:
     """A log with orders on consecutive rows, missing order/product ids and categories."""
     order = np.sort(rng.integers(0, n_lines // 3, n_lines))
