@@ -52,6 +52,7 @@ def load_inputs(
     sample_customers: int = 0,
     seed: int = 0,
     demo_dir: str | os.PathLike[str] = "data/raw/demo",
+    date_format: str = "",
 ) -> Inputs:
     """Read (or generate), optionally sample, and clean the data named by a notebook's parameters.
 
@@ -75,6 +76,9 @@ def load_inputs(
         and ``sample_customers == 0``; else the shop is generated in memory with
         ``make_demo_shop(seed=seed)``. A relative path that does not exist is also looked up from the
         repository root (notebooks run with their own folder as working directory).
+    date_format
+        strftime format of the source's dates (e.g. ``"%Y%m%d"``), or ``""`` to parse them strictly
+        (ISO and the UCI layouts); see :func:`segkit.read_dataset`.
 
     Returns
     -------
@@ -92,7 +96,7 @@ def load_inputs(
         else:
             raw, truth = _generate_demo(sample_customers, seed)
     else:
-        raw = read_dataset(data, layout=layout, columns=mapping or None)
+        raw = read_dataset(data, layout=layout, columns=mapping or None, date_format=date_format or None)
         if Path(data).is_dir():
             truth = _read_truth(Path(data))
         if sample_customers:

@@ -11,7 +11,7 @@ import segkit.datasets
 from segkit.cleaning import clean_transactions
 from segkit.inputs import Inputs, load_inputs
 from segkit.io import read_transactions
-from segkit.schema import ParameterError
+from segkit.schema import ParameterError, SegkitError
 
 
 def _transactions(customers: list[str]) -> pd.DataFrame:
@@ -144,6 +144,19 @@ def test_columns_mapping_as_json_string(tmp_path):
         columns='{"customer_id": "cust", "order_date": "date", "amount": "value"}',
     )
     assert inputs.clean.transactions["amount"].tolist() == [1.0, 2.0]
+
+
+def test_date_format_reaches_the_reader(tmp_path):
+    path = tmp_path / "compact.csv"
+    pd.DataFrame({"cust": ["a", "b"], "date": ["20240105", "20240211"], "value": [1.0, 2.0]}).to_csv(
+        path, index=False
+    )
+    columns = {"customer_id": "cust", "order_date": "date", "amount": "value"}
+    inputs = load_inputs(str(path), layout="generic", columns=columns, date_format="%Y%m%d")
+    dates = inputs.clean.transactions["order_date"]
+    assert dates.tolist() == [pd.Timestamp("2024-01-05"), pd.Timestamp("2024-02-11")]
+    with pytest.raises(SegkitError, match="date"):
+        load_inputs(str(path), layout="generic", columns=columns, date_format="%d/%m/%Y")
 
 
 @pytest.mark.parametrize(
