@@ -43,6 +43,7 @@ NOTEBOOK_PARAMETERS = [
     "reports_dir",
     "seed",
     "sample_customers",
+    "date_format",
 ]
 
 

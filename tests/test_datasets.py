@@ -13,6 +13,7 @@ from sklearn.metrics import adjusted_rand_score
 import segkit
 from segkit import datasets
 from segkit.datasets import DemoShop, make_demo_shop, write_demo_shop, write_large_demo_shop
+from segkit.io import OLIST_FILES
 from segkit.schema import TRANSACTION_COLUMNS, ParameterError, validate_transactions
 
 
@@ -413,7 +414,7 @@ def test_olist_layout_round_trip(shop, tmp_path):
 
     folder = write_demo_shop(shop, tmp_path / "olist", layout="olist")
     names = {p.name for p in folder.iterdir()}
-    assert names == {f"{stem}.csv" for stem in datasets._OLIST_STEMS.values()}
+    assert names == {f"{stem}.csv" for stem in OLIST_FILES.values()}
     orders = pd.read_csv(folder / "olist_orders_dataset.csv", dtype=str)
     customers = pd.read_csv(folder / "olist_customers_dataset.csv", dtype=str)
     assert orders["customer_id"].is_unique and customers["customer_unique_id"].nunique() < len(customers)
