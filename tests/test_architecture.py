@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from segkit.report import COMMON_PARAMETERS
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "segkit"
 NOTEBOOKS = ROOT / "notebooks"
@@ -34,17 +36,8 @@ EXCEPTIONS: set[tuple[str, str]] = {
     ("cli", "report"),  # the command line is a thin front end on the runner
 }
 
-NOTEBOOK_PARAMETERS = [
-    "data",
-    "layout",
-    "columns",
-    "run",
-    "processed_dir",
-    "reports_dir",
-    "seed",
-    "sample_customers",
-    "date_format",
-]
+#: DESIGN's common notebook parameters (set by the runner), then date_format (passed with -p when given)
+NOTEBOOK_PARAMETERS = [*COMMON_PARAMETERS, "date_format"]
 
 
 def _segkit_module(path: Path) -> str:
