@@ -41,6 +41,7 @@ from typing import Any, TextIO
 
 from nbconvert.preprocessors import Preprocessor
 
+from segkit.io import parse_columns
 from segkit.schema import ParameterError, SegkitError
 
 #: The notebooks of a run, in execution order (file stems in the notebooks folder).
@@ -1137,19 +1138,7 @@ def _resolve_data(data: str | os.PathLike[str]) -> str:
 
 
 def _columns_json(columns: str | Mapping[str, str] | None) -> str:
-    """The column mapping as the JSON string the notebooks take (``""`` for none)."""
-    if columns is None or columns == "" or columns == {}:
-        return ""
-    if isinstance(columns, str):
-        try:
-            parsed = json.loads(columns)
-        except json.JSONDecodeError as error:
-            raise ParameterError(
-                f"columns must be a JSON object mapping canonical to source names ({error.msg})",
-                column="columns",
-                examples=[columns],
-            ) from None
-        columns = parsed
-    if not isinstance(columns, Mapping):
-        raise ParameterError("columns must map canonical to source names", column="columns")
-    return json.dumps({str(k): str(v) for k, v in columns.items()}, ensure_ascii=False)
+    """The column mapping as the JSON string the notebooks take (``""`` for none), checked up front
+    by :func:`segkit.io.parse_columns` so that a bad mapping fails before any notebook runs."""
+    mapping = parse_columns(columns)
+    return json.dumps(mapping, ensure_ascii=False) if mapping else ""
