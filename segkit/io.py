@@ -1160,7 +1160,9 @@ def _read_excel(
     import zipfile
 
     try:
-        sheets = pd.read_excel(path, sheet_name=sheet, engine="openpyxl", header=0 if header else None)
+        sheets = pd.read_excel(
+            path, sheet_name=sheet, engine="openpyxl", header=0 if header else None, dtype=object
+        )
     except (KeyError, IndexError) as exc:
         raise ParameterError(f"{path}: no sheet {sheet!r} ({_first_line(exc)})", column="sheet") from None
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
@@ -1183,6 +1185,9 @@ def _read_excel(
                     hint=f"sheets: {', '.join(map(str, filled))}",
                 )
         frame = pd.concat(frames, ignore_index=True)
+    # cells as stored (dtype=object: a text id "00123" beside numeric ids is not turned into 123),
+    # then columns of one kind (all numbers, all dates) get their dtype back
+    frame = frame.infer_objects()
     frame.columns = [str(c) for c in frame.columns]
     if usecols:
         frame = frame[list(usecols)]

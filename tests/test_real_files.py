@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from segkit.io import read_dataset, read_transactions
 
@@ -75,3 +77,46 @@ def test_reader_whitespace_is_sniffed_and_headerless_csv_and_xlsx(tmp_path):
     pd.DataFrame([["a1", "20240105", 10.5], ["b2", "20240210", 20]]).to_excel(xlsx, header=False, index=False)
     from_xlsx = read_transactions(xlsx, layout="generic", header=False, columns=mapping, date_format="%Y%m%d")
     pd.testing.assert_frame_equal(from_xlsx, sniffed)
+
+
+# --------------------------------------------------------------------------- item 1: mixed ids
+_ID_CELLS = st.lists(
+    st.one_of(
+        st.integers(min_value=0, max_value=10**9),
+        st.text(alphabet="0123456789", min_size=1, max_size=7).map(lambda t: "0" + t),  # leading zero
+        st.text(alphabet="ABCXYZ-", min_size=1, max_size=6),
+    ),
+    min_size=2,
+    max_size=12,
+)
+
+
+def _mixed_frame(ids: list) -> pd.DataFrame:
+    n = len(ids)
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(ids, dtype="object"),
+            "order_id": pd.Series(list(reversed(ids)), dtype="object"),
+            "product_id": pd.Series(ids, dtype="object"),
+            "order_date": pd.date_range("2024-01-01", periods=n, freq="D"),
+            "amount": [float(i + 1) for i in range(n)],
+        }
+    )
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ids=_ID_CELLS)
+def test_item1_mixed_int_str_ids_keep_every_value(tmp_path, ids):
+    expected = [str(v) for v in ids]
+    frame = _mixed_frame(ids)
+    csv_path = tmp_path / "t.csv"
+    frame.to_csv(csv_path, index=False)
+    xlsx_path = tmp_path / "t.xlsx"
+    frame.to_excel(xlsx_path, index=False)  # ints stay numbers, "00123" stays text in the sheet
+    parquet_path = tmp_path / "t.parquet"
+    frame.astype({c: "str" for c in ("customer_id", "order_id", "product_id")}).to_parquet(parquet_path)
+    for source in (frame, csv_path, xlsx_path, parquet_path):
+        tx = read_transactions(source, layout="generic")
+        assert tx["customer_id"].tolist() == expected, source
+        assert tx["order_id"].tolist() == list(reversed(expected)), source
+        assert tx["product_id"].tolist() == expected, source
