@@ -86,6 +86,7 @@ __all__ = [
     "atomic_write",
     "write_parquet_atomic",
     "write_csv_atomic",
+    "neutralise_formulas",
     "write_json_atomic",
     "write_text_atomic",
 ]
@@ -1392,12 +1393,56 @@ def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike[str], **kwarg
     return Path(path)
 
 
-def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike[str], **kwargs: Any) -> Path:
-    """Write ``df`` to CSV atomically, without the index unless ``index=True`` is passed."""
+def write_csv_atomic(
+    df: pd.DataFrame, path: str | os.PathLike[str], *, neutralise: bool = True, **kwargs: Any
+) -> Path:
+    """Write ``df`` to CSV atomically, without the index unless ``index=True`` is passed.
+
+    ``neutralise`` (default): text cells and column names that a spreadsheet would run as a formula
+    are prefixed with ``'`` (see :func:`neutralise_formulas`); numbers stay numbers. Writers of raw
+    source files (the demo shop's layouts) pass False so that the files hold the data as they are.
+    """
     kwargs.setdefault("index", False)
+    if neutralise:
+        df = neutralise_formulas(df)
     with atomic_write(path) as tmp:
         df.to_csv(tmp, **kwargs)
     return Path(path)
+
+
+#: First characters with which a spreadsheet (Excel, LibreOffice, Sheets) starts a formula.
+FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with text cells starting with ``= + - @`` (or tab, CR) prefixed by ``'`` (CSV injection).
+
+    Only text is changed: numeric, boolean and date columns (a negative amount) stay as they are,
+    so do text cells that start otherwise. Column names and a text index are treated the same way.
+    The input is not modified.
+    """
+
+    def fix(value: Any) -> Any:
+        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+    out = df
+    for column in df.columns:
+        values = df[column]
+        if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
+            hit = values.map(
+                lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS), na_action="ignore"
+            )
+            if hit.fillna(False).astype(bool).any():
+                out = out.copy() if out is df else out
+                out[column] = values.map(fix, na_action="ignore").astype(values.dtype)
+    names = [fix(c) for c in out.columns]
+    if names != list(out.columns):
+        out = out.set_axis(names, axis=1)
+    if out.index.dtype == object or pd.api.types.is_string_dtype(out.index.dtype):
+        fixed_index = out.index.map(fix)
+        if not fixed_index.equals(out.index):
+            out = out.set_axis(fixed_index, axis=0)
+    return out
 
 
 def write_json_atomic(obj: Any, path: str | os.PathLike[str], indent: int = 2) -> Path:

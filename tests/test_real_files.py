@@ -204,3 +204,55 @@ def test_item9_customers_removed_entirely_are_listed_with_their_reason():
     assert removed["reason"].tolist() == ["cancellation", "non_product"]
     assert removed["lines"].tolist() == [2, 1]
     assert "2 customers removed entirely" in str(report)
+
+
+# --------------------------------------------------------------------------- item 4: score
+def test_item4_score_accepts_a_batch_without_one_category_or_channel():
+    from segkit import clustering
+    from segkit.cleaning import clean_transactions
+    from segkit.datasets import make_demo_shop
+    from segkit.features import customer_file
+    from segkit.io import Dataset
+
+    shop = make_demo_shop(n_customers=400, seed=4)
+    clean, report = clean_transactions(shop.transactions)
+    customers = customer_file(clean, cancellations=report.by_customer)
+    shares = [c for c in customers.columns if c.startswith(("share_cat_", "share_channel_"))]
+    model = clustering.fit_segmentation(
+        customers, "kmeans", 3, features=["recency_days", "frequency", *shares], seed=0
+    )
+    tx = shop.transactions
+    for column, prefix in (("category", "share_cat_"), ("channel", "share_channel_")):
+        dropped = next(c for c in shares if c.startswith(prefix)).removeprefix(prefix)
+        batch = tx[tx[column].astype(str) != dropped].reset_index(drop=True)
+        scored = clustering.score_dataset(model, Dataset(batch))
+        assert scored["customer_id"].nunique() == len(scored) > 0
+        assert scored["segment_id"].isin(range(3)).all()
+
+
+# --------------------------------------------------------------------------- item 10: CSV injection
+def test_item10_csv_outputs_neutralise_formula_cells_and_keep_numbers(tmp_path):
+    import csv
+
+    from segkit.io import write_csv_atomic
+
+    payloads = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A2)", "\tTAB", "safe", "a=b"]
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Series(payloads, dtype="str"),
+            "segment_name": pd.Series(['=HYPERLINK("http://x")', *["Loyal"] * 6], dtype="str"),
+            "segment_id": [-1, 0, 1, 2, 3, 4, 5],
+            "amount": [-3.5, 0.0, 1.25, -0.5, 2.0, 3.0, 4.0],
+        }
+    )
+    path = write_csv_atomic(frame, tmp_path / "segments.csv")
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    ids = [row["customer_id"] for row in rows]
+    assert ids == ["'=cmd|' /C calc'!A0", "'+1+1", "'-2+3", "'@SUM(A1:A2)", "'\tTAB", "safe", "a=b"]
+    assert rows[0]["segment_name"].startswith("'=")
+    assert [float(row["amount"]) for row in rows] == frame["amount"].tolist()  # numbers stay numbers
+    assert [int(row["segment_id"]) for row in rows] == frame["segment_id"].tolist()
+    assert frame["customer_id"].iloc[0].startswith("=")  # the caller's frame is not modified
+    back = pd.read_csv(path)
+    assert pd.api.types.is_float_dtype(back["amount"]) and pd.api.types.is_integer_dtype(back["segment_id"])
