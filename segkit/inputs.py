@@ -13,7 +13,7 @@ import pandas as pd
 
 from segkit.cleaning import CleaningReport, clean_transactions
 from segkit.io import Dataset, find_table, parse_columns, read_dataset, read_side_table
-from segkit.schema import CUSTOMER_ID, SIDE_TABLES, DataError, ParameterError
+from segkit.schema import CUSTOMER_ID, ORDER_DATE, SIDE_TABLES, DataError, ParameterError
 
 __all__ = ["Inputs", "load_inputs", "check_enough_customers"]
 
@@ -132,14 +132,23 @@ def load_inputs(
 def check_enough_customers(
     clean: pd.DataFrame, report: CleaningReport, source: str, min_customers: int = 2
 ) -> None:
-    """Raise :class:`DataError` when the clean table holds fewer than ``min_customers`` customers.
+    """Raise :class:`DataError` when the clean table holds fewer than ``min_customers`` customers
+    or all its lines fall on one day.
 
     The message says where the lines went (the cleaning reasons with their counts), so that a file
     in which every line lacks a customer id, or every line is a cancellation, is explained.
     """
     n_customers = int(clean[CUSTOMER_ID].nunique())
     if n_customers >= min_customers:
-        return
+        days = clean[ORDER_DATE].dt.normalize()
+        if days.nunique() >= 2:
+            return
+        raise DataError(
+            f"{source or 'the data'}: every kept line falls on one day ({days.iloc[0]:%Y-%m-%d}); "
+            "recency, tenure and the monthly figures need orders on at least two days",
+            column=ORDER_DATE,
+            n_bad=int(len(clean)),
+        )
     frame = report.to_frame()
     reasons = ", ".join(f"{row.reason}: {row.rows:,}" for row in frame.itertuples() if row.rows)
     raise DataError(

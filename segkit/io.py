@@ -495,6 +495,7 @@ def _read_frame_source(
     if layout == "olist":
         raise ParameterError("layout 'olist' reads a folder, not a DataFrame", column="layout")
     header = [str(c) for c in frame.columns]
+    _check_unique_names(header, "DataFrame")
     layout, mapping, date_formats = _plan_columns(layout, header, mapping, date_format, "DataFrame")
     transactions = _canonical_transactions(frame, mapping, date_formats, "DataFrame")
     return Dataset(transactions=transactions, source="DataFrame", layout=layout)
@@ -926,7 +927,9 @@ def _canonical_transactions(
     _check_no_missing(out, ORDER_DATE, context, mapping)
     _check_no_missing(out, AMOUNT, context, mapping)
     _check_isolated_dates(out[ORDER_DATE], context)
-    _check_finite_amounts(out[AMOUNT], context)
+    for column in NUMERIC_COLUMNS:
+        if column in out:
+            _check_finite_amounts(out[column], context, column)
     ordered = {c: out[c] for c in TRANSACTION_COLUMNS if c in out}
     table = pd.DataFrame(ordered)
     table.index = pd.RangeIndex(len(table))
@@ -966,14 +969,15 @@ def _check_isolated_dates(dates: pd.Series, context: str) -> None:
     )
 
 
-def _check_finite_amounts(amounts: pd.Series, context: str) -> None:
-    """Refuse infinite amounts and amounts too large to add up (> 1e15 in the source currency)."""
-    bad = ~np.isfinite(amounts.to_numpy(dtype="float64")) | (amounts.abs() > _MAX_AMOUNT).to_numpy()
+def _check_finite_amounts(amounts: pd.Series, context: str, column: str = AMOUNT) -> None:
+    """Refuse infinite values and values too large to add up (> 1e15) in amount, quantity, unit_price."""
+    values = amounts.to_numpy(dtype="float64", na_value=np.nan)
+    bad = np.isinf(values) | (np.abs(np.nan_to_num(values)) > _MAX_AMOUNT)
     if bad.any():
         rows = np.flatnonzero(bad)
         raise DataError(
-            f"{context}: amount holds infinite or absurdly large values (above {_MAX_AMOUNT:.0e})",
-            column=AMOUNT,
+            f"{context}: {column} holds infinite or absurdly large values (above {_MAX_AMOUNT:.0e})",
+            column=column,
             n_bad=int(bad.sum()),
             examples=[f"data row {i + 1}: {amounts.iloc[i]!r}" for i in rows[:5]],
             hint="fix or remove those lines",
@@ -1330,17 +1334,34 @@ def _read_excel(
     # then columns of one kind (all numbers, all dates) get their dtype back
     frame = frame.infer_objects()
     frame.columns = [str(c) for c in frame.columns]
+    if header:
+        _check_unique_names(frame.columns, str(path))
     if usecols:
         frame = frame[list(usecols)]
     return frame
 
 
-def _decode_head(path: Path, encoding: str | None, size: int = 65536) -> str:
+def _open_binary(path: Path) -> Any:
+    """Open a (possibly compressed: .gz, .bz2, .xz, .zst) file for reading bytes."""
+    import bz2
     import gzip
+    import lzma
 
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rb") as handle:
-        head = handle.read(size)
+    suffix = path.suffix.lower()
+    if suffix == ".zst":
+        import pyarrow as pa
+
+        return pa.input_stream(str(path), compression="zstd")
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(suffix, open)
+    return opener(path, "rb")
+
+
+def _decode_head(path: Path, encoding: str | None, size: int = 65536) -> str:
+    try:
+        with _open_binary(path) as handle:
+            head = handle.read(size)
+    except (OSError, EOFError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable compressed file ({_first_line(exc)})") from None
     if b"\x00" in head:
         raise DataError(f"{path}: not a text table (the file holds binary data)")
     if encoding:
@@ -1375,7 +1396,26 @@ def _read_text_header(path: Path, sep: str, encoding: str | None, header: bool =
         names = [h.strip() for h in next(csv.reader([lines[0]], delimiter=sep))]
     else:
         names = [h.strip().strip('"') for h in re.split(sep, lines[0].strip())]
+    if header:
+        _check_unique_names(names, str(path))
     return names if header else [str(i) for i in range(len(names))]
+
+
+def _check_unique_names(names: Sequence[Any], where: str) -> None:
+    """Refuse a header that names a column twice (which copy would segkit read?)."""
+    seen: set[str] = set()
+    repeated = []
+    for name in map(str, names):
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    if repeated:
+        raise SchemaError(
+            f"{where}: the header names {len(repeated)} column(s) more than once",
+            column=repeated[0],
+            examples=repeated,
+            hint="rename or remove the extra copies so that each column has one name",
+        )
 
 
 def _read_text(
@@ -1420,7 +1460,7 @@ def _read_text_once(
     names: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One read with one encoding; ``names`` given means the file has no header line."""
-    if len(sep) == 1:
+    if len(sep) == 1 and path.suffix.lower() != ".xz":  # pyarrow has no xz codec; pandas has
         import pyarrow as pa
         import pyarrow.csv as pacsv
 

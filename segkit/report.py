@@ -83,6 +83,11 @@ RUNNER_FLAGS: dict[str, str] = {
     "sheet": "--sheet",
 }
 
+#: Fewest customers a run accepts (checked before any notebook starts): the RFM quintiles, the
+#: k range and the silhouette need more than a handful; below this segkit says so rather than fail
+#: inside a notebook (2-3 customers used to end in a KeyError in notebook 02).
+MIN_RUN_CUSTOMERS = 10
+
 #: Human titles of the notebooks, used on the index page.
 NOTEBOOK_TITLES: dict[str, str] = {
     "01_eda": "Exploratory data analysis",
@@ -1030,7 +1035,8 @@ def preflight(
     """Read, map, parse and clean the input as the notebooks will, and require two customers.
 
     Raises the :class:`~segkit.schema.SegkitError` the notebooks would raise, before any kernel
-    starts. The demo shop (``data="demo"``) is generated valid and is not read here.
+    starts, and requires :data:`MIN_RUN_CUSTOMERS` customers on at least two days. The demo shop
+    (``data="demo"``) is generated valid and is not read here.
     """
     if str(data) == "demo":
         return
@@ -1046,6 +1052,7 @@ def preflight(
         sep=sep,
         header=header,
         sheet=sheet,
+        min_customers=MIN_RUN_CUSTOMERS,
     )
 
 

@@ -130,7 +130,14 @@ class SegkitError(Exception):
         self.message = message
         super().__init__(self._format())
 
+    #: Longest message, hint and example text kept (a file's 64 KB header is not worth quoting).
+    MAX_TEXT = 1000
+    MAX_EXAMPLE = 80
+
     def _format(self) -> str:
+        self.message = _shorten(self.message, self.MAX_TEXT)
+        self.hint = _shorten(self.hint, self.MAX_TEXT) if self.hint else self.hint
+        self.examples = [_shorten(v, self.MAX_EXAMPLE) if isinstance(v, str) else v for v in self.examples]
         parts = [self.message]
         if self.n_bad is not None:
             parts.append(f"{self.n_bad:,} bad row(s)")
@@ -139,6 +146,14 @@ class SegkitError(Exception):
         if self.hint:
             parts.append(self.hint)
         return "; ".join(parts)
+
+
+def _shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return text[: limit - 40] + f"... [{len(text):,} characters, cut]"
 
 
 class SchemaError(SegkitError):

@@ -257,3 +257,35 @@ def test_real_online_retail_sample_runs_without_mapping(online_retail_ii_path, t
     assert summaries["02"]["customers"] == len(
         pd.read_csv(tmp_path / "data" / "processed" / "sample" / "segments.csv")
     )
+
+
+def test_item8_cdnow_sample_runs_end_to_end_from_the_command_line(tmp_path):
+    notebooks_or_skip()
+    cdnow = ROOT.parent / "shared" / "samples" / "CDNOW_sample.txt"
+    if not cdnow.is_file():
+        pytest.skip(f"CDNOW sample not found at {cdnow}")
+    completed = segkit_command(
+        "run",
+        "--data",
+        str(cdnow),
+        "--name",
+        "cdnow",
+        "--sep",
+        "whitespace",
+        "--no-header",
+        "--columns",
+        "customer_id=1",
+        "order_date=2",
+        "amount=4",
+        "--date-format",
+        "%Y%m%d",
+        "--no-progress",
+        *fast_parameter_args(),
+        cwd=tmp_path,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    processed = tmp_path / "data" / "processed" / "cdnow"
+    summaries = report.read_summaries(processed)
+    assert summaries["01"]["raw_lines"] == 6_919
+    segments = pd.read_csv(processed / "segments.csv", dtype={"customer_id": str})
+    assert segments["customer_id"].nunique() == 2_357  # no customer lost: $0 purchases count

@@ -322,3 +322,246 @@ def test_item6_day_month_order_is_never_guessed_silently():
     assert month_first["order_date"].tolist() == pd.to_datetime(["2024-01-02", "2024-04-13"]).tolist()
     given = read_transactions(_dated(["01/02/2024", "03/04/2024"]), layout="generic", date_format="%d/%m/%Y")
     assert given["order_date"].tolist() == pd.to_datetime(["2024-02-01", "2024-04-03"]).tolist()
+
+
+# --------------------------------------------------------------------------- items 2, 5, 8: runner and CLI
+def _run_main(capsys, *argv: str) -> tuple[int, str, str]:
+    from segkit import cli
+
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _no_notebook(monkeypatch) -> None:
+    from segkit import report
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a notebook started")
+
+    monkeypatch.setattr(report, "_run_one", refuse)
+
+
+def _good_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "good.csv"
+    rows = [f"c{i % 5},2024-01-{i % 28 + 1:02d},{i + 1}.5" for i in range(40)]
+    path.write_text("customer_id,order_date,amount\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("parameter", "flag"),
+    [
+        ("run", "--name"),
+        ("processed_dir", "--processed-dir"),
+        ("reports_dir", "--reports-dir"),
+        ("data", "--data"),
+    ],
+)
+def test_item2_runner_owned_parameters_are_refused_naming_the_flag(
+    capsys, tmp_path, monkeypatch, parameter, flag
+):
+    _no_notebook(monkeypatch)
+    good = tmp_path / "data" / "processed" / "demo"
+    good.mkdir(parents=True)
+    (good / "segments.csv").write_text("customer_id\nA\n")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _run_main(
+        capsys, "run", "--data", str(_good_csv(tmp_path)), "--name", "demo", "-p", f"{parameter}=x"
+    )
+    assert code == 2
+    assert f"use {flag} instead of -p {parameter}" in err and "Traceback" not in err
+    assert (good / "segments.csv").read_text() == "customer_id\nA\n"  # the good run is untouched
+
+
+def test_item5_a_second_run_of_the_same_name_stops_at_once(capsys, tmp_path, monkeypatch):
+    from segkit import report
+    from segkit.schema import ParameterError
+
+    _no_notebook(monkeypatch)
+    data = _good_csv(tmp_path)
+    with report.run_lock(tmp_path / "processed", "same"):
+        with pytest.raises(ParameterError, match="already in progress"):
+            report.run_notebooks(
+                data, run="same", processed_dir=tmp_path / "processed", reports_dir=tmp_path / "reports"
+            )
+        monkeypatch.chdir(tmp_path)
+        code, _, err = _run_main(
+            capsys, "run", "--data", str(data), "--name", "same", "--processed-dir", "processed"
+        )
+    assert code == 2 and "already in progress" in err and "--name" in err and "Traceback" not in err
+    assert not (tmp_path / "processed" / ".same.partial").exists()
+    with report.run_lock(tmp_path / "processed", "same"):  # released: the lock can be taken again
+        pass
+
+
+def test_item5_processed_dir_equal_to_reports_dir_is_refused_cleanly(capsys, tmp_path, monkeypatch):
+    _no_notebook(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _run_main(
+        capsys, "run", "--data", str(_good_csv(tmp_path)), "--processed-dir", "out", "--reports-dir", "./out"
+    )
+    assert code == 2 and "same folder" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "score"])
+def test_item8_reader_options_reach_the_reader_from_run_and_score(
+    capsys, tmp_path, monkeypatch, command, cdnow_path
+):
+    from segkit import clustering, model, report
+
+    received: dict = {}
+    monkeypatch.setattr(
+        report,
+        "run_notebooks",
+        lambda data, **kw: received.update(kw) or (_ for _ in ()).throw(SystemExit(0)),
+    )
+    monkeypatch.setattr(model, "load_model", lambda path: "model")
+    monkeypatch.setattr(
+        clustering,
+        "score_dataset",
+        lambda m, dataset: (
+            received.update(n_lines=len(dataset.transactions))
+            or pd.DataFrame({"customer_id": ["A"], "segment_id": [0]})
+        ),
+    )
+    (tmp_path / "m.skops").write_bytes(b"x")
+    options = [
+        "--data",
+        str(cdnow_path),
+        "--layout",
+        "generic",
+        "--sep",
+        "whitespace",
+        "--no-header",
+        "--date-format",
+        "%Y%m%d",
+        "--sheet",
+        "",
+        "--columns",
+        "customer_id=1",
+        "order_date=2",
+        "amount=4",
+    ]
+    extra = (
+        ["--model", str(tmp_path / "m.skops"), "--out", str(tmp_path / "s.csv")] if command == "score" else []
+    )
+    try:
+        code, _, err = _run_main(capsys, command, *options, *extra)
+    except SystemExit:
+        code, err = 0, ""
+    assert code == 0, err
+    if command == "run":
+        assert (received["sep"], received["header"], received["date_format"]) == (
+            "whitespace",
+            False,
+            "%Y%m%d",
+        )
+        assert received["columns"] == {"customer_id": "1", "order_date": "2", "amount": "4"}
+    else:
+        assert received["n_lines"] == 6919
+
+
+def test_item8_input_errors_come_before_any_notebook_in_command_line_syntax(capsys, tmp_path, monkeypatch):
+    _no_notebook(monkeypatch)  # timings: benchmarks/bench_preflight.py
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "sales.csv"
+    path.write_text("Client,Date,Total\na,2024-01-01,3\n")
+    code, _, err = _run_main(capsys, "run", "--data", str(path), "--name", "x")
+    assert code == 2 and "Traceback" not in err
+    assert "--layout generic" in err and "--columns customer_id=" in err and "columns={" not in err
+    path.write_text(
+        "customer_id,order_date,amount\n" + "".join(f"c,2024-01-{d:02d},1\n" for d in range(1, 20))
+    )
+    code, _, err = _run_main(capsys, "run", "--data", str(path), "--name", "x")
+    assert code == 2 and "1 customer(s) keep a line" in err and "at least 10" in err
+    assert not (tmp_path / "reports").exists() and not (tmp_path / "data" / "processed" / "x").exists()
+
+
+# --------------------------------------------------------------------------- item 7: silent or obscure failures
+def test_item7_duplicate_column_names_are_refused(tmp_path):
+    from segkit.schema import SchemaError
+
+    path = tmp_path / "t.csv"
+    path.write_text("customer_id,order_date,amount,amount\na,2024-01-01,1,2\n")
+    frame = pd.DataFrame(
+        [["a", "2024-01-01", 1.0, 2.0]], columns=["customer_id", "order_date", "amount", "amount"]
+    )
+    xlsx = tmp_path / "t.xlsx"
+    frame.to_excel(xlsx, index=False)
+    for source in (path, frame):
+        with pytest.raises(SchemaError, match="more than once") as info:
+            read_transactions(source)
+        assert info.value.column == "amount"
+
+
+def _lines(customers: int, days: int = 30) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i % customers}" for i in range(60)],
+            "order_date": [pd.Timestamp("2024-01-01") + pd.Timedelta(days=i % days) for i in range(60)],
+            "amount": [5.0] * 60,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (_lines(1), "1 customer\\(s\\) keep a line"),
+        (_lines(3), "3 customer\\(s\\) keep a line"),
+        (_lines(40, days=1), "one day"),
+        (_lines(40).assign(customer_id=pd.Series([None] * 60, dtype="str")), "missing_customer_id: 60"),
+    ],
+    ids=["one-customer", "three-customers", "one-day", "no-customer-id"],
+)
+def test_item7_too_little_data_is_refused_before_any_notebook(tmp_path, frame, message):
+    from segkit.report import MIN_RUN_CUSTOMERS, preflight
+    from segkit.schema import DataError
+
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(DataError, match=message):
+        preflight(str(path), layout="generic")
+    assert MIN_RUN_CUSTOMERS >= 5
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e308"])
+@pytest.mark.parametrize("column", ["amount", "quantity"])
+def test_item7_infinite_or_absurd_amounts_are_refused(tmp_path, value, column):
+    from segkit.schema import DataError
+
+    path = tmp_path / "t.csv"
+    other = "amount" if column == "quantity" else "quantity"
+    path.write_text(f"customer_id,order_date,{column},{other}\na,2024-01-01,{value},1\nb,2024-01-02,2,1\n")
+    with pytest.raises(DataError, match="infinite or absurdly large") as info:
+        read_transactions(path)
+    assert info.value.column == column and info.value.n_bad == 1
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zst"])
+def test_item7_compressed_text_files_read_by_their_suffix(tmp_path, suffix):
+    frame = pd.DataFrame(
+        {"customer_id": ["007", "b"], "order_date": ["2024-01-01", "2024-01-02"], "amount": [1.5, 2]}
+    )
+    path = tmp_path / f"t{suffix}"
+    if suffix.endswith(".zst"):
+        import pyarrow as pa
+
+        with pa.output_stream(str(path), compression="zstd") as out:
+            out.write(frame.to_csv(index=False).encode())
+    else:
+        frame.to_csv(path, index=False)  # pandas compresses by suffix
+    tx = read_transactions(path)
+    assert tx["customer_id"].tolist() == ["007", "b"] and tx["amount"].tolist() == [1.5, 2.0]
+
+
+def test_item7_a_huge_header_is_not_quoted_whole_in_errors(tmp_path):
+    from segkit.schema import SegkitError
+
+    path = tmp_path / "t.csv"
+    path.write_text("x" * 65_536 + ",y\n1,2\n")
+    with pytest.raises(SegkitError) as info:
+        read_transactions(path)
+    assert len(str(info.value)) < 3000 and "characters, cut" in str(info.value)
