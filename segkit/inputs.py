@@ -15,7 +15,7 @@ from segkit.cleaning import CleaningReport, clean_transactions
 from segkit.io import Dataset, find_table, parse_columns, read_dataset, read_side_table
 from segkit.schema import CUSTOMER_ID, ORDER_DATE, SIDE_TABLES, DataError, ParameterError
 
-__all__ = ["Inputs", "load_inputs", "check_enough_customers"]
+__all__ = ["Inputs", "load_inputs", "check_run_inputs", "check_enough_customers", "MIN_RUN_CUSTOMERS"]
 
 #: Side tables keyed by customer (restricted to the kept customers in :attr:`Inputs.clean`).
 _CUSTOMER_TABLES = ("customers", "sessions", "reviews")
@@ -127,6 +127,47 @@ def load_inputs(
     clean_transactions_table, report = clean_transactions(raw.transactions)
     check_enough_customers(clean_transactions_table, report, raw.source, min_customers)
     return Inputs(raw=raw, clean=_restrict(raw, clean_transactions_table), report=report, truth=truth)
+
+
+#: Fewest customers a ``segkit run`` accepts (checked before any notebook starts): the RFM quintiles,
+#: the k range and the silhouette need more than a handful; below this segkit says so rather than
+#: fail inside a notebook (2-3 customers used to end in a KeyError in notebook 02).
+MIN_RUN_CUSTOMERS = 10
+
+
+def check_run_inputs(
+    data: str | os.PathLike[str],
+    *,
+    layout: str = "auto",
+    columns: str | dict[str, str] | None = "",
+    seed: int = 0,
+    sample_customers: int = 0,
+    date_format: str = "",
+    sep: str = "",
+    header: bool = True,
+    sheet: str | int = "",
+    min_customers: int = MIN_RUN_CUSTOMERS,
+) -> None:
+    """Read, map, parse and clean ``data`` as the notebooks will, before any of them starts.
+
+    Raises the :class:`~segkit.schema.SegkitError` a notebook would raise (and a Python user gets
+    from :func:`load_inputs`), and :class:`DataError` below ``min_customers`` customers or when
+    all lines fall on one day. The demo shop (``data="demo"``) is generated valid and not read.
+    """
+    if str(data) == "demo":
+        return
+    load_inputs(
+        data,
+        layout=layout,
+        columns=columns,
+        sample_customers=int(sample_customers),
+        seed=int(seed),
+        date_format=date_format,
+        sep=sep,
+        header=header,
+        sheet=sheet,
+        min_customers=min_customers,
+    )
 
 
 def check_enough_customers(

@@ -83,10 +83,6 @@ RUNNER_FLAGS: dict[str, str] = {
     "sheet": "--sheet",
 }
 
-#: Fewest customers a run accepts (checked before any notebook starts): the RFM quintiles, the
-#: k range and the silhouette need more than a handful; below this segkit says so rather than fail
-#: inside a notebook (2-3 customers used to end in a KeyError in notebook 02).
-MIN_RUN_CUSTOMERS = 10
 
 #: Human titles of the notebooks, used on the index page.
 NOTEBOOK_TITLES: dict[str, str] = {
@@ -904,6 +900,7 @@ def run_notebooks(
     notebooks: str | Iterable[str] | None = None,
     notebooks_dir: str | os.PathLike[str] | None = None,
     keep_code: bool = False,
+    validated: bool = False,
     kernel_name: str = "python3",
     progress: bool = True,
     log: TextIO | None = None,
@@ -947,6 +944,9 @@ def run_notebooks(
         Show a progress bar per notebook and per cell (tqdm).
     log
         Where to print progress messages (default ``sys.stderr``).
+    validated
+        True when the caller already ran :func:`preflight` with these options (``segkit run`` does,
+        before importing the runner's heavy dependencies); the input is then not read twice.
 
     Returns
     -------
@@ -986,14 +986,15 @@ def run_notebooks(
         "sheet": sheet or "",
     }
     _check_read_parameters(read_options, defined)
-    preflight(
-        data_value,
-        layout=layout,
-        columns=columns_json,
-        seed=seed,
-        sample_customers=sample_customers,
-        **read_options,
-    )
+    if not validated:
+        preflight(
+            data_value,
+            layout=layout,
+            columns=columns_json,
+            seed=seed,
+            sample_customers=sample_customers,
+            **read_options,
+        )
     with run_lock(processed_dir, run):
         return _run_locked(
             run=run,
@@ -1020,40 +1021,15 @@ def run_notebooks(
         )
 
 
-def preflight(
-    data: str,
-    *,
-    layout: str = "auto",
-    columns: str = "",
-    seed: int = 0,
-    sample_customers: int = 0,
-    date_format: str = "",
-    sep: str = "",
-    header: bool = True,
-    sheet: str = "",
-) -> None:
-    """Read, map, parse and clean the input as the notebooks will, and require two customers.
+def preflight(data: str, **options: Any) -> None:
+    """Check the input as the notebooks will read it: :func:`segkit.inputs.check_run_inputs`.
 
-    Raises the :class:`~segkit.schema.SegkitError` the notebooks would raise, before any kernel
-    starts, and requires :data:`MIN_RUN_CUSTOMERS` customers on at least two days. The demo shop
-    (``data="demo"``) is generated valid and is not read here.
+    Options: ``layout``, ``columns``, ``seed``, ``sample_customers``, ``date_format``, ``sep``,
+    ``header``, ``sheet``; at least :data:`MIN_RUN_CUSTOMERS` customers on two days are required.
     """
-    if str(data) == "demo":
-        return
-    from segkit.inputs import load_inputs
+    from segkit.inputs import check_run_inputs
 
-    load_inputs(
-        data,
-        layout=layout,
-        columns=columns,
-        sample_customers=int(sample_customers),
-        seed=int(seed),
-        date_format=date_format,
-        sep=sep,
-        header=header,
-        sheet=sheet,
-        min_customers=MIN_RUN_CUSTOMERS,
-    )
+    check_run_inputs(data, **options)
 
 
 @contextmanager

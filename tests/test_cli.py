@@ -41,13 +41,20 @@ def run_main(capsys, *argv: str) -> tuple[int, str, str]:
 )
 def test_bad_arguments_exit_2_with_a_message_and_no_traceback(capsys, tmp_path, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_main(capsys, *argv)
+    _write_valid_sales(tmp_path / "good.csv")  # valid data: the argument is what is wrong
+    code, out, err = run_main(capsys, *["good.csv" if arg == "." else arg for arg in argv])
     assert code == cli.EXIT_ERROR == 2
     assert err.startswith("segkit: error: ")
     assert message in err
     assert "Traceback" not in err
     assert out == ""
     assert not (tmp_path / "reports").exists()  # nothing written on a refused run
+
+
+def _write_valid_sales(path, header: str = "customer_id,order_date,amount") -> None:
+    """A file segkit run accepts (its input is checked before the runner starts): 12 customers, 40 days."""
+    rows = [f"C{i % 12},2024-01-{i % 28 + 1:02d},{i + 3}" for i in range(40)]
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
 
 
 def test_usage_errors_are_argparse_errors(capsys):
@@ -68,7 +75,7 @@ def test_version(capsys):
 
 def test_run_passes_every_option_to_the_runner(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "sales.csv").write_text("Client,Date,Total\nA,2024-01-01,3\n")
+    _write_valid_sales(tmp_path / "sales.csv", header="Client,Date,Total")
     calls = []
 
     def fake_run(data, **options):
