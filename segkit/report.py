@@ -459,6 +459,7 @@ def export_html(
             if cell.cell_type == "code":
                 cell.outputs = [o for o in cell.get("outputs", []) if o.get("name") != "stderr"]
     notebook.metadata["title"] = _notebook_title(notebook, Path(executed_path).stem)
+    _escape_markdown_outputs(notebook)
 
     exporter = HTMLExporter(
         template_name="lab",
@@ -485,6 +486,25 @@ def export_html(
     target = Path(html_path)
     write_text_atomic(body, target)
     return target
+
+
+def _escape_markdown_outputs(notebook: Any) -> None:
+    """Render every displayed Markdown output (``display(Markdown(...))``) with raw HTML escaped.
+
+    Those sentences interpolate text from the data (categories, countries, segment names, ids);
+    nbconvert would render HTML inside them as live markup. They become ``text/html`` outputs
+    rendered by mistune with ``escape=True``: Markdown formatting works, any tag shows as text.
+    The notebooks' own Markdown cells are authored, not data, and are left alone.
+    """
+    import mistune
+
+    render = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            data = output.get("data", {})
+            if "text/markdown" in data:
+                text = data.pop("text/markdown")
+                data["text/html"] = render(text if isinstance(text, str) else "".join(text))
 
 
 def _notebook_title(notebook: Any, fallback: str) -> str:

@@ -565,3 +565,105 @@ def test_item7_a_huge_header_is_not_quoted_whole_in_errors(tmp_path):
     with pytest.raises(SegkitError) as info:
         read_transactions(path)
     assert len(str(info.value)) < 3000 and "characters, cut" in str(info.value)
+
+
+# --------------------------------------------------------------------------- item 3: escaping in HTML
+PAYLOADS = (
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(2)</script>",
+    '<b id="injected">bold</b>',
+    "</script><script>alert(3)</script>",
+    '<a id="injected-link" href="javascript:alert(4)">click</a>',
+)
+
+_PAYLOAD_NOTEBOOK = """
+import pandas as pd
+import plotly.express as px
+from IPython.display import Markdown, display
+
+import segkit
+from segkit import viz
+from segkit.viz._common import style
+
+viz.setup_notebook()
+payloads = {payloads!r}
+frame = pd.DataFrame({{"category": list(payloads), "country": list(payloads), "revenue": range(1, 6)}})
+display(Markdown(f"**Top category:** {{payloads[0]}}; country {{payloads[2]}}; segment {{payloads[4]}}"))
+display(frame)
+tx = pd.DataFrame({{
+    "customer_id": pd.Series(list(payloads) * 2, dtype="str"),
+    "order_date": pd.date_range("2024-01-01", periods=10, freq="7D"),
+    "amount": [float(i) for i in range(10)],
+    "description": pd.Series(list(payloads) * 2, dtype="str"),
+}})
+clean, report = segkit.clean_transactions(tx)
+display(report)
+style(px.bar(frame, x="category", y="revenue", color="country", hover_name="country"), title=payloads[2]).show()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_item3_data_text_is_escaped_in_every_html_page(tmp_path):
+    import json
+
+    import nbformat
+    import papermill
+
+    from segkit import report
+
+    try:
+        from test_browser import CHROMIUM_ARGS, chromium_path
+    except ImportError:  # pragma: no cover - run from another folder
+        pytest.skip("tests/test_browser.py not importable")
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("Chromium not found (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(_PAYLOAD_NOTEBOOK.format(payloads=PAYLOADS))]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    source, executed = tmp_path / "payloads.ipynb", tmp_path / "executed.ipynb"
+    nbformat.write(notebook, source)
+    with report._kernel_imports_this_segkit():
+        papermill.execute_notebook(
+            str(source), str(executed), kernel_name="python3", progress_bar=False, cwd=str(tmp_path)
+        )
+    pages = [report.export_html(executed, tmp_path / "payloads.html")]
+    processed = tmp_path / "processed"
+    processed.mkdir()
+    segments = [
+        {"segment_id": i, "segment_name": p, "customers": 1, "action": p} for i, p in enumerate(PAYLOADS)
+    ]
+    (processed / "summary_03.json").write_text(json.dumps({"segments": segments, "n_segments": 5}))
+    (processed / "summary_01.json").write_text(json.dumps({"customers": 5, "currency": PAYLOADS[0]}))
+    pages.append(
+        report.build_index(processed, tmp_path, run="x", parameters={"data": PAYLOADS[1]}, seconds={})
+    )
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            for page_path in pages:
+                page = browser.new_page()
+                dialogs: list[str] = []
+                page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+                page.goto(page_path.resolve().as_uri())
+                page.wait_for_timeout(1500)
+                assert dialogs == [], (page_path.name, dialogs)
+                injected = page.evaluate(
+                    """() => [
+                        document.querySelectorAll('#injected, #injected-link, img[src="x"]').length,
+                        [...document.querySelectorAll('script')].filter(s => s.textContent.includes('alert(')
+                            && !s.textContent.includes('\\\\u003c')).length,
+                        document.body.innerText.includes('onerror=alert(1)'),
+                        document.querySelectorAll('svg a, svg tspan[style*="bold"]').length,
+                    ]"""
+                )
+                assert injected[0] == 0, (page_path.name, "an element from the data was created")
+                assert injected[1] == 0, (page_path.name, "a script from the data is in the page")
+                assert injected[2], (page_path.name, "the payload should show as text")
+                assert injected[3] == 0, (page_path.name, "plotly drew markup from the data")
+                page.close()
+        finally:
+            browser.close()

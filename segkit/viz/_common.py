@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -43,11 +46,73 @@ def sample_for_scatter(
 
 
 def style(fig, title: str | None = None, caption: str = ""):
-    """Apply segkit's layout to a plotly figure; append ``caption`` under the title when given."""
+    """Apply segkit's layout to a plotly figure; append ``caption`` under the title when given.
+
+    Text from the data in the figure (categories, countries, segment names, ids...) is escaped
+    (:func:`escape_figure_text`): plotly draws a subset of HTML in labels, a category named
+    ``<b>x</b>`` or ``<a href=...>`` must show as it is spelled.
+    """
     fig.update_layout(**LAYOUT)
     if title is not None:
         text = title if not caption else f"{title}<br><sup>{caption}</sup>"
         fig.update_layout(title=dict(text=text))
+    return escape_figure_text(fig)
+
+
+#: A ``<`` that does not open plotly's line break or super/subscript tags (segkit's own markup).
+_UNSAFE_TAG = re.compile(r"<(?!/?(?:br|sup|sub)\s*/?>)", re.IGNORECASE)
+#: Trace properties that can hold text from the data.
+_TRACE_TEXT_KEYS = (
+    "x",
+    "y",
+    "labels",
+    "parents",
+    "ids",
+    "text",
+    "hovertext",
+    "name",
+    "customdata",
+    "legendgroup",
+)
+
+
+def escape_text(value: Any) -> Any:
+    """Escape plotly's pseudo-HTML in a label or an array of labels (``<`` -> ``&lt;``).
+
+    ``<br>``, ``<sup>`` and ``<sub>`` are kept (segkit's captions use them); numbers pass unchanged.
+    """
+    if isinstance(value, str):
+        return _UNSAFE_TAG.sub("&lt;", value)
+    if isinstance(value, (list, tuple, np.ndarray, pd.Series, pd.Index)):
+        array = np.asarray(value, dtype=object)
+        flat = array.ravel()
+        if not any(isinstance(v, str) and "<" in v for v in flat):
+            return value
+        escaped = np.array([escape_text(v) if isinstance(v, str) else v for v in flat], dtype=object)
+        return escaped.reshape(array.shape)
+    return value
+
+
+def escape_figure_text(fig):
+    """Escape the data text of every trace, the title, axis tick labels and annotations of ``fig``."""
+    for trace in fig.data:
+        for key in _TRACE_TEXT_KEYS:
+            if key in trace and trace[key] is not None:
+                value = trace[key]
+                escaped = escape_text(value)
+                if escaped is not value:
+                    trace[key] = escaped
+    layout = fig.layout
+    if layout.title and layout.title.text:
+        layout.title.text = escape_text(layout.title.text)
+    for axis in [getattr(layout, name) for name in layout if name.startswith(("xaxis", "yaxis"))]:
+        if axis.ticktext is not None:
+            axis.ticktext = escape_text(axis.ticktext)
+        if axis.title and axis.title.text:
+            axis.title.text = escape_text(axis.title.text)
+    for annotation in layout.annotations or ():
+        if annotation.text:
+            annotation.text = escape_text(annotation.text)
     return fig
 
 
