@@ -647,7 +647,9 @@ def test_item3_data_text_is_escaped_in_every_html_page(tmp_path):
             for page_path in pages:
                 page = browser.new_page()
                 dialogs: list[str] = []
-                page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+                page.on(
+                    "dialog", lambda dialog, seen=dialogs: (seen.append(dialog.message), dialog.dismiss())
+                )
                 page.goto(page_path.resolve().as_uri())
                 page.wait_for_timeout(1500)
                 assert dialogs == [], (page_path.name, dialogs)
