@@ -686,13 +686,29 @@ def _olist_bundle(tables: dict[str, pd.DataFrame], folder: Path, statuses: Seque
     customers = _require_columns(
         tables["customers"], ("customer_id", "customer_unique_id"), "customers", where
     )
+    checks: dict[str, int] = {}
+    orders = _trusted_keys(orders, "order_id", "orders", where, checks, unique=True)
+    orders = _trusted_keys(orders, "customer_id", "orders", where, checks)
+    items = _trusted_keys(items, "order_id", "order_items", where, checks)
+    customers = _trusted_keys(customers, "customer_id", "customers", where, checks, unique=True)
     orders = orders.assign(
         order_purchase_timestamp=_parse_dates(
             orders["order_purchase_timestamp"], "order_purchase_timestamp", None, f"orders ({where})"
         )
     )
-    person = customers.drop_duplicates("customer_id").set_index("customer_id")["customer_unique_id"]
-    orders = orders.assign(person_id=orders["customer_id"].map(person))
+    person = orders[["customer_id"]].merge(
+        customers[["customer_id", "customer_unique_id"]], on="customer_id", how="left", validate="many_to_one"
+    )["customer_unique_id"]
+    person = _canonical_ids(person.set_axis(orders.index))
+    no_customer_row = person.isna()
+    checks["orders_without_customer_row"] = int(no_customer_row.sum())
+    if no_customer_row.any():  # keep the order-level id: the order stays, as a customer of its own
+        warnings.warn(
+            f"{where}: {int(no_customer_row.sum()):,} of {len(orders):,} orders have no row in the customers "
+            "table; they keep their order-level customer_id (each such order counts as its own customer)",
+            stacklevel=4,
+        )
+    orders = orders.assign(person_id=person.fillna(orders["customer_id"]))
     status = orders["order_status"].astype("str").str.strip().str.lower()
     if statuses is None:
         counted = ~status.isin(OLIST_EXCLUDED_STATUSES)
@@ -701,6 +717,17 @@ def _olist_bundle(tables: dict[str, pd.DataFrame], folder: Path, statuses: Seque
     counted_orders = orders.loc[counted]
 
     category = _olist_categories(tables.get("products"), tables.get("category_translation"), where)
+    unmatched = ~items["order_id"].isin(orders["order_id"])
+    checks["order_items_without_order"] = int(unmatched.sum())
+    if unmatched.mean() > _MAX_MISSING_KEY_SHARE:
+        raise DataError(
+            f"{where}: order_items.order_id matches no order on {int(unmatched.sum()):,} of {len(items):,} "
+            "rows; the tables do not belong together",
+            column="order_items.order_id",
+            n_bad=int(unmatched.sum()),
+            examples=items.loc[unmatched, "order_id"].head(5).tolist(),
+            hint="use the orders and order items files of the same export",
+        )
     frame = _olist_lines(items, counted_orders, where)
     if category is not None:
         frame[CATEGORY] = frame[PRODUCT_ID].map(category)
@@ -713,8 +740,53 @@ def _olist_bundle(tables: dict[str, pd.DataFrame], folder: Path, statuses: Seque
         products=_olist_products(tables.get("products"), category, frame),
         source=where,
         layout="olist",
-        details={"statuses_counted": sorted(status[counted].dropna().unique().tolist())},
+        details={
+            "statuses_counted": sorted(status[counted].dropna().unique().tolist()),
+            "join_checks": checks,
+        },
     )
+
+
+#: Largest share of rows whose join key may be empty (or unmatched) before segkit stops trusting it.
+_MAX_MISSING_KEY_SHARE = 0.01
+
+
+def _trusted_keys(
+    table: pd.DataFrame, column: str, name: str, where: str, checks: dict[str, int], *, unique: bool = False
+) -> pd.DataFrame:
+    """``table`` without the rows whose join key ``column`` is empty, after checking the key can be trusted.
+
+    Counts the empty keys (``checks["<name>.<column> empty"]``) before any join. More than 1% empty,
+    or (``unique``) one key on rows that differ, raises :class:`DataError` naming the table, the
+    column and the counts: a join on such keys would multiply rows (68 GiB on a truncated export).
+    """
+    keys = _canonical_ids(table[column])
+    empty = keys.isna()
+    n_empty = int(empty.sum())
+    checks[f"{name}.{column} empty"] = n_empty
+    if n_empty > _MAX_MISSING_KEY_SHARE * len(table):
+        raise DataError(
+            f"{where}: {name}.{column} is empty on {n_empty:,} of {len(table):,} rows; the keys cannot be "
+            "trusted (a truncated or re-saved export?)",
+            column=f"{name}.{column}",
+            n_bad=n_empty,
+            examples=[f"data row {i + 1}" for i in np.flatnonzero(empty.to_numpy())[:5]],
+            hint="re-export the table from the original data",
+        )
+    out = table.loc[~empty].assign(**{column: keys[~empty]})
+    if unique:
+        out = out.drop_duplicates()
+        repeated = out[column].duplicated(keep=False)
+        if repeated.any():
+            raise DataError(
+                f"{where}: {name}.{column} should name each row once, but {int(repeated.sum()):,} rows share "
+                f"{out.loc[repeated, column].nunique():,} keys with different contents",
+                column=f"{name}.{column}",
+                n_bad=int(repeated.sum()),
+                examples=out.loc[repeated, column].head(5).tolist(),
+                hint="remove the conflicting copies",
+            )
+    return out
 
 
 def _olist_lines(items: pd.DataFrame, counted_orders: pd.DataFrame, where: str) -> pd.DataFrame:
@@ -730,7 +802,10 @@ def _olist_lines(items: pd.DataFrame, counted_orders: pd.DataFrame, where: str) 
         freight=_parse_numbers(items["freight_value"], "freight_value", context).fillna(0.0),
     )
     lines = lines.merge(
-        counted_orders[["order_id", "person_id", "order_purchase_timestamp"]], on="order_id", how="inner"
+        counted_orders[["order_id", "person_id", "order_purchase_timestamp"]],
+        on="order_id",
+        how="inner",
+        validate="many_to_one",
     )
     grouped = lines.groupby(["order_id", "product_id", "price"], sort=False, dropna=False).agg(
         person_id=("person_id", "first"),
@@ -784,7 +859,10 @@ def _olist_categories(
 def _olist_customers(customers: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
     """One row per person: the location given on their latest order."""
     located = customers.merge(
-        orders[["customer_id", "order_purchase_timestamp"]], on="customer_id", how="left"
+        orders[["customer_id", "order_purchase_timestamp"]],
+        on="customer_id",
+        how="left",
+        validate="one_to_many",
     ).sort_values(["order_purchase_timestamp", "customer_id"], kind="stable", na_position="first")
     latest = located.drop_duplicates("customer_unique_id", keep="last")
     out = pd.DataFrame({CUSTOMER_ID: _canonical_ids(latest["customer_unique_id"])})
@@ -806,7 +884,9 @@ def _olist_reviews(
     reviews = _require_columns(
         reviews, ("order_id", "review_score", "review_creation_date"), "order_reviews", where
     )
-    merged = reviews.merge(counted_orders[["order_id", "person_id"]], on="order_id", how="inner")
+    merged = reviews.merge(
+        counted_orders[["order_id", "person_id"]], on="order_id", how="inner", validate="many_to_one"
+    )
     return pd.DataFrame(
         {
             ORDER_ID: _canonical_ids(merged["order_id"]),

@@ -669,3 +669,67 @@ def test_item3_data_text_is_escaped_in_every_html_page(tmp_path):
                 page.close()
         finally:
             browser.close()
+
+
+# --------------------------------------------------------------------------- item 11: joins of input tables
+def _olist(tmp_path: Path) -> Path:
+    from test_io import _write_olist
+
+    folder = tmp_path / "olist"
+    _write_olist(folder)
+    return folder
+
+
+def _rewrite(folder: Path, name: str, change) -> None:
+    path = folder / f"{name}.csv"
+    change(pd.read_csv(path, dtype=str)).to_csv(path, index=False)
+
+
+@pytest.mark.parametrize(
+    ("table", "stem"), [("orders", "olist_orders_dataset"), ("order_items", "olist_order_items_dataset")]
+)
+def test_item11_mostly_empty_join_keys_fail_fast_naming_table_column_counts(tmp_path, table, stem):
+    from segkit.io import read_olist
+    from segkit.schema import DataError
+
+    folder = _olist(tmp_path)
+
+    def truncate(frame: pd.DataFrame) -> pd.DataFrame:  # a truncated spreadsheet export: keys lost
+        many = pd.concat([frame] * 50, ignore_index=True)
+        many.loc[many.index % 10 != 0, "order_id"] = None
+        return many
+
+    _rewrite(folder, stem, truncate)
+    with pytest.raises(DataError) as info:
+        read_olist(folder)
+    assert info.value.column == f"{table}.order_id"
+    assert "empty on" in str(info.value) and info.value.n_bad == (180 if table == "orders" else 270)
+
+
+def test_item11_conflicting_duplicate_order_ids_are_refused(tmp_path):
+    from segkit.io import read_olist
+    from segkit.schema import DataError
+
+    folder = _olist(tmp_path)
+    _rewrite(
+        folder,
+        "olist_orders_dataset",
+        lambda f: pd.concat([f, f.iloc[[0]].assign(customer_id="k9")], ignore_index=True),
+    )
+    with pytest.raises(DataError, match="should name each row once") as info:
+        read_olist(folder)
+    assert info.value.column == "orders.order_id" and info.value.n_bad == 2
+
+
+def test_item11_orders_without_a_customers_row_keep_their_order_level_id(tmp_path):
+    from segkit.io import read_olist
+
+    folder = _olist(tmp_path)
+    _rewrite(folder, "olist_customers_dataset", lambda f: f[f["customer_id"] == "k1"])  # covers few orders
+    with pytest.warns(UserWarning, match="no row in the customers table"):
+        dataset = read_olist(folder)
+    tx = dataset.transactions
+    assert tx["order_id"].tolist() == ["o1", "o1", "o2", "o4"]  # no order vanished
+    assert tx["customer_id"].tolist() == ["u1", "u1", "k2", "k4"]
+    checks = dataset.details["join_checks"]
+    assert checks["orders_without_customer_row"] == 3 and checks["order_items.order_id empty"] == 0
