@@ -19,10 +19,30 @@ Layouts
     ``columns`` mapping) as generic. Anything else needs ``layout="generic"`` and a mapping.
 
 Every reader returns canonical transactions (see :mod:`segkit.schema`): ids as pandas ``str`` (a
-float id column such as ``17850.0`` loses its ``.0`` only when every value is integral), ``order_date``
-as naive ``datetime64[ns]``, ``amount`` as float64 in the source currency (``quantity * unit_price``
-when the source has no amount). Bad input raises a :class:`~segkit.schema.SegkitError` subclass
-naming the file, the column, the number of bad rows and up to five examples.
+float id column such as ``17850.0`` loses its ``.0`` only when every value is integral; a column
+mixing numbers and text keeps every value), ``order_date`` as naive ``datetime64[ns]``, ``amount``
+as float64 in the source currency (``quantity * unit_price`` when the source has no amount). Bad
+input raises a :class:`~segkit.schema.SegkitError` subclass naming the file, the column, the number
+of bad rows and up to five examples.
+
+Dates
+-----
+* A time-zone offset (``+05:00``, ``Z``) is dropped and the local wall time kept, as the schema says
+  (``2024-01-01T10:00+05:00`` is 10:00).
+* Dates outside 1677-09-22 .. 2262-04-11 are refused, naming the rows.
+* A few dates far from all the others (a 1900 or 2200 typing error among 1997 orders: beyond twice
+  the span of the central 98% of dates, at least two years, and at most 1% of the lines) are
+  refused naming the rows, not dropped: only the data owner knows the right year.
+* ``a/b/yyyy`` dates without ``date_format``: a first part above 12 means day first, a second part
+  above 12 month first; when every part is <= 12 segkit refuses to guess and asks for
+  ``date_format``. The UCI layouts keep their published month-first order.
+
+Join keys (Olist)
+-----------------
+Before any join the empty keys are counted (``Dataset.details["join_checks"]``); more than 1% empty,
+one key on conflicting rows, or order items matching no order on more than 1% of rows raise
+:class:`~segkit.schema.DataError` naming table, column and counts. Joins declare their cardinality
+(``validate="many_to_one"``). An order without a customers row keeps its order-level ``customer_id``.
 """
 
 from __future__ import annotations

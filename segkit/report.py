@@ -1045,7 +1045,7 @@ def preflight(data: str, **options: Any) -> None:
     """Check the input as the notebooks will read it: :func:`segkit.inputs.check_run_inputs`.
 
     Options: ``layout``, ``columns``, ``seed``, ``sample_customers``, ``date_format``, ``sep``,
-    ``header``, ``sheet``; at least :data:`MIN_RUN_CUSTOMERS` customers on two days are required.
+    ``header``, ``sheet``; at least :data:`segkit.inputs.MIN_RUN_CUSTOMERS` customers on two days are required.
     """
     from segkit.inputs import check_run_inputs
 

@@ -344,7 +344,7 @@ def _no_notebook(monkeypatch) -> None:
 
 def _good_csv(tmp_path: Path) -> Path:
     path = tmp_path / "good.csv"
-    rows = [f"c{i % 5},2024-01-{i % 28 + 1:02d},{i + 1}.5" for i in range(40)]
+    rows = [f"c{i % 12},2024-01-{i % 28 + 1:02d},{i + 1}.5" for i in range(40)]
     path.write_text("customer_id,order_date,amount\n" + "\n".join(rows) + "\n")
     return path
 
@@ -517,7 +517,8 @@ def _lines(customers: int, days: int = 30) -> pd.DataFrame:
     ids=["one-customer", "three-customers", "one-day", "no-customer-id"],
 )
 def test_item7_too_little_data_is_refused_before_any_notebook(tmp_path, frame, message):
-    from segkit.report import MIN_RUN_CUSTOMERS, preflight
+    from segkit.inputs import MIN_RUN_CUSTOMERS
+    from segkit.report import preflight
     from segkit.schema import DataError
 
     path = tmp_path / "t.parquet"
