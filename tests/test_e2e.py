@@ -229,12 +229,12 @@ def test_broken_run_exits_non_zero_and_keeps_the_last_good_run(demo_run, reports
     before = {path: path.read_bytes() for path in (reports / "index.html", processed / "segments.csv")}
     completed = segkit_command("run", "--data", str(broken), "--name", RUN, "--no-progress", cwd=workspace)
     assert completed.returncode == 2
-    assert "segkit: error: notebook 01_eda.ipynb failed at cell In [" in completed.stderr
-    assert "SchemaError" in completed.stderr and "customer_id" in completed.stderr
+    # the input is checked before any notebook starts (issue 15): the error a Python user gets
+    assert "segkit: error: transactions: required column 'customer_id' is missing" in completed.stderr
     assert "Traceback" not in completed.stderr
     for path, content in before.items():
         assert path.read_bytes() == content
-    assert (workspace / "reports" / f".{RUN}.partial" / RUN / "executed" / "01_eda.ipynb").is_file()
+    assert not (workspace / "reports" / f".{RUN}.partial").exists()  # nothing was started
 
 
 def test_real_online_retail_sample_runs_without_mapping(online_retail_ii_path, tmp_path):
