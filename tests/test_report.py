@@ -246,6 +246,7 @@ def test_failed_run_names_notebook_cell_and_error_and_keeps_last_good_run(standi
             reports_dir=root / "reports",
             notebooks_dir=root / "notebooks",
             progress=False,
+            validated=True,  # skip the input check: this test is about a notebook that fails
         )
     message = str(caught.value)
     assert "01_eda.ipynb" in message
@@ -283,9 +284,11 @@ def test_cli_failed_run_exits_2_with_the_segkit_message(standin_run, capsys):
     )
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith("segkit: error: notebook 01_eda.ipynb failed")
-    assert "required column 'customer_id' is missing" in err
+    # the input is checked before any notebook (issue 15)
+    assert err.startswith("segkit: error: transactions: required column 'customer_id' is missing")
+    assert "available columns: client" in err
     assert "Traceback" not in err
+    assert not (root / "reports" / ".unit.partial").exists()
 
 
 @pytest.mark.slow
