@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "features": 1,
     "drift": 1,
     "model": 1,
+    "naming": 1,  # segment names and actions from a rule table over the profile
     "datasets": 2,  # may use io to write files
     "inputs": 3,  # io + datasets + cleaning: the notebooks' one call to get clean data
     "clustering": 4,
