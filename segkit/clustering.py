@@ -977,6 +977,49 @@ def fit_segmentation(
     )
 
 
+def recommend_and_fit(
+    customer_file: pd.DataFrame,
+    k_range: Iterable[int] = range(2, 11),
+    algorithms: Sequence[str] | str = ("kmeans", "agglomerative", "gmm"),
+    features: Sequence[str] | str | None = None,
+    seed: int = 0,
+    names: Mapping[Any, str] | str | None = None,
+    n_bootstrap: int = 5,
+    **search_options: Any,
+) -> tuple[ModelSearch, SegmentationModel]:
+    """The recommended segmentation: :func:`search_models`, then :func:`fit_segmentation` of its choice.
+
+    The one call path of notebook 03 (and of anything that must ship what it ships): the model is fitted
+    with the algorithm and k of ``search.best``, the search's features and the same seed.
+
+    Parameters
+    ----------
+    customer_file, k_range, algorithms, features, seed, n_bootstrap
+        As for :func:`search_models`.
+    names
+        Segment name overrides (:func:`fit_segmentation`).
+    **search_options
+        Further keywords of :func:`search_models` (``sample_size``, ``min_stability``, ...).
+
+    Returns
+    -------
+    tuple of (ModelSearch, SegmentationModel)
+    """
+    search = search_models(
+        customer_file,
+        k_range=k_range,
+        algorithms=algorithms,
+        features=features,
+        seed=seed,
+        n_bootstrap=n_bootstrap,
+        **search_options,
+    )
+    model = fit_segmentation(
+        customer_file, search.best.algorithm, search.best.k, features=search.features, seed=seed, names=names
+    )
+    return search, model
+
+
 def _revenue_order(raw: np.ndarray, revenue: np.ndarray, k: int) -> np.ndarray:
     """label_map with label_map[raw] = rank of the raw cluster by descending revenue (ties: raw id)."""
     n_raw = max(int(raw.max()) + 1, k)

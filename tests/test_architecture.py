@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "inputs": 3,  # io + datasets + cleaning: the notebooks' one call to get clean data
     "clustering": 4,
     "stability": 5,
+    "narrative": 5,  # every fact sentence of notebooks 01-03 and the index (above clustering)
     "viz": 6,
     "report": 7,
     "cli": 7,
