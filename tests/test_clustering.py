@@ -411,12 +411,12 @@ def test_bootstrap_stability(planted):
 
 
 # --------------------------------------------------------------------------- the demo shop
-def _demo_customer_file(n_customers: int, seed: int, shift: bool = True):
+def _demo_customer_file(n_customers: int, seed: int, shift: bool = True, types: int | None = None):
     from segkit.cleaning import clean_transactions
     from segkit.datasets import make_demo_shop
     from segkit.features import customer_file, rfm_scores, rfm_segments
 
-    shop = make_demo_shop(n_customers=n_customers, seed=seed, shift=shift)
+    shop = make_demo_shop(n_customers=n_customers, seed=seed, shift=shift, types=types)
     clean, report = clean_transactions(shop.transactions)
     customers = customer_file(
         clean, shop.customers, shop.sessions, shop.reviews, cancellations=report.by_customer
@@ -428,8 +428,7 @@ def _demo_customer_file(n_customers: int, seed: int, shift: bool = True):
 
 def _recommended_ari(shop, customers) -> tuple[clustering.ModelSearch, Any, float]:
     truth = shop.truth.set_index("customer_id")["type"].reindex(customers.index)
-    search = clustering.search_models(customers, seed=0)
-    model = clustering.fit_segmentation(customers, search.best.algorithm, search.best.k, seed=0)
+    search, model = clustering.recommend_and_fit(customers, seed=0)
     return search, model, adjusted_rand_score(truth, model.predict(customers))
 
 
@@ -474,6 +473,18 @@ def demo_shop_5000():
 def test_recommended_model_recovers_the_planted_types(demo_shop_5000):
     search, _, ari = _recommended_ari(*demo_shop_5000)
     assert ari >= 0.8, f"{search.best}: ARI {ari:.3f}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("types", "seed"), [(4, 0), (6, 1), (8, 2)])
+def test_recommended_k_recovers_several_numbers_of_planted_types(types, seed):
+    # one seed per number of types; benchmarks/bench_choice_of_k.py runs the full grid (5 seeds each)
+    shop, customers = _demo_customer_file(5000, seed=seed, types=types)
+    search, _, ari = _recommended_ari(shop, customers)
+    assert ari >= 0.8, f"{search.best}: ARI {ari:.3f}"
+    assert abs(search.best.k - types) <= 1, search.best
+    assert search.runner_up is not None and search.runner_up.k != search.best.k
+    assert "Runner-up" in search.runner_up.reason and search.best.reason
 
 
 @pytest.mark.slow
