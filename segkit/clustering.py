@@ -34,20 +34,24 @@ mean; one linkage serves every k. Silhouettes use a seeded sample of at most 10,
 (``silhouette_size``; distance blocks are computed once and shared by every candidate model). k-means
 switches to ``MiniBatchKMeans`` above 100,000 customers.
 
-Model selection (:func:`choose_model`)
--------------------------------------
-A row of the search table is *usable* when its smallest segment holds at least ``min_segment_share``
-(2 %) of the customers, it found k clusters and its bootstrap stability (mean ARI across resamples)
-is at least ``min_stability`` (0.75). Usable rows are ranked on three criteria: silhouette (higher is
-better), Davies-Bouldin (lower is better) and stability (higher is better), each with a tolerance
-(0.02, 0.05 and 0.02): a row's rank is 1 + the number of rows better than it by more than the
-tolerance, so differences within the noise of a sampled silhouette or of a few bootstrap refits do
-not decide. The row with the smallest rank sum (the consensus of the three) wins. Ties go to the larger k (of
-equally good segmentations, the finer one keeps more distinctions to act on), then to the row closest
-to the knee of its algorithm's inertia curve (kneedle: the k farthest below the chord of the
-normalised curve), then to the more stable. Silhouette alone favours few clusters on customer data and
-the elbow is often blurred; the consensus needs a model to be well separated, compact *and*
-reproducible. The reason is a sentence built from these numbers.
+Model selection (:func:`choose_models`)
+--------------------------------------
+Stability and segment size are *filters*, not objectives: a row of the search table passes when its
+smallest segment holds at least ``min_segment_share`` (2 %) of the customers, it found k clusters and
+its bootstrap stability (mean ARI across resamples) is at least ``min_stability`` (0.75). Among the rows
+that pass, the choice is a consensus of the shape metrics (:data:`CONSENSUS_CRITERIA`): silhouette
+(higher is better), Calinski-Harabasz (higher), Davies-Bouldin (lower), the distance ``|k - knee|`` to
+the elbow of the algorithm's inertia curve (kneedle: the k farthest below the chord of the normalised
+curve) and, for Gaussian mixtures, BIC (lower). On each criterion a row's rank is 1 + the number of rows
+better than it by more than the criterion's tolerance (differences within the noise of a sampled
+silhouette do not decide), scaled to 0 (best) .. 1 (worst) among the rows where the criterion is
+defined; the row with the smallest mean of these normalised ranks wins. Exact ties go to the higher
+silhouette, then to the larger k: no rule prefers fewer segments. The runner-up is the best row with
+another k; its reason names the criteria on which it is behind and ahead. Silhouette and
+Calinski-Harabasz alone tend to favour few clusters on customer data and the elbow alone is often
+blurred; the consensus needs a model to be separated, compact and at a bend of the inertia curve. The
+reasons are sentences built from these numbers, and the table keeps ``consensus`` and
+``consensus_rank`` so that what they quote can be read there.
 """
 
 from __future__ import annotations
