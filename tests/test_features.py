@@ -662,3 +662,37 @@ def test_customer_ids_are_sorted_like_python_strings():
     assert list(got.index) == sorted(ids)
     assert got.loc["é", "monetary"] == 3.0
     assert list(rfm(tx.astype({"customer_id": object})).index) == sorted(ids)
+
+
+def _sample_transactions(samples_dir, name: str) -> pd.DataFrame:
+    from segkit.cleaning import clean_transactions
+    from segkit.io import read_dataset
+
+    if name == "cdnow":
+        path = samples_dir / "CDNOW_sample.txt"
+        if not path.is_file():
+            pytest.skip(f"CDNOW sample not found at {path}")
+        raw = pd.read_csv(
+            path, sep=r"\s+", header=None, names=["full", "id", "date", "cds", "amount"], dtype=str
+        )
+        return pd.DataFrame(
+            {
+                "customer_id": pd.array(raw["id"], dtype="str"),
+                "order_date": pd.to_datetime(raw["date"], format="%Y%m%d"),
+                "amount": raw["amount"].astype(float),
+            }
+        )
+    dataset = read_dataset(samples_dir / "online_retail_II_sample.csv", layout="online_retail")
+    return clean_transactions(dataset.transactions)[0]
+
+
+@pytest.mark.parametrize("sample", ["online_retail_ii", "cdnow"])
+def test_rfm_scores_are_tie_aware_on_the_real_samples(samples_dir, sample):
+    scored = features.with_rfm_segments(customer_file(_sample_transactions(samples_dir, sample)))
+    keys = ["recency_days", "frequency", "monetary"]
+    groups = scored.groupby(keys)[["r_score", "f_score", "m_score", "rfm_segment"]].nunique()
+    assert (groups == 1).all().all()
+    assert (scored.groupby("frequency")["f_score"].nunique() == 1).all()
+    once = scored["frequency"] == 1
+    assert once.any() and (scored.loc[once, "f_score"] == 1).all()
+    assert not scored.loc[once, "rfm_segment"].isin(["Champions", "Loyal Customers"]).any()
