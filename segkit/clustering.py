@@ -524,8 +524,7 @@ class ModelSearch:
     best
         The recommended model (see :func:`choose_model`).
     runner_up
-        The best model with another k and the sentence on why it lost (None when every model of
-        the pool has the same k).
+        The best model with another k and the sentence on why it lost (see :func:`choose_models`).
     features
         Features used.
     knees
@@ -763,7 +762,9 @@ def choose_models(
     """The recommended model and the runner-up of a search table (see the module docstring).
 
     The runner-up is the best model of the pool with another number of segments; its ``reason`` says
-    why it lost. It is None when the pool holds a single k.
+    why it lost. When every model that passes the filters has the same k, it is the best of the models
+    with another k (consensus among them) and its reason names the filters it fails; None when the
+    table holds a single k.
     """
     ordered = rank_models(table, knees)
     _, basis = _pool(table)
@@ -774,13 +775,17 @@ def choose_models(
         reason=_reason(row, len(ordered), knees, basis, min_segment_share, min_stability),
     )
     others = ordered[ordered["k"] != row["k"]]
-    if not len(others):
-        return best, None
-    second = others.iloc[0]
-    runner_up = Choice(
-        algorithm=str(second["algorithm"]), k=int(second["k"]), reason=_runner_up_reason(second, row)
-    )
-    return best, runner_up
+    if len(others):
+        second = others.iloc[0]
+        reason = _runner_up_reason(second, row)
+    else:  # every passing model has this k: the runner-up is the best of the others, failing a filter
+        failing = table[(table["k"] != row["k"]) & ~table.index.isin(ordered.index)]
+        if not len(failing):
+            return best, None
+        ranked_all = rank_models(failing.assign(usable=True), knees)
+        second = ranked_all.iloc[0]
+        reason = _filtered_out_reason(second, row, min_segment_share, min_stability)
+    return best, Choice(algorithm=str(second["algorithm"]), k=int(second["k"]), reason=reason)
 
 
 def choose_model(
@@ -829,11 +834,35 @@ def _reason(
             else f"the elbow of its inertia curve is at k={knee}"
         )
     )
+    head = (
+        f"{_label(row)} is the only model that passes the filters ({thresholds})"
+        if basis == "usable" and n_pool == 1
+        else f"{_label(row)} has the best consensus of the shape metrics {pool_text}"
+    )
     return (
-        f"{_label(row)} has the best consensus of the shape metrics {pool_text}: mean normalised rank "
+        f"{head}: mean normalised rank "
         f"{row['consensus']:.2f} (0 = best on every metric) from {', '.join(parts)}; {knee_text}. "
         f"Its smallest segment holds {row['smallest_share']:.1%} of customers and its bootstrap stability "
         f"(mean ARI) is {row['stability']:.2f}."
+    )
+
+
+def _filtered_out_reason(
+    second: pd.Series, best: pd.Series, min_segment_share: float, min_stability: float
+) -> str:
+    """Why the best model with another k, when none passes the filters, lost: the filters it fails."""
+    failed = []
+    if second["stability"] < min_stability:
+        failed.append(f"its stability (mean ARI) is {second['stability']:.2f}, below {min_stability:.2f}")
+    if second["smallest_share"] < min_segment_share:
+        failed.append(
+            f"its smallest segment holds {second['smallest_share']:.1%}, below {min_segment_share:.0%}"
+        )
+    if "n_clusters" in second and second["n_clusters"] != second["k"]:
+        failed.append(f"it found {int(second['n_clusters'])} clusters, not {int(second['k'])}")
+    return (
+        f"Runner-up: {_label(second)}, the best model with another number of segments, fails the filters "
+        f"that {_label(best)} passes: {'; '.join(failed)}."
     )
 
 

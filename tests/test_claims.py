@@ -165,6 +165,16 @@ def test_model_choice_and_runner_up_quote_the_table(scenario):
     second = narrative.runner_up(search)
     if second is None:
         assert (ranked["k"] == search.best.k).all()
+    elif "fails the filters" in second:
+        assert (ranked["k"] == search.best.k).all()
+        row = table[
+            (table["algorithm"] == search.runner_up.algorithm) & (table["k"] == search.runner_up.k)
+        ].iloc[0]
+        assert not row["usable"] and row["k"] != search.best.k
+        if "stability" in second:
+            assert f"{row['stability']:.2f}, below" in second and row["stability"] < 0.75
+        if "smallest segment" in second:
+            assert f"{row['smallest_share']:.1%}, below" in second and row["smallest_share"] < 0.02
     else:
         assert search.runner_up.k != search.best.k
         row = ranked[

@@ -511,3 +511,19 @@ def test_demo_runs_are_reproducible_and_round_trip(demo_shop_5000, tmp_path):
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(ModelError):
         load_model(path)
+
+
+def test_runner_up_names_the_filter_it_fails_when_only_one_k_passes():
+    table = _search_table(
+        k=[2, 3, 4],
+        silhouette=[0.30, 0.40, 0.35],
+        calinski_harabasz=[100.0, 120.0, 110.0],
+        davies_bouldin=[1.3, 1.1, 1.2],
+        stability=[0.90, 0.70, 0.95],
+        smallest_share=[0.3, 0.2, 0.01],
+        usable=[True, False, False],
+    )
+    best, runner_up = clustering.choose_models(table, {"kmeans": None})
+    assert best.k == 2 and "the only model that passes the filters" in best.reason
+    assert runner_up.k == 3 and "fails the filters" in runner_up.reason
+    assert "stability (mean ARI) is 0.70, below 0.75" in runner_up.reason
