@@ -82,6 +82,7 @@ __all__ = [
     "find_table",
     "parse_columns",
     "run_dir",
+    "normalise_sep",
     "atomic_write",
     "write_parquet_atomic",
     "write_csv_atomic",
@@ -233,6 +234,7 @@ def read_dataset(
     date_format: str | None = None,
     encoding: str | None = None,
     sheet: str | int | None = None,
+    header: bool = True,
 ) -> Dataset:
     """Read a file, a folder or a DataFrame into a :class:`Dataset` with canonical transactions.
 
@@ -248,9 +250,9 @@ def read_dataset(
         ``{"customer_id": "cust", "order_date": "date", "amount": "value"}`` (a JSON string is accepted).
         Canonical names present in the source need no mapping. Applies to the transactions table.
     sep
-        Field delimiter of text files: any single character, or a regular expression such as
-        ``r"\\s+"`` (whitespace). Default: tab for ``.tsv``/``.tab``, else sniffed from the header
-        among ``,`` ``;`` tab ``|``.
+        Field delimiter of text files: any single character, ``"whitespace"`` (or ``r"\\s+"``: runs of
+        blanks, leading blanks ignored), ``"tab"``, or a regular expression. Default: tab for
+        ``.tsv``/``.tab``, else sniffed from the first line among ``,`` ``;`` tab ``|``, then whitespace.
     date_format
         strftime format of ``order_date``, e.g. ``"%d/%m/%Y"`` or compact ``"%Y%m%d"``. Without it,
         ISO 8601 is tried, then the format guessed from the first value; either way every value must
@@ -259,26 +261,39 @@ def read_dataset(
         Text encoding. Default: UTF-8, falling back to latin-1 with a warning.
     sheet
         XLSX sheet name or index. Default: every sheet, stacked (they must share their columns).
+    header
+        False when the first line is data: the source's columns are then named by their 0-based
+        position as strings (``"0"``, ``"1"``...), e.g. ``columns={"customer_id": "1",
+        "order_date": "2", "amount": "4"}`` for the CDNOW log.
 
     Returns
     -------
     Dataset
         ``transactions`` canonical and validated; side tables when the source has them.
+
+    Examples
+    --------
+    >>> read_dataset("CDNOW_sample.txt", layout="generic", sep="whitespace", header=False,
+    ...              columns={"customer_id": "1", "order_date": "2", "amount": "4"},
+    ...              date_format="%Y%m%d")  # doctest: +SKIP
     """
     layout = _check_layout(layout)
     mapping = parse_columns(columns)
+    sep = normalise_sep(sep)
     if isinstance(source, pd.DataFrame):
+        if not header:
+            source = source.set_axis([str(i) for i in range(source.shape[1])], axis=1)
         return _read_frame_source(source, layout, mapping, date_format)
     path = Path(source)
     if not path.exists():
         raise DataError(f"{source}: no such file or folder", column=None)
     if path.is_dir() and not _is_parquet_dataset(path):
-        return _read_folder(path, layout, mapping, sep, date_format, encoding, sheet)
+        return _read_folder(path, layout, mapping, sep, date_format, encoding, sheet, header)
     if layout == "olist":
         raise ParameterError(
             f"{source}: layout 'olist' reads a folder of Olist CSV files, not a single file", column="layout"
         )
-    return _read_file_source(path, layout, mapping, sep, date_format, encoding, sheet)
+    return _read_file_source(path, layout, mapping, sep, date_format, encoding, sheet, header)
 
 
 def read_transactions(
@@ -289,6 +304,7 @@ def read_transactions(
     date_format: str | None = None,
     encoding: str | None = None,
     sheet: str | int | None = None,
+    header: bool = True,
 ) -> pd.DataFrame:
     """Read a source and return its canonical transaction table: ``read_dataset(...).transactions``.
 
@@ -302,6 +318,7 @@ def read_transactions(
         date_format=date_format,
         encoding=encoding,
         sheet=sheet,
+        header=header,
     ).transactions
 
 
@@ -361,6 +378,7 @@ def read_table(
     sheet: str | int | None = None,
     string_columns: Sequence[str] = (),
     usecols: Sequence[str] | None = None,
+    header: bool = True,
 ) -> pd.DataFrame:
     """Read one table file (text, Parquet or XLSX) as it is, with segkit's errors on bad files.
 
@@ -374,15 +392,50 @@ def read_table(
         Columns to read as text (ids: keeps leading zeros), where present.
     usecols
         Read only these columns (all must exist).
+    header
+        False when the first line (row) is data: columns are named ``"0"``, ``"1"``... by position.
     """
     path = Path(path)
     kind = _file_kind(path)
     if kind == "parquet":
-        return _read_parquet(path, usecols)
+        frame = _read_parquet(path, None if not header else usecols)
+        if not header:
+            frame = frame.set_axis([str(i) for i in range(frame.shape[1])], axis=1)
+            frame = frame[list(usecols)] if usecols else frame
+        return frame
     _check_not_empty(path)
     if kind == "excel":
-        return _read_excel(path, sheet, usecols)
-    return _read_text(path, sep=sep, encoding=encoding, string_columns=string_columns, usecols=usecols)
+        return _read_excel(path, sheet, usecols, header=header)
+    return _read_text(
+        path,
+        sep=normalise_sep(sep),
+        encoding=encoding,
+        string_columns=string_columns,
+        usecols=usecols,
+        header=header,
+    )
+
+
+#: Names accepted for ``sep`` besides a single character or a regular expression.
+SEP_NAMES: dict[str, str] = {
+    "whitespace": r"\s+",
+    "space": " ",
+    "tab": "\t",
+    "\\t": "\t",
+    "comma": ",",
+    "semicolon": ";",
+    "pipe": "|",
+}
+
+
+def normalise_sep(sep: str | None) -> str | None:
+    """The delimiter meant by ``sep``: ``"whitespace"`` -> ``r"\\s+"``, ``"tab"``/``"\\t"`` -> tab, ...
+
+    ``None`` or ``""`` mean "sniff it" and give None; any other text is used as it is.
+    """
+    if sep is None or sep == "":
+        return None
+    return SEP_NAMES.get(str(sep).lower() if len(str(sep)) > 1 else str(sep), str(sep))
 
 
 def parse_columns(columns: Mapping[str, str] | str | None) -> dict[str, str]:
@@ -454,15 +507,16 @@ def _read_file_source(
     date_format: str | None,
     encoding: str | None,
     sheet: str | int | None,
+    has_header: bool = True,
 ) -> Dataset:
     kind = _file_kind(path)
     if kind == "text":
         _check_not_empty(path)
         sep = sep or _sniff_sep(path, encoding)
-        header = _read_text_header(path, sep, encoding)
+        header = _read_text_header(path, sep, encoding, has_header)
         frame = None
     else:
-        frame = read_table(path, sheet=sheet)
+        frame = read_table(path, sheet=sheet, header=has_header)
         header = [str(c) for c in frame.columns]
     layout, mapping, date_formats = _plan_columns(layout, header, mapping, date_format, str(path))
     if frame is None:
@@ -474,6 +528,7 @@ def _read_file_source(
             encoding=encoding,
             string_columns=string_columns,
             usecols=sorted(set(mapping.values())),
+            header=has_header,
         )
     transactions = _canonical_transactions(frame, mapping, date_formats, str(path))
     return Dataset(transactions=transactions, source=str(path), layout=layout)
@@ -500,6 +555,7 @@ def _read_folder(
     date_format: str | None,
     encoding: str | None,
     sheet: str | int | None,
+    header: bool = True,
 ) -> Dataset:
     has_olist = any(p.name.startswith("olist_") for p in folder.iterdir())
     if layout == "olist" or (layout == "auto" and has_olist):
@@ -508,14 +564,16 @@ def _read_folder(
     if transactions_path is None or layout == "online_retail":
         single = _single_table(folder)
         if single is not None:  # e.g. a folder holding one Online Retail file
-            return _read_file_source(single, layout, mapping, sep, date_format, encoding, sheet)
+            return _read_file_source(single, layout, mapping, sep, date_format, encoding, sheet, header)
         raise DataError(
             f"{folder}: folder holds no transactions.* table, no Olist files and not exactly one table file",
             hint="a generic folder holds transactions.csv|parquet|xlsx (plus optional customers.*, "
             "sessions.*, reviews.*, products.*); an Olist folder holds the olist_*.csv files; "
             "or pass the table file itself",
         )
-    bundle = _read_file_source(transactions_path, "generic", mapping, sep, date_format, encoding, sheet)
+    bundle = _read_file_source(
+        transactions_path, "generic", mapping, sep, date_format, encoding, sheet, header
+    )
     side: dict[str, pd.DataFrame | None] = {}
     for name in SIDE_TABLES:
         side_path = find_table(folder, name)
@@ -1096,11 +1154,15 @@ def _read_parquet(path: Path, usecols: Sequence[str] | None) -> pd.DataFrame:
     return frame
 
 
-def _read_excel(path: Path, sheet: str | int | None, usecols: Sequence[str] | None) -> pd.DataFrame:
+def _read_excel(
+    path: Path, sheet: str | int | None, usecols: Sequence[str] | None, header: bool = True
+) -> pd.DataFrame:
     import zipfile
 
     try:
-        sheets = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
+        sheets = pd.read_excel(
+            path, sheet_name=sheet, engine="openpyxl", header=0 if header else None, dtype=object
+        )
     except (KeyError, IndexError) as exc:
         raise ParameterError(f"{path}: no sheet {sheet!r} ({_first_line(exc)})", column="sheet") from None
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
@@ -1123,6 +1185,9 @@ def _read_excel(path: Path, sheet: str | int | None, usecols: Sequence[str] | No
                     hint=f"sheets: {', '.join(map(str, filled))}",
                 )
         frame = pd.concat(frames, ignore_index=True)
+    # cells as stored (dtype=object: a text id "00123" beside numeric ids is not turned into 123),
+    # then columns of one kind (all numbers, all dates) get their dtype back
+    frame = frame.infer_objects()
     frame.columns = [str(c) for c in frame.columns]
     if usecols:
         frame = frame[list(usecols)]
@@ -1155,16 +1220,21 @@ def _sniff_sep(path: Path, encoding: str | None) -> str:
     first = lines[0] if lines else ""
     counts = {sep: first.count(sep) for sep in (",", "\t", ";", "|")}
     best = max(counts, key=lambda s: counts[s])
-    return best if counts[best] > 0 else ","
+    if counts[best] > 0:
+        return best
+    return r"\s+" if len(first.split()) > 1 else ","
 
 
-def _read_text_header(path: Path, sep: str, encoding: str | None) -> list[str]:
+def _read_text_header(path: Path, sep: str, encoding: str | None, header: bool = True) -> list[str]:
+    """The column names of a text file; without a header, ``"0"``, ``"1"``... for the first line's fields."""
     lines = _decode_head(path, encoding).splitlines()
     if not lines or not lines[0].strip():
         raise DataError(f"{path}: the file is empty or its first line is blank")
     if len(sep) == 1:
-        return [h.strip() for h in next(csv.reader([lines[0]], delimiter=sep))]
-    return [h.strip().strip('"') for h in re.split(sep, lines[0].strip())]
+        names = [h.strip() for h in next(csv.reader([lines[0]], delimiter=sep))]
+    else:
+        names = [h.strip().strip('"') for h in re.split(sep, lines[0].strip())]
+    return names if header else [str(i) for i in range(len(names))]
 
 
 def _read_text(
@@ -1174,16 +1244,17 @@ def _read_text(
     encoding: str | None,
     string_columns: Sequence[str],
     usecols: Sequence[str] | None,
+    header: bool = True,
 ) -> pd.DataFrame:
     """Read a delimited text file: pyarrow for one-character delimiters, pandas otherwise."""
     sep = sep or _sniff_sep(path, encoding)
-    header = _read_text_header(path, sep, encoding)
-    strings = [c for c in string_columns if c in header]
+    names = _read_text_header(path, sep, encoding, header)
+    strings = [c for c in string_columns if c in names]
     encodings = [encoding] if encoding else ["utf-8", "latin-1"]
     last_error: Exception | None = None
     for position, enc in enumerate(encodings):
         try:
-            frame = _read_text_once(path, sep, enc, strings, usecols)
+            frame = _read_text_once(path, sep, enc, strings, usecols, None if header else names)
         except UnicodeDecodeError as exc:
             last_error = exc
             continue
@@ -1193,15 +1264,21 @@ def _read_text(
             raise DataError(f"{path}: not a readable table ({_first_line(exc)})") from None
         if position > 0:
             warnings.warn(f"{path}: not valid UTF-8; read as {enc}", UnicodeWarning, stacklevel=3)
-        if frame.empty and len(frame.columns) <= 1 and not header:
+        if frame.empty and len(frame.columns) <= 1 and not names:
             raise DataError(f"{path}: the file is empty")
         return frame
     raise DataError(f"{path}: could not decode the file ({_first_line(last_error)})")
 
 
 def _read_text_once(
-    path: Path, sep: str, encoding: str, strings: Sequence[str], usecols: Sequence[str] | None
+    path: Path,
+    sep: str,
+    encoding: str,
+    strings: Sequence[str],
+    usecols: Sequence[str] | None,
+    names: Sequence[str] | None = None,
 ) -> pd.DataFrame:
+    """One read with one encoding; ``names`` given means the file has no header line."""
     if len(sep) == 1:
         import pyarrow as pa
         import pyarrow.csv as pacsv
@@ -1209,7 +1286,10 @@ def _read_text_once(
         try:
             table = pacsv.read_csv(
                 path,
-                read_options=pacsv.ReadOptions(encoding=encoding if encoding != "utf-8" else "utf8"),
+                read_options=pacsv.ReadOptions(
+                    encoding=encoding if encoding != "utf-8" else "utf8",
+                    column_names=list(names) if names is not None else None,
+                ),
                 parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
                     include_columns=list(usecols) if usecols else None,
@@ -1221,15 +1301,20 @@ def _read_text_once(
             if "UTF8" in str(exc) or "utf8" in str(exc).lower():
                 raise UnicodeDecodeError(encoding, b"", 0, 1, "invalid UTF-8") from None
             # pyarrow is strict (e.g. newlines inside quoted values): let pandas try
-            return _read_text_pandas(path, sep, encoding, strings, usecols)
+            return _read_text_pandas(path, sep, encoding, strings, usecols, names)
         if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
             raise UnicodeDecodeError(encoding, b"", 0, 1, "invalid UTF-8")  # pyarrow infers binary
         return table.to_pandas(date_as_object=False)
-    return _read_text_pandas(path, sep, encoding, strings, usecols)
+    return _read_text_pandas(path, sep, encoding, strings, usecols, names)
 
 
 def _read_text_pandas(
-    path: Path, sep: str, encoding: str, strings: Sequence[str], usecols: Sequence[str] | None
+    path: Path,
+    sep: str,
+    encoding: str,
+    strings: Sequence[str],
+    usecols: Sequence[str] | None,
+    names: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     engine = "c" if len(sep) == 1 or sep == r"\s+" else "python"
     return pd.read_csv(
@@ -1239,6 +1324,8 @@ def _read_text_pandas(
         dtype={c: "str" for c in strings} or None,
         usecols=list(usecols) if usecols else None,
         engine=engine,
+        header=None if names is not None else "infer",
+        names=list(names) if names is not None else None,
     )
 
 

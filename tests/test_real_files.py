@@ -1,0 +1,122 @@
+"""Real files and hostile input (issue 15): headerless / whitespace files, ids, dates, odd inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from segkit.io import read_dataset, read_transactions
+
+ROOT = Path(__file__).resolve().parents[1]
+CDNOW = ROOT.parent / "shared" / "samples" / "CDNOW_sample.txt"
+CDNOW_COLUMNS = {"customer_id": "1", "order_date": "2", "amount": "4"}
+
+
+@pytest.fixture(scope="module")
+def cdnow_path() -> Path:
+    if not CDNOW.is_file():
+        pytest.skip(f"CDNOW sample not found at {CDNOW} (it lives in ../shared/samples)")
+    return CDNOW
+
+
+@pytest.mark.parametrize("sep", ["whitespace", r"\s+"])
+def test_reader_whitespace_headerless_cdnow(cdnow_path, sep):
+    data = read_dataset(
+        cdnow_path, layout="generic", sep=sep, header=False, columns=CDNOW_COLUMNS, date_format="%Y%m%d"
+    )
+    tx = data.transactions
+    # published: 6,919 purchase records of 2,357 customers, first purchase in the first 12 weeks of 1997
+    assert len(tx) == 6919
+    assert tx["customer_id"].nunique() == 2357
+    assert tx["order_date"].min() == pd.Timestamp("1997-01-01")
+    assert tx["order_date"].max() <= pd.Timestamp("1998-06-30")
+    assert int((tx["amount"] == 0).sum()) == 8
+    first = tx.iloc[0]
+    assert (first["customer_id"], first["order_date"], first["amount"]) == (
+        "0001",  # ids keep their leading zeros
+        pd.Timestamp("1997-01-01"),
+        29.33,
+    )
+    raw = pd.read_csv(cdnow_path, sep=r"\s+", header=None)
+    assert tx["amount"].sum() == pytest.approx(raw[4].sum())
+
+
+def test_reader_headerless_quantity_is_not_multiplied(cdnow_path):
+    tx = read_transactions(
+        cdnow_path,
+        layout="generic",
+        sep="whitespace",
+        header=False,
+        columns={**CDNOW_COLUMNS, "quantity": "3"},
+        date_format="%Y%m%d",
+    )
+    raw = pd.read_csv(cdnow_path, sep=r"\s+", header=None)
+    assert tx["quantity"].tolist() == raw[3].astype(float).tolist()
+    assert tx["amount"].tolist() == raw[4].astype(float).tolist()
+
+
+def test_reader_whitespace_is_sniffed_and_headerless_csv_and_xlsx(tmp_path):
+    text = "  a1   20240105  10.5\r\n  b2  20240210 20\r\n"
+    path = tmp_path / "log.txt"
+    path.write_text(text, newline="")
+    mapping = {"customer_id": "0", "order_date": "1", "amount": "2"}
+    sniffed = read_transactions(path, layout="generic", header=False, columns=mapping, date_format="%Y%m%d")
+    assert sniffed["customer_id"].tolist() == ["a1", "b2"]
+    assert sniffed["amount"].tolist() == [10.5, 20.0]
+    csv_path = tmp_path / "log.csv"
+    csv_path.write_text("a1,20240105,10.5\nb2,20240210,20\n")
+    from_csv = read_transactions(
+        csv_path, layout="generic", header=False, columns=mapping, date_format="%Y%m%d"
+    )
+    pd.testing.assert_frame_equal(from_csv, sniffed)
+    xlsx = tmp_path / "log.xlsx"
+    pd.DataFrame([["a1", "20240105", 10.5], ["b2", "20240210", 20]]).to_excel(xlsx, header=False, index=False)
+    from_xlsx = read_transactions(xlsx, layout="generic", header=False, columns=mapping, date_format="%Y%m%d")
+    pd.testing.assert_frame_equal(from_xlsx, sniffed)
+
+
+# --------------------------------------------------------------------------- item 1: mixed ids
+_ID_CELLS = st.lists(
+    st.one_of(
+        st.integers(min_value=0, max_value=10**9),
+        st.text(alphabet="0123456789", min_size=1, max_size=7).map(lambda t: "0" + t),  # leading zero
+        st.text(alphabet="ABCXYZ-", min_size=1, max_size=6),
+    ),
+    min_size=2,
+    max_size=12,
+)
+
+
+def _mixed_frame(ids: list) -> pd.DataFrame:
+    n = len(ids)
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(ids, dtype="object"),
+            "order_id": pd.Series(list(reversed(ids)), dtype="object"),
+            "product_id": pd.Series(ids, dtype="object"),
+            "order_date": pd.date_range("2024-01-01", periods=n, freq="D"),
+            "amount": [float(i + 1) for i in range(n)],
+        }
+    )
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ids=_ID_CELLS)
+def test_item1_mixed_int_str_ids_keep_every_value(tmp_path, ids):
+    expected = [str(v) for v in ids]
+    frame = _mixed_frame(ids)
+    csv_path = tmp_path / "t.csv"
+    frame.to_csv(csv_path, index=False)
+    xlsx_path = tmp_path / "t.xlsx"
+    frame.to_excel(xlsx_path, index=False)  # ints stay numbers, "00123" stays text in the sheet
+    parquet_path = tmp_path / "t.parquet"
+    frame.astype({c: "str" for c in ("customer_id", "order_id", "product_id")}).to_parquet(parquet_path)
+    for source in (frame, csv_path, xlsx_path, parquet_path):
+        tx = read_transactions(source, layout="generic")
+        assert tx["customer_id"].tolist() == expected, source
+        assert tx["order_id"].tolist() == list(reversed(expected)), source
+        assert tx["product_id"].tolist() == expected, source
