@@ -82,7 +82,9 @@ def bgnbd_log_likelihood(
     repeat = x > 0
     a4 = np.full_like(x, -np.inf)
     a4[repeat] = (
-        math.log(a) - np.log(b + x[repeat] - 1) - (r + x[repeat]) * np.log(alpha + np.asarray(recency)[repeat])
+        math.log(a)
+        - np.log(b + x[repeat] - 1)
+        - (r + x[repeat]) * np.log(alpha + np.asarray(recency)[repeat])
     )
     return a1 + np.logaddexp(a3, a4)
 
@@ -148,7 +150,9 @@ def maximise_likelihood(
     point = np.zeros(len(names))
     best = objective(point)
     if not np.isfinite(best):
-        raise DataError(f"the likelihood of {', '.join(names)} is not finite at the start (check the summary)")
+        raise DataError(
+            f"the likelihood of {', '.join(names)} is not finite at the start (check the summary)"
+        )
     evaluations = 0
     options = {"xatol": 1e-9, "fatol": tolerance, "maxiter": 20_000, "maxfev": 20_000}
     for restart in range(20):
@@ -175,7 +179,9 @@ def bgnbd_prob_alive(
     x = np.asarray(frequency, dtype=float)
     with np.errstate(divide="ignore"):
         log_ratio = (
-            np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) + (r + x) * (np.log(alpha + T) - np.log(alpha + recency))
+            np.log(a)
+            - np.log(np.maximum(b + x - 1, 1e-300))
+            + (r + x) * (np.log(alpha + T) - np.log(alpha + recency))
         )
     return np.where(x > 0, 1.0 / (1.0 + np.exp(log_ratio)), 1.0)
 
@@ -201,7 +207,9 @@ def bgnbd_unconditional_purchases(params: dict[str, float], t: np.ndarray) -> np
     """E[X(t)], expected repeat purchases of a new customer within t of the first (FHL 2005, eq. 9)."""
     r, alpha, a, b = (params[name] for name in BGNBD_PARAMS)
     t = np.asarray(t, dtype=float)
-    value = (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
+    value = (
+        (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
+    )
     return np.where(t > 0, value, 0.0)
 
 
@@ -293,7 +301,9 @@ class ClvModel:
         ]
         discount = (1 + discount_rate) ** np.arange(1, len(steps) + 1)
         discounted = sum((cumulative[i + 1] - cumulative[i]) / discount[i] for i in range(len(steps)))
-        order_value = gamma_gamma_expected_spend(self.gamma_gamma_params, args[0], s["monetary_value"].to_numpy())
+        order_value = gamma_gamma_expected_spend(
+            self.gamma_gamma_params, args[0], s["monetary_value"].to_numpy()
+        )
         out = s.copy()
         out["expected_purchases"] = cumulative[-1]
         out["prob_alive"] = bgnbd_prob_alive(self.bgnbd_params, *args)
@@ -309,7 +319,9 @@ class ClvModel:
                 examples=list(out.index[bad]),
             )
         out.attrs.update(
-            horizon_months=horizon, discount_rate=discount_rate, calibration_end=self.calibration_end.date().isoformat()
+            horizon_months=horizon,
+            discount_rate=discount_rate,
+            calibration_end=self.calibration_end.date().isoformat(),
         )
         return out
 
@@ -389,13 +401,21 @@ class ClvModel:
         actual = self._require_holdout()
         s = self.summary
         expected = bgnbd_expected_purchases(
-            self.bgnbd_params, self.holdout_length, s["frequency"].to_numpy(), s["recency"].to_numpy(), s["T"].to_numpy()
+            self.bgnbd_params,
+            self.holdout_length,
+            s["frequency"].to_numpy(),
+            s["recency"].to_numpy(),
+            s["T"].to_numpy(),
         )
         top = HOLDOUT_BUCKETS - 1
         bucket = np.minimum(s["frequency"].to_numpy().astype(int), top)
         labels = [str(i) for i in range(top)] + [f"{top}+"]
         frame = pd.DataFrame(
-            {"bucket": pd.Categorical.from_codes(bucket, labels), "actual": actual.to_numpy(), "expected": expected}
+            {
+                "bucket": pd.Categorical.from_codes(bucket, labels),
+                "actual": actual.to_numpy(),
+                "expected": expected,
+            }
         )
         grouped = frame.groupby("bucket", observed=False)
         table = pd.DataFrame(
@@ -431,7 +451,9 @@ class ClvModel:
         ends = np.arange(start + 6, end + 1, 7)
         first_days, counts = np.unique(first, return_counts=True)
         ages = (ends[:, None] - first_days[None, :]) / self.unit_days
-        expected = (bgnbd_unconditional_purchases(self.bgnbd_params, np.maximum(ages, 0)) * counts).sum(axis=1)
+        expected = (bgnbd_unconditional_purchases(self.bgnbd_params, np.maximum(ages, 0)) * counts).sum(
+            axis=1
+        )
         actual = np.searchsorted(np.sort(self.repeat_days), ends, side="right")
         cal_end = int(np.datetime64(self.calibration_end.date(), "D").astype(np.int64))
         return pd.DataFrame(
@@ -445,10 +467,10 @@ class ClvModel:
         )
 
     def to_dict(self) -> dict[str, object]:
-        """Plain-JSON description of the fit (parameters, dates, what it saw, fit time)."""
+        """Flat plain-JSON description of the fit: parameters (``bgnbd_r``...), dates, what it saw, fit time."""
         return {
-            "bgnbd_params": dict(self.bgnbd_params),
-            "gamma_gamma_params": dict(self.gamma_gamma_params),
+            **{f"bgnbd_{name}": value for name, value in self.bgnbd_params.items()},
+            **{f"gamma_gamma_{name}": value for name, value in self.gamma_gamma_params.items()},
             "time_unit": self.time_unit,
             "calibration_end": self.calibration_end.date().isoformat(),
             "observation_end": self.observation_end.date().isoformat(),
@@ -464,13 +486,17 @@ def _check_horizon(horizon: object, discount_rate: object) -> tuple[float, float
         h, d = float(horizon), float(discount_rate)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
         raise ParameterError(
-            f"horizon and discount_rate must be numbers, got {horizon!r} and {discount_rate!r}", column="horizon"
+            f"horizon and discount_rate must be numbers, got {horizon!r} and {discount_rate!r}",
+            column="horizon",
         ) from exc
     if not np.isfinite(h) or h <= 0:
-        raise ParameterError(f"horizon must be a positive number of months, got {horizon!r}", column="horizon")
+        raise ParameterError(
+            f"horizon must be a positive number of months, got {horizon!r}", column="horizon"
+        )
     if not np.isfinite(d) or not 0 <= d < 1:
         raise ParameterError(
-            f"discount_rate must be a monthly rate in [0, 1), e.g. 0.01, got {discount_rate!r}", column="discount_rate"
+            f"discount_rate must be a monthly rate in [0, 1), e.g. 0.01, got {discount_rate!r}",
+            column="discount_rate",
         )
     return h, d
 
@@ -486,7 +512,8 @@ def _calibration_end(calibration_end: object, first: pd.Timestamp, last: pd.Time
         stamp = pd.Timestamp(calibration_end)
     except (TypeError, ValueError) as exc:
         raise ParameterError(
-            f"calibration_end {calibration_end!r} is not a date (use e.g. '1997-09-30')", column="calibration_end"
+            f"calibration_end {calibration_end!r} is not a date (use e.g. '1997-09-30')",
+            column="calibration_end",
         ) from exc
     stamp = stamp.normalize()
     if pd.isna(stamp) or not first <= stamp <= last:
@@ -536,7 +563,8 @@ def fit_clv(
     """
     if time_unit not in TIME_UNITS:
         raise ParameterError(
-            f"time_unit must be one of {sorted(TIME_UNITS)} (W = weeks), got {time_unit!r}", column="time_unit"
+            f"time_unit must be one of {sorted(TIME_UNITS)} (W = weeks), got {time_unit!r}",
+            column="time_unit",
         )
     unit_days = TIME_UNITS[time_unit]
     days = rfm(transactions, convention="btyd")  # validates the table; T counts to the last day
@@ -572,7 +600,9 @@ def fit_clv(
     started = time.perf_counter()
     bgnbd = maximise_likelihood(lambda p: float(bgnbd_log_likelihood(p, x, tx, age).sum()), BGNBD_PARAMS)
     xs, zs = x[spenders], in_units["monetary_value"].to_numpy()[spenders]
-    spend = maximise_likelihood(lambda p: float(gamma_gamma_log_likelihood(p, xs, zs).sum()), GAMMA_GAMMA_PARAMS)
+    spend = maximise_likelihood(
+        lambda p: float(gamma_gamma_log_likelihood(p, xs, zs).sum()), GAMMA_GAMMA_PARAMS
+    )
     seconds = time.perf_counter() - started
     if spend.params["q"] <= 1:
         raise DataError(
@@ -624,3 +654,91 @@ def _purchase_days(
     holdout = repeat[repeat["day"] > cal].groupby(CUSTOMER_ID).size().reindex(index, fill_value=0)
     holdout.index = customers
     return holdout.astype(float), repeat["day"].to_numpy(), int((pairs["day"] <= cal).sum())
+
+
+# --------------------------------------------------------------------------- notebook helpers
+def holdout_calibration_end(transactions: pd.DataFrame, holdout_months: float) -> pd.Timestamp:
+    """The calibration end that leaves the last ``holdout_months`` months of the data as holdout.
+
+    Raises
+    ------
+    ParameterError
+        ``holdout_months`` is not positive or leaves no calibration period.
+    """
+    months, _ = _check_horizon(holdout_months, 0.0)
+    dates = transactions[ORDER_DATE]
+    first, last = dates.min().normalize(), dates.max().normalize()
+    end = (last - pd.Timedelta(days=round(months * DAYS_PER_MONTH))).normalize()
+    if end <= first:
+        raise ParameterError(
+            f"a holdout of {holdout_months} months leaves no calibration period in {first.date()} to {last.date()}; "
+            "choose fewer holdout months",
+            column="holdout_months",
+        )
+    return end
+
+
+def with_clv_columns(tags: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """``tags`` (one row per ``customer_id``, e.g. ``segments.csv``) with the CLV columns joined.
+
+    Adds ``expected_purchases``, ``prob_alive`` and ``clv`` (see :meth:`ClvModel.predict`); customers
+    the fit did not see (first purchase on its calibration end day) get empty values. Columns of
+    those names already in ``tags`` are replaced, so rerunning is idempotent.
+    """
+    columns = ["expected_purchases", "prob_alive", "clv"]
+    values = predictions[columns].set_axis(predictions.index.astype("str"))
+    out = tags.drop(columns=[c for c in columns if c in tags.columns])
+    joined = values.reindex(out[CUSTOMER_ID].astype("str").to_numpy())
+    for column in columns:
+        out[column] = joined[column].to_numpy()
+    return out
+
+
+def fit_sentence(model: ClvModel) -> str:
+    """What the fit sees, e.g. "The purchase model sees 2,357 customers ... 4,814 purchase days ..."."""
+    seen = model.seen
+    parts = [
+        f"The CLV fit sees {seen['customers']:,} customers who bought on or before "
+        f"{model.calibration_end:%d %b %Y}, with {seen['purchase_days']:,} purchase days (purchases counted per "
+        f"customer and day; $0 purchases count); {seen['repeat_buyers']:,} of them bought again, and the spend "
+        f"model uses the {seen['gamma_gamma_customers']:,} whose repeat purchases have a positive amount."
+    ]
+    if seen["customers_excluded_new"]:
+        parts.append(
+            f"{seen['customers_excluded_new']:,} customers whose first purchase is on the calibration end day are "
+            "left out (nothing about them can be fitted yet)."
+        )
+    if seen["customers_first_after_calibration"]:
+        parts.append(
+            f"{seen['customers_first_after_calibration']:,} customers who first bought after it are not in the fit."
+        )
+    return " ".join(parts)
+
+
+def holdout_sentence(table: pd.DataFrame) -> str | None:
+    """Compare expected and actual holdout purchases in total; None when the holdout had none."""
+    actual, expected = float(table["actual_total"].sum()), float(table["expected_total"].sum())
+    if actual <= 0:
+        return None
+    gap = expected / actual - 1
+    direction = "over" if gap > 0 else "under"
+    unit = "weeks" if table.attrs.get("time_unit") == "W" else "days"
+    return (
+        f"Over the {table.attrs.get('holdout_length', 0):.0f} {unit} of holdout the model expected "
+        f"{expected:,.0f} repeat purchase days where {actual:,.0f} happened: it {direction}-predicts by "
+        f"{abs(gap):.0%}."
+    )
+
+
+def segment_value_sentence(table: pd.DataFrame, names: dict | None = None) -> str | None:
+    """Name the segment with the largest expected value and its share; None with fewer than 2 segments."""
+    if len(table) < 2 or table["clv_sum"].sum() <= 0:
+        return None
+    top = table["clv_sum"].idxmax()
+    name = (names or {}).get(top, top)
+    customer_share = table.loc[top, "customers"] / table["customers"].sum()
+    return (
+        f"{name} holds {customer_share:.1%} of the customers and {table.loc[top, 'clv_share']:.1%} of the expected "
+        f"value over the next {table.attrs.get('horizon_months', 0):g} months; its customers are still active "
+        f"with a probability of {table.loc[top, 'prob_alive_mean']:.0%} on average."
+    )

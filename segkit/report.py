@@ -50,6 +50,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "02_customer_files",
     "03_clustering",
     "04_maintenance_simulation",
+    "05_clv",
 )
 
 #: Parameters every notebook defines (DESIGN "Notebook parameters"), set by the runner itself.
@@ -70,6 +71,7 @@ NOTEBOOK_TITLES: dict[str, str] = {
     "02_customer_files": "Customer files and RFM",
     "03_clustering": "Segmentation",
     "04_maintenance_simulation": "Model maintenance simulation",
+    "05_clv": "Customer lifetime value",
 }
 
 #: Largest HTML report segkit accepts without a warning, in bytes.
@@ -629,7 +631,8 @@ def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     (then from any summary holding the key). Returns a dict with ``customers``, ``revenue``,
     ``currency``, ``orders``, ``period_start``, ``period_end``, ``n_segments``, ``segments`` (rows of
     id, name, customers, share, revenue_share, action), ``retrain`` (e.g. ``"every 90 days"``) and
-    ``retrain_reason``.
+    ``retrain_reason``; from 05 ``clv_total``, ``clv_horizon_months``, ``prob_alive_mean`` and, per
+    segment, ``clv_share`` and ``prob_alive``.
     """
     segments = _segment_rows(_first(summaries, ("segments", "segment_table"), prefer="03"))
     clustering = {"03": summaries["03"]} if "03" in summaries else {}  # notebook 04's k is the simulation's
@@ -648,6 +651,20 @@ def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             _first(summaries, ("recommended_retrain_period", "retrain_period"), prefer="04"),
         ),
         "retrain_reason": summaries.get("04", {}).get("reason"),  # 03 also has a "reason": the model choice
+        **_clv_figures(summaries.get("05", {}), segments),
+    }
+
+
+def _clv_figures(summary: Mapping[str, Any], segments: list[dict[str, Any]]) -> dict[str, Any]:
+    """Notebook 05's headline figures; its per-segment value joined into ``segments`` by id (in place)."""
+    by_id = {row.get("segment_id"): row for row in summary.get("segments", []) if isinstance(row, Mapping)}
+    for row in segments:
+        value = by_id.get(row["id"], {})
+        row["clv_share"], row["prob_alive"] = value.get("clv_share"), value.get("prob_alive_mean")
+    return {
+        "clv_total": summary.get("clv_total"),
+        "clv_horizon_months": summary.get("horizon_months"),
+        "prob_alive_mean": summary.get("prob_alive_mean"),
     }
 
 

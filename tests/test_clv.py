@@ -115,7 +115,9 @@ def test_predictions_are_consistent(cdnow_fit):
     assert (long["clv"] >= short["clv"]).all() and (long["clv"] > short["clv"]).any()
     assert (undiscounted["clv"] >= long["clv"]).all()
     np.testing.assert_allclose(
-        undiscounted["clv"], undiscounted["expected_purchases"] * undiscounted["expected_order_value"], rtol=1e-9
+        undiscounted["clv"],
+        undiscounted["expected_purchases"] * undiscounted["expected_order_value"],
+        rtol=1e-9,
     )
     assert long["prob_alive"].between(0, 1).all()
     # customers without repeat purchases are certainly alive under the BG/NBD and get the population spend
@@ -203,7 +205,9 @@ def test_no_repeat_buyer_for_gamma_gamma():
         segkit.fit_clv(one_off, exclude_new=True)
 
 
-@pytest.mark.parametrize(("horizon", "rate"), [(0, 0.01), (-3, 0.01), (float("nan"), 0.01), (12, 1.5), ("x", 0.0)])
+@pytest.mark.parametrize(
+    ("horizon", "rate"), [(0, 0.01), (-3, 0.01), (float("nan"), 0.01), (12, 1.5), ("x", 0.0)]
+)
 def test_bad_horizon_or_rate(cdnow_fit, horizon, rate):
     with pytest.raises(SegkitError, match="horizon|discount_rate"):
         cdnow_fit.predict(horizon=horizon, discount_rate=rate)

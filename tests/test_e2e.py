@@ -30,7 +30,7 @@ RUN = "demo"
 
 
 def notebooks_or_skip() -> Path:
-    """The repository's notebooks folder; skip while any of the four notebooks is not written yet."""
+    """The repository's notebooks folder; skip while any of the run's notebooks is not written yet."""
     missing = [stem for stem in report.NOTEBOOKS if not (NOTEBOOKS_DIR / f"{stem}.ipynb").is_file()]
     if missing:
         pytest.skip(f"notebooks not written yet: {', '.join(missing)}")
@@ -165,7 +165,7 @@ def test_segments_csv_matches_the_model_and_the_customer_file(processed):
 def test_summaries_and_run_record(processed, demo_run):
     workspace, _ = demo_run
     summaries = report.read_summaries(processed)
-    assert sorted(summaries) == ["01", "02", "03", "04"]
+    assert sorted(summaries) == ["01", "02", "03", "04", "05"]
     customers = pd.read_parquet(processed / "customers.parquet")
     assert summaries["02"]["customers"] == len(customers)
 
