@@ -100,7 +100,7 @@ OUTPUT_FILES: tuple[tuple[str, str], ...] = (
     ("customers.parquet", "Customer file: one row per customer, every feature"),
     (
         "segments.csv",
-        "Segment of every customer (customer_id, segment_id, segment_name, rfm_segment), for CRM/BI",
+        "Segment of every customer (customer_id, segment_id, segment_name, rfm_segment; expected_purchases, prob_alive, clv), for CRM/BI",
     ),
     ("model.skops", "Segmentation model (load with segkit.load_model)"),
     ("model.json", "Model metadata, human-readable"),
