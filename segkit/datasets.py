@@ -1026,7 +1026,7 @@ def _order_rows(
 
     reason = np.full(n_lines, _R["kept"])
     reason[cancelled & ~partial] = _R["cancelled_purchase"]
-    reason[zero] = _R["non_positive_price"]
+    reason[zero] = _R["zero_amount"]  # kept by the cleaning under its own reason
     line_index = np.arange(n_lines)
     purchase = _Rows(
         cust=line_cust,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from segkit.report import COMMON_PARAMETERS
+from segkit.report import COMMON_PARAMETERS, READ_PARAMETERS
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "segkit"
@@ -37,8 +37,8 @@ EXCEPTIONS: set[tuple[str, str]] = {
     ("cli", "report"),  # the command line is a thin front end on the runner
 }
 
-#: DESIGN's common notebook parameters (set by the runner), then date_format (passed with -p when given)
-NOTEBOOK_PARAMETERS = [*COMMON_PARAMETERS, "date_format"]
+#: DESIGN's common notebook parameters (set by the runner), then the reader options (--date-format, --sep...)
+NOTEBOOK_PARAMETERS = [*COMMON_PARAMETERS, *READ_PARAMETERS]
 
 
 def _segkit_module(path: Path) -> str:

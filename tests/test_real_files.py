@@ -120,3 +120,87 @@ def test_item1_mixed_int_str_ids_keep_every_value(tmp_path, ids):
         assert tx["customer_id"].tolist() == expected, source
         assert tx["order_id"].tolist() == list(reversed(expected)), source
         assert tx["product_id"].tolist() == expected, source
+
+
+# --------------------------------------------------------------------------- item 9: cleaning
+def test_item9_same_day_repeats_without_order_id_are_kept_and_reported():
+    from segkit.cleaning import clean_transactions
+
+    day = pd.Timestamp("1997-01-01")
+    no_order_ids = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["a", "a", "b"], dtype="str"),
+            "order_date": [day, day, day],
+            "amount": [12.0, 12.0, 5.0],
+        }
+    )
+    clean, report = clean_transactions(no_order_ids)
+    assert len(clean) == 3  # two identical same-day purchases without order ids are both real
+    assert report.possible_duplicates == 1
+    assert "possible duplicates" in str(report)
+    with_order_ids = no_order_ids.assign(order_id=pd.Series(["1", "1", "2"], dtype="str"))
+    clean, report = clean_transactions(with_order_ids)
+    assert report.reasons.tolist() == ["kept", "duplicate", "kept"]
+    assert report.possible_duplicates == 0
+
+
+def test_item9_zero_dollar_purchases_are_kept_under_their_own_reason():
+    from segkit.cleaning import CleaningRules, clean_transactions
+
+    tx = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["a", "a", "z"], dtype="str"),
+            "order_date": pd.to_datetime(["1997-01-01", "1997-02-01", "1997-01-05"]),
+            "amount": [0.0, 10.0, 0.0],
+        }
+    )
+    clean, report = clean_transactions(tx)
+    assert report.reasons.tolist() == ["zero_amount", "kept", "zero_amount"]
+    assert clean["order_date"].min() == pd.Timestamp("1997-01-01")  # first purchase date unchanged
+    assert set(clean["customer_id"]) == {"a", "z"}  # a $0-only customer stays a customer
+    frame = report.to_frame().set_index("reason")
+    assert frame.loc["zero_amount", "rows"] == 2 and frame.loc["zero_amount", "amount"] == 0
+    dropped, report = clean_transactions(tx, CleaningRules(zero_amount="drop"))
+    assert report.reasons.tolist() == ["non_positive_price", "kept", "non_positive_price"]
+    assert report.removed_customers.to_dict("index") == {"z": {"lines": 1, "reason": "non_positive_price"}}
+
+
+def test_item9_cdnow_keeps_its_zero_dollar_purchases_and_repeat_rows(cdnow_path):
+    from segkit.cleaning import clean_transactions
+
+    tx = read_transactions(
+        cdnow_path,
+        layout="generic",
+        sep="whitespace",
+        header=False,
+        columns=CDNOW_COLUMNS,
+        date_format="%Y%m%d",
+    )
+    clean, report = clean_transactions(tx)
+    assert len(clean) == len(tx) == 6919
+    assert clean["customer_id"].nunique() == 2357
+    assert report.to_frame().set_index("reason").loc["zero_amount", "rows"] == 8
+    assert report.possible_duplicates == int(tx.duplicated().sum()) > 0
+    assert report.removed_customers.empty
+
+
+def test_item9_customers_removed_entirely_are_listed_with_their_reason():
+    from segkit.cleaning import clean_transactions
+
+    tx = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["a", "b", "b", "c"], dtype="str"),
+            "order_id": pd.Series(["1", "C2", "C3", "4"], dtype="str"),
+            "order_date": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]),
+            "product_id": pd.Series(["A", "A", "A", "POST"], dtype="str"),
+            "quantity": [1.0, -1.0, -2.0, 1.0],
+            "unit_price": [2.0, 2.0, 2.0, 5.0],
+            "amount": [2.0, -2.0, -4.0, 5.0],
+        }
+    )
+    _, report = clean_transactions(tx)
+    removed = report.removed_customers
+    assert removed.index.tolist() == ["b", "c"]
+    assert removed["reason"].tolist() == ["cancellation", "non_product"]
+    assert removed["lines"].tolist() == [2, 1]
+    assert "2 customers removed entirely" in str(report)
