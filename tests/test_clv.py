@@ -107,6 +107,16 @@ def test_cdnow_cumulative_table_covers_78_weeks(cdnow_fit):
     assert calibration["expected"] == pytest.approx(calibration["actual"], rel=0.05)
 
 
+def test_cleaning_keeps_what_the_clv_fit_needs(cdnow, cdnow_fit):
+    """$0 purchases and same-day repeat lines survive cleaning: the fit on clean data is the same fit."""
+    clean, report = segkit.clean_transactions(cdnow)
+    assert clean["customer_id"].nunique() == cdnow["customer_id"].nunique()
+    refit = segkit.fit_clv(clean, calibration_end="1997-09-30")
+    assert refit.seen == cdnow_fit.seen
+    assert refit.bgnbd_params == pytest.approx(cdnow_fit.bgnbd_params, rel=1e-9)
+    assert refit.gamma_gamma_params == pytest.approx(cdnow_fit.gamma_gamma_params, rel=1e-9)
+
+
 def test_predictions_are_consistent(cdnow_fit):
     short = cdnow_fit.predict(horizon=6, discount_rate=0.01)
     long = cdnow_fit.predict(horizon=12, discount_rate=0.01)
