@@ -1,10 +1,10 @@
-"""Run the four notebooks with papermill, export them to offline HTML and write the run's index page.
+"""Run the numbered notebooks with papermill, export them to offline HTML and write the run's index page.
 
-A *run* (DESIGN "A run") executes ``notebooks/01_eda.ipynb`` ... ``04_maintenance_simulation.ipynb`` in
+A *run* (DESIGN "A run") executes ``notebooks/01_eda.ipynb`` ... ``05_clv.ipynb`` in
 order, headlessly, with the same parameters, and produces::
 
     data/processed/<run>/   customers.parquet, segments.csv, model.skops (+ .json), summary_0N.json, run.json
-    reports/<run>/          01_eda.html ... 04_maintenance_simulation.html, index.html, executed/*.ipynb
+    reports/<run>/          01_eda.html ... 05_clv.html, index.html, executed/*.ipynb
 
 It is atomic: everything is written under ``data/processed/.<run>.partial/`` and
 ``reports/.<run>.partial/`` and moved into place only when every notebook succeeded. A failed run
@@ -194,7 +194,7 @@ def find_notebooks_dir(override: str | os.PathLike[str] | None = None) -> Path:
     raise ParameterError(
         f"notebooks folder not found (looked in {', '.join(str(c) for c in candidates)})",
         column="notebooks_dir",
-        hint="pass --notebooks-dir pointing at the folder holding 01_eda.ipynb ... 04_maintenance_simulation.ipynb",
+        hint="pass --notebooks-dir pointing at the folder holding 01_eda.ipynb ... 05_clv.ipynb",
     )
 
 
