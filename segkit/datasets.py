@@ -1615,7 +1615,7 @@ def _write_online_retail_ii(shop: DemoShop, folder: Path) -> None:
             "Country": tx["country"],
         }
     )
-    write_csv_atomic(frame, folder / ONLINE_RETAIL_II_FILE)
+    write_csv_atomic(frame, folder / ONLINE_RETAIL_II_FILE, neutralise=False)  # a raw source file
 
 
 def _hex_ids(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -1760,7 +1760,7 @@ def _write_olist(shop: DemoShop, folder: Path) -> None:
     from segkit.io import write_csv_atomic
 
     for name, frame in _olist_tables(shop).items():
-        write_csv_atomic(frame, folder / f"{OLIST_FILES[name]}.csv")
+        write_csv_atomic(frame, folder / f"{OLIST_FILES[name]}.csv", neutralise=False)  # raw source
 
 
 _WRITERS = {"generic": _write_generic, "olist": _write_olist, "online_retail_ii": _write_online_retail_ii}

@@ -86,6 +86,7 @@ __all__ = [
     "atomic_write",
     "write_parquet_atomic",
     "write_csv_atomic",
+    "neutralise_formulas",
     "write_json_atomic",
     "write_text_atomic",
 ]
@@ -521,7 +522,7 @@ def _read_file_source(
     layout, mapping, date_formats = _plan_columns(layout, header, mapping, date_format, str(path))
     if frame is None:
         texts = [mapping[c] for c in STRING_COLUMNS if c in mapping]  # ids keep leading zeros
-        string_columns = texts + ([mapping[ORDER_DATE]] if date_formats else [])
+        string_columns = texts + [mapping[ORDER_DATE]]  # parsed by segkit: local time, checked order
         frame = _read_text(
             path,
             sep=sep,
@@ -924,10 +925,63 @@ def _canonical_transactions(
         out[AMOUNT] = out[QUANTITY] * out[UNIT_PRICE]
     _check_no_missing(out, ORDER_DATE, context, mapping)
     _check_no_missing(out, AMOUNT, context, mapping)
+    _check_isolated_dates(out[ORDER_DATE], context)
+    _check_finite_amounts(out[AMOUNT], context)
     ordered = {c: out[c] for c in TRANSACTION_COLUMNS if c in out}
     table = pd.DataFrame(ordered)
     table.index = pd.RangeIndex(len(table))
     return validate_transactions(table)
+
+
+#: A date is "isolated" when it lies this many times the span of the central 98% of the dates (at
+#: least :data:`_ISOLATED_MIN_GAP`) before the 1st or after the 99th percentile, and such dates are
+#: at most 1% of the lines: a typing error (1900, 2200) rather than part of the data.
+_ISOLATED_SPANS = 2.0
+_ISOLATED_MIN_GAP = pd.Timedelta(days=730)
+_ISOLATED_MAX_SHARE = 0.01
+
+
+def _check_isolated_dates(dates: pd.Series, context: str) -> None:
+    """Refuse a few dates far from all the others (typing errors), naming the rows.
+
+    segkit refuses rather than drops them: a wrong year moves a customer's first or last purchase
+    by decades, and only the data owner knows the right date. Fix or remove those lines.
+    """
+    if len(dates) < 20:
+        return
+    low, high = dates.quantile([0.01, 0.99])
+    gap = max((high - low) * _ISOLATED_SPANS, _ISOLATED_MIN_GAP)
+    isolated = (dates < low - gap) | (dates > high + gap)
+    n_isolated = int(isolated.sum())
+    if n_isolated == 0 or n_isolated > _ISOLATED_MAX_SHARE * len(dates):
+        return
+    rows = np.flatnonzero(isolated.to_numpy())
+    raise DataError(
+        f"{context}: order_date has {n_isolated} date(s) far from all the others "
+        f"(the dates run {low:%Y-%m-%d} to {high:%Y-%m-%d}): typing errors?",
+        column=ORDER_DATE,
+        n_bad=n_isolated,
+        examples=[f"data row {i + 1}: {dates.iloc[i]:%Y-%m-%d}" for i in rows[:5]],
+        hint="fix those dates or remove those lines; segkit does not guess the right year",
+    )
+
+
+def _check_finite_amounts(amounts: pd.Series, context: str) -> None:
+    """Refuse infinite amounts and amounts too large to add up (> 1e15 in the source currency)."""
+    bad = ~np.isfinite(amounts.to_numpy(dtype="float64")) | (amounts.abs() > _MAX_AMOUNT).to_numpy()
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise DataError(
+            f"{context}: amount holds infinite or absurdly large values (above {_MAX_AMOUNT:.0e})",
+            column=AMOUNT,
+            n_bad=int(bad.sum()),
+            examples=[f"data row {i + 1}: {amounts.iloc[i]!r}" for i in rows[:5]],
+            hint="fix or remove those lines",
+        )
+
+
+#: Largest absolute line amount accepted (sums of a few million such lines stay exact in float64).
+_MAX_AMOUNT = 1e15
 
 
 def _check_no_missing(out: dict[str, pd.Series], column: str, context: str, mapping: dict[str, str]) -> None:
@@ -993,10 +1047,25 @@ def _parse_dates(
     used for all); None means ISO 8601, then the format pandas guesses from the first value.
     Parsing runs once per distinct value.
     """
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert(None).astype("datetime64[ns]")
+    try:
+        return _parse_date_values(values, column, date_formats, context)
+    except _OutOfRangeDates as exc:
+        raise bad_rows_error(
+            DataError,
+            f"{context}: column {column} holds dates outside the range segkit handles "
+            "(1677-09-22 to 2262-04-11): typing errors?",
+            column,
+            exc.values.astype("str"),
+        ) from None
+
+
+def _parse_date_values(
+    values: pd.Series, column: str, date_formats: Sequence[str] | None, context: str
+) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):  # local wall time, as the schema says
+        return _nanoseconds(values.dt.tz_localize(None), values)
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.astype("datetime64[ns]")
+        return _nanoseconds(values, values)
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         if not date_formats:
             raise bad_rows_error(
@@ -1009,6 +1078,7 @@ def _parse_dates(
         values = normalize_id(values.astype("float64"))
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     text = pd.Series(uniques, dtype="object").map(_date_text)
+    date_formats = _day_month_order(text, date_formats, column, context)
     parsed = _parse_unique_dates(text, date_formats)
     bad_unique = parsed.isna() & text.notna()
     if bad_unique.any():
@@ -1024,6 +1094,56 @@ def _parse_dates(
     valid = codes >= 0
     result[valid] = stamps[codes[valid]]
     return pd.Series(result, index=values.index, dtype="datetime64[ns]")
+
+
+_SLASHED_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
+
+
+def _day_month_order(
+    text: pd.Series, date_formats: Sequence[str] | None, column: str, context: str
+) -> Sequence[str] | None:
+    """Settle DD/MM against MM/DD from the values, or refuse to guess.
+
+    Only when no single format was given and every value is written ``a/b/yyyy`` (or with ``.``,
+    ``-``): a first part above 12 means day first, a second part above 12 month first; when every
+    part is <= 12 both readings are valid and :class:`DataError` asks for ``date_format`` (a layout's
+    own candidates, e.g. the UCI files published month first, keep their order).
+    Returns the candidate formats to try (day-first ones dropped or kept accordingly).
+    """
+    if date_formats is not None and len(date_formats) == 1:
+        return date_formats
+    present = text.dropna().astype("str")
+    if present.empty:
+        return date_formats
+    parts = present.str.extract(_SLASHED_DATE)
+    if parts.isna().any(axis=None):
+        return date_formats
+    first, second = parts[0].astype(int), parts[1].astype(int)
+    if (first > 12).any():
+        order = "day"
+    elif (second > 12).any():
+        order = "month"
+    elif date_formats is not None:  # a layout's candidates, in its published order (UCI: month first)
+        return date_formats
+    else:
+        raise DataError(
+            f"{context}: column {column} holds dates such as {present.iloc[0]!r} that read both as "
+            "day/month and as month/day (no day above 12); segkit does not guess",
+            column=column,
+            examples=present.head(3).tolist(),
+            hint="pass date_format='%d/%m/%Y' (day first) or date_format='%m/%d/%Y' (month first), "
+            "with the time part if any, e.g. '%d/%m/%Y %H:%M'",
+        )
+    if date_formats is None:
+        from pandas.tseries.api import guess_datetime_format
+
+        guessed = guess_datetime_format(str(present.iloc[0]), dayfirst=order == "day")
+        return (guessed,) if guessed else None
+    day_first = [f for f in date_formats if f.startswith("%d")]
+    month_first = [f for f in date_formats if f.startswith("%m")]
+    others = [f for f in date_formats if f not in day_first and f not in month_first]
+    kept = day_first if order == "day" else month_first
+    return tuple(kept + others) or date_formats
 
 
 def _date_text(value: Any) -> Any:
@@ -1058,15 +1178,36 @@ def _parse_unique_dates(text: pd.Series, date_formats: Sequence[str] | None) -> 
     return best
 
 
+class _OutOfRangeDates(Exception):
+    """Dates that parse but lie outside pandas' nanosecond range (1677-09-22 .. 2262-04-11)."""
+
+    def __init__(self, values: pd.Series) -> None:
+        super().__init__("dates out of range")
+        self.values = values
+
+
+_UTC_OFFSET = re.compile(r"(\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+
+
 def _to_datetime(text: pd.Series, fmt: str) -> pd.Series:
+    """Parse with one format; time-zone offsets are dropped: the local wall time is kept (schema)."""
+    present = text.dropna().astype("str")
+    if any(_UTC_OFFSET.search(value) for value in present):  # keep each value's local time
+        text = text.where(text.isna(), text.astype("str").str.replace(_UTC_OFFSET, r"\1", regex=True))
+        fmt = fmt.replace("%z", "").replace("%Z", "").strip()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-        except (ValueError, TypeError):  # mixed UTC offsets: compare them in UTC
-            parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        parsed = parsed.dt.tz_convert(None)
+        parsed = parsed.dt.tz_localize(None)
+    return _nanoseconds(parsed, text)
+
+
+def _nanoseconds(parsed: pd.Series, shown: pd.Series) -> pd.Series:
+    """``parsed`` as ``datetime64[ns]``; raises :class:`_OutOfRangeDates` (with ``shown`` values) when it cannot."""
+    out_of_range = parsed.notna() & ((parsed < pd.Timestamp.min) | (parsed > pd.Timestamp.max))
+    if out_of_range.any():
+        raise _OutOfRangeDates(shown[out_of_range])
     return parsed.astype("datetime64[ns]")
 
 
@@ -1392,12 +1533,56 @@ def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike[str], **kwarg
     return Path(path)
 
 
-def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike[str], **kwargs: Any) -> Path:
-    """Write ``df`` to CSV atomically, without the index unless ``index=True`` is passed."""
+def write_csv_atomic(
+    df: pd.DataFrame, path: str | os.PathLike[str], *, neutralise: bool = True, **kwargs: Any
+) -> Path:
+    """Write ``df`` to CSV atomically, without the index unless ``index=True`` is passed.
+
+    ``neutralise`` (default): text cells and column names that a spreadsheet would run as a formula
+    are prefixed with ``'`` (see :func:`neutralise_formulas`); numbers stay numbers. Writers of raw
+    source files (the demo shop's layouts) pass False so that the files hold the data as they are.
+    """
     kwargs.setdefault("index", False)
+    if neutralise:
+        df = neutralise_formulas(df)
     with atomic_write(path) as tmp:
         df.to_csv(tmp, **kwargs)
     return Path(path)
+
+
+#: First characters with which a spreadsheet (Excel, LibreOffice, Sheets) starts a formula.
+FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with text cells starting with ``= + - @`` (or tab, CR) prefixed by ``'`` (CSV injection).
+
+    Only text is changed: numeric, boolean and date columns (a negative amount) stay as they are,
+    so do text cells that start otherwise. Column names and a text index are treated the same way.
+    The input is not modified.
+    """
+
+    def fix(value: Any) -> Any:
+        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+    out = df
+    for column in df.columns:
+        values = df[column]
+        if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
+            hit = values.map(
+                lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS), na_action="ignore"
+            )
+            if hit.fillna(False).astype(bool).any():
+                out = out.copy() if out is df else out
+                out[column] = values.map(fix, na_action="ignore").astype(values.dtype)
+    names = [fix(c) for c in out.columns]
+    if names != list(out.columns):
+        out = out.set_axis(names, axis=1)
+    if out.index.dtype == object or pd.api.types.is_string_dtype(out.index.dtype):
+        fixed_index = out.index.map(fix)
+        if not fixed_index.equals(out.index):
+            out = out.set_axis(fixed_index, axis=0)
+    return out
 
 
 def write_json_atomic(obj: Any, path: str | os.PathLike[str], indent: int = 2) -> Path:

@@ -204,3 +204,121 @@ def test_item9_customers_removed_entirely_are_listed_with_their_reason():
     assert removed["reason"].tolist() == ["cancellation", "non_product"]
     assert removed["lines"].tolist() == [2, 1]
     assert "2 customers removed entirely" in str(report)
+
+
+# --------------------------------------------------------------------------- item 4: score
+def test_item4_score_accepts_a_batch_without_one_category_or_channel():
+    from segkit import clustering
+    from segkit.cleaning import clean_transactions
+    from segkit.datasets import make_demo_shop
+    from segkit.features import customer_file
+    from segkit.io import Dataset
+
+    shop = make_demo_shop(n_customers=400, seed=4)
+    clean, report = clean_transactions(shop.transactions)
+    customers = customer_file(clean, cancellations=report.by_customer)
+    shares = [c for c in customers.columns if c.startswith(("share_cat_", "share_channel_"))]
+    model = clustering.fit_segmentation(
+        customers, "kmeans", 3, features=["recency_days", "frequency", *shares], seed=0
+    )
+    tx = shop.transactions
+    for column, prefix in (("category", "share_cat_"), ("channel", "share_channel_")):
+        dropped = next(c for c in shares if c.startswith(prefix)).removeprefix(prefix)
+        batch = tx[tx[column].astype(str) != dropped].reset_index(drop=True)
+        scored = clustering.score_dataset(model, Dataset(batch))
+        assert scored["customer_id"].nunique() == len(scored) > 0
+        assert scored["segment_id"].isin(range(3)).all()
+
+
+# --------------------------------------------------------------------------- item 10: CSV injection
+def test_item10_csv_outputs_neutralise_formula_cells_and_keep_numbers(tmp_path):
+    import csv
+
+    from segkit.io import write_csv_atomic
+
+    payloads = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A2)", "\tTAB", "safe", "a=b"]
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Series(payloads, dtype="str"),
+            "segment_name": pd.Series(['=HYPERLINK("http://x")', *["Loyal"] * 6], dtype="str"),
+            "segment_id": [-1, 0, 1, 2, 3, 4, 5],
+            "amount": [-3.5, 0.0, 1.25, -0.5, 2.0, 3.0, 4.0],
+        }
+    )
+    path = write_csv_atomic(frame, tmp_path / "segments.csv")
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    ids = [row["customer_id"] for row in rows]
+    assert ids == ["'=cmd|' /C calc'!A0", "'+1+1", "'-2+3", "'@SUM(A1:A2)", "'\tTAB", "safe", "a=b"]
+    assert rows[0]["segment_name"].startswith("'=")
+    assert [float(row["amount"]) for row in rows] == frame["amount"].tolist()  # numbers stay numbers
+    assert [int(row["segment_id"]) for row in rows] == frame["segment_id"].tolist()
+    assert frame["customer_id"].iloc[0].startswith("=")  # the caller's frame is not modified
+    back = pd.read_csv(path)
+    assert pd.api.types.is_float_dtype(back["amount"]) and pd.api.types.is_integer_dtype(back["segment_id"])
+
+
+# --------------------------------------------------------------------------- item 6: dates
+def _dated(dates: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i % 7}" for i in range(len(dates))],
+            "order_date": dates,
+            "amount": [10.0] * len(dates),
+        }
+    )
+
+
+@pytest.mark.parametrize("bad", ["1500-03-01", "2300-01-01"])
+def test_item6_out_of_bounds_dates_are_a_segkit_error(tmp_path, bad):
+    from segkit.schema import DataError
+
+    path = tmp_path / "t.csv"
+    _dated(["2024-01-01", bad, "2024-01-03"]).to_csv(path, index=False)
+    for source in (path, _dated(["2024-01-01", bad, "2024-01-03"])):
+        with pytest.raises(DataError, match="outside the range") as info:
+            read_transactions(source, layout="generic")
+        assert info.value.column == "order_date" and info.value.n_bad == 1
+
+
+@pytest.mark.parametrize("typo", ["1900-05-02", "2200-05-02"])
+def test_item6_an_isolated_typo_date_is_refused_naming_the_row(typo):
+    from segkit.schema import DataError
+
+    dates = [str(d.date()) for d in pd.date_range("2023-01-01", periods=300, freq="D")]
+    dates[41] = typo
+    with pytest.raises(DataError, match="far from all the others") as info:
+        read_transactions(_dated(dates), layout="generic")
+    assert info.value.examples == [f"data row 42: {typo}"]
+    # a long history is not a typo: a thin early tail of real orders passes
+    tail = ["2020-03-01", "2021-09-01", "2022-02-01", "2022-06-01", "2022-09-01"]
+    history = [*tail, *dates[:41], *dates[42:]]
+    assert len(read_transactions(_dated(history), layout="generic")) == 304
+
+
+def test_item6_time_zone_offsets_keep_the_local_time(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "customer_id,order_date,amount\na,2024-01-01T10:00:00+05:00,1\nb,2024-01-02 10:00:00-03:00,2\n"
+        "c,2024-01-03T23:30:00Z,3\n"
+    )
+    expected = pd.to_datetime(["2024-01-01 10:00", "2024-01-02 10:00", "2024-01-03 23:30"]).tolist()
+    assert read_transactions(path)["order_date"].tolist() == expected
+    aware = _dated(["2024-01-01 10:00"] * 3).assign(
+        order_date=pd.to_datetime(["2024-01-01 10:00"] * 3).tz_localize("Europe/Paris")
+    )
+    assert read_transactions(aware)["order_date"].tolist() == [pd.Timestamp("2024-01-01 10:00")] * 3
+
+
+def test_item6_day_month_order_is_never_guessed_silently():
+    from segkit.schema import DataError
+
+    with pytest.raises(DataError, match="day/month and as month/day") as info:
+        read_transactions(_dated(["01/02/2024", "03/04/2024", "12/11/2024"]), layout="generic")
+    assert "date_format" in info.value.hint
+    day_first = read_transactions(_dated(["01/02/2024", "13/04/2024"]), layout="generic")
+    assert day_first["order_date"].tolist() == pd.to_datetime(["2024-02-01", "2024-04-13"]).tolist()
+    month_first = read_transactions(_dated(["01/02/2024", "04/13/2024"]), layout="generic")
+    assert month_first["order_date"].tolist() == pd.to_datetime(["2024-01-02", "2024-04-13"]).tolist()
+    given = read_transactions(_dated(["01/02/2024", "03/04/2024"]), layout="generic", date_format="%d/%m/%Y")
+    assert given["order_date"].tolist() == pd.to_datetime(["2024-02-01", "2024-04-03"]).tolist()
