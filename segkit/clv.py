@@ -125,27 +125,39 @@ class MaximumLikelihood:
     log_likelihood: float
     evaluations: int
     restarts: int
+    at_bound: tuple[str, ...] = ()
+
+
+#: Bounds of the log-parameters: exp(+-15) is about 3e-7 .. 3e6 (a ridge, e.g. a and b of the BG/NBD
+#: growing together when every customer has the same drop-out probability, stops there).
+LOG_BOUND = 15.0
 
 
 def maximise_likelihood(
-    log_likelihood: Callable[[dict[str, float]], float], names: tuple[str, ...], tolerance: float = 1e-10
+    log_likelihood: Callable[[dict[str, float]], float],
+    names: tuple[str, ...],
+    n_observations: int,
+    tolerance: float = 1e-10,
 ) -> MaximumLikelihood:
     """Maximise ``log_likelihood`` over positive parameters, deterministically.
 
-    Nelder-Mead (gradient-free) on the logs of the parameters from the start 1, 1, ...; the
-    simplex is restarted from its best point until a restart improves the log-likelihood by less
-    than ``tolerance`` (a simplex can stall before the optimum; the restart checks it did not).
+    Nelder-Mead (gradient-free) on the logs of the parameters (bounded by :data:`LOG_BOUND`) from
+    the start 1, 1, ..., minimising the mean negative log-likelihood per observation. The simplex
+    is restarted from its best point until a restart improves that mean by less than ``tolerance``
+    (a simplex can stall before the optimum; the restart checks it did not). Parameters at a bound
+    are listed in :attr:`MaximumLikelihood.at_bound`.
 
     Raises
     ------
     DataError
         The likelihood is not finite at the start, or the search did not converge in 20 restarts.
     """
+    scale = 1.0 / max(int(n_observations), 1)
 
     def objective(log_params: np.ndarray) -> float:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             value = log_likelihood(dict(zip(names, np.exp(log_params), strict=True)))
-        return -value if np.isfinite(value) else np.inf
+        return -value * scale if np.isfinite(value) else np.inf
 
     point = np.zeros(len(names))
     best = objective(point)
@@ -154,18 +166,21 @@ def maximise_likelihood(
             f"the likelihood of {', '.join(names)} is not finite at the start (check the summary)"
         )
     evaluations = 0
-    options = {"xatol": 1e-9, "fatol": tolerance, "maxiter": 20_000, "maxfev": 20_000}
+    options = {"xatol": 1e-7, "fatol": tolerance, "maxiter": 5_000, "maxfev": 5_000}
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(names)
     for restart in range(20):
-        result = minimize(objective, point, method="Nelder-Mead", options=options)
+        result = minimize(objective, point, method="Nelder-Mead", bounds=bounds, options=options)
         evaluations += int(result.nfev)
         improved = best - float(result.fun)
         point, best = result.x, min(best, float(result.fun))
         if restart > 0 and improved < tolerance:
+            at_bound = tuple(name for name, x in zip(names, point, strict=True) if abs(x) > LOG_BOUND - 1e-3)
             return MaximumLikelihood(
                 {name: float(value) for name, value in zip(names, np.exp(point), strict=True)},
-                -best,
+                -best / scale,
                 evaluations,
                 restart,
+                at_bound,
             )
     raise DataError(f"the maximum-likelihood fit of {', '.join(names)} did not converge in 20 restarts")
 
@@ -245,8 +260,12 @@ class ClvModel:
         for the cumulative weekly table).
     fit_seconds
         Wall time of the two maximum-likelihood fits.
+    log_likelihoods
+        Maximised log-likelihood of each model (``bgnbd``, ``gamma_gamma``).
     seen
         What the fit sees: customers, purchase days, repeat buyers, zero-value purchase days...
+    at_bound
+        Parameters whose estimate stopped at :data:`LOG_BOUND` (not identified by the data).
     """
 
     bgnbd_params: dict[str, float]
@@ -261,6 +280,7 @@ class ClvModel:
     fit_seconds: float = 0.0
     log_likelihoods: dict[str, float] = field(default_factory=dict)
     seen: dict[str, int] = field(default_factory=dict)
+    at_bound: tuple[str, ...] = ()
 
     @property
     def unit_days(self) -> float:
@@ -476,6 +496,7 @@ class ClvModel:
             "observation_end": self.observation_end.date().isoformat(),
             "holdout_length": self.holdout_length,
             "fit_seconds": self.fit_seconds,
+            "parameters_at_bound": list(self.at_bound),
             **self.seen,
         }
 
@@ -598,10 +619,12 @@ def fit_clv(
     in_units = summary.assign(recency=summary["recency"] / unit_days, T=summary["T"] / unit_days)
     x, tx, age = (in_units[c].to_numpy() for c in ("frequency", "recency", "T"))
     started = time.perf_counter()
-    bgnbd = maximise_likelihood(lambda p: float(bgnbd_log_likelihood(p, x, tx, age).sum()), BGNBD_PARAMS)
+    bgnbd = maximise_likelihood(
+        lambda p: float(bgnbd_log_likelihood(p, x, tx, age).sum()), BGNBD_PARAMS, len(x)
+    )
     xs, zs = x[spenders], in_units["monetary_value"].to_numpy()[spenders]
     spend = maximise_likelihood(
-        lambda p: float(gamma_gamma_log_likelihood(p, xs, zs).sum()), GAMMA_GAMMA_PARAMS
+        lambda p: float(gamma_gamma_log_likelihood(p, xs, zs).sum()), GAMMA_GAMMA_PARAMS, len(xs)
     )
     seconds = time.perf_counter() - started
     if spend.params["q"] <= 1:
@@ -636,6 +659,7 @@ def fit_clv(
         fit_seconds=seconds,
         log_likelihoods={"bgnbd": bgnbd.log_likelihood, "gamma_gamma": spend.log_likelihood},
         seen=seen,
+        at_bound=bgnbd.at_bound + spend.at_bound,
     )
 
 
