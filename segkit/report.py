@@ -666,9 +666,11 @@ def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     Data figures come from notebook 01 first, segments from 03, the retraining advice from 04
     (then from any summary holding the key). Returns a dict with ``customers``, ``revenue``,
     ``currency``, ``orders``, ``period_start``, ``period_end``, ``n_segments``, ``segments`` (rows of
-    id, name, customers, share, revenue_share, action), ``retrain`` (e.g. ``"every 90 days"``) and
-    ``retrain_reason``; from 05 ``clv_total``, ``clv_horizon_months``, ``prob_alive_mean`` and, per
-    segment, ``clv_share`` and ``prob_alive``.
+    id, name, customers, share, revenue_share, action), ``retrain`` (e.g. ``"every 90 days"``),
+    ``retrain_reason``, and notebook 03's sentences on the chosen model (``model_choice``) and on why the
+    runner-up lost (``runner_up``), both written by :mod:`segkit.narrative`'s sources (None when absent);
+    from 05 ``clv_total``, ``clv_horizon_months``, ``prob_alive_mean`` and, per segment, ``clv_share`` and
+    ``prob_alive``.
     """
     segments = _segment_rows(_first(summaries, ("segments", "segment_table"), prefer="03"))
     clustering = {"03": summaries["03"]} if "03" in summaries else {}  # notebook 04's k is the simulation's
@@ -687,6 +689,8 @@ def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             _first(summaries, ("recommended_retrain_period", "retrain_period"), prefer="04"),
         ),
         "retrain_reason": summaries.get("04", {}).get("reason"),  # 03 also has a "reason": the model choice
+        "model_choice": summaries.get("03", {}).get("reason"),
+        "runner_up": (summaries.get("03", {}).get("runner_up") or {}).get("reason"),
         **_clv_figures(summaries.get("05", {}), segments),
     }
 
