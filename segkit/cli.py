@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="run the notebooks into reports/<run>/ (HTML + index) and data/processed/<run>/",
-        description="Run the four notebooks with papermill, export HTML reports and the index page. "
+        description="Run the notebooks (01-05) with papermill, export HTML reports and the index page. "
         "Without --data, the demo shop is generated into data/raw/demo/ (once) and used.",
     )
     _add_source_arguments(run, data_required=False)

@@ -1,10 +1,10 @@
-"""Run the four notebooks with papermill, export them to offline HTML and write the run's index page.
+"""Run the numbered notebooks with papermill, export them to offline HTML and write the run's index page.
 
-A *run* (DESIGN "A run") executes ``notebooks/01_eda.ipynb`` ... ``04_maintenance_simulation.ipynb`` in
+A *run* (DESIGN "A run") executes ``notebooks/01_eda.ipynb`` ... ``05_clv.ipynb`` in
 order, headlessly, with the same parameters, and produces::
 
     data/processed/<run>/   customers.parquet, segments.csv, model.skops (+ .json), summary_0N.json, run.json
-    reports/<run>/          01_eda.html ... 04_maintenance_simulation.html, index.html, executed/*.ipynb
+    reports/<run>/          01_eda.html ... 05_clv.html, index.html, executed/*.ipynb
 
 It is atomic: everything is written under ``data/processed/.<run>.partial/`` and
 ``reports/.<run>.partial/`` and moved into place only when every notebook succeeded. A failed run
@@ -50,6 +50,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "02_customer_files",
     "03_clustering",
     "04_maintenance_simulation",
+    "05_clv",
 )
 
 #: Parameters every notebook defines (DESIGN "Notebook parameters"), set by the runner itself.
@@ -90,6 +91,7 @@ NOTEBOOK_TITLES: dict[str, str] = {
     "02_customer_files": "Customer files and RFM",
     "03_clustering": "Segmentation",
     "04_maintenance_simulation": "Model maintenance simulation",
+    "05_clv": "Customer lifetime value",
 }
 
 #: Largest HTML report segkit accepts without a warning, in bytes.
@@ -118,7 +120,7 @@ OUTPUT_FILES: tuple[tuple[str, str], ...] = (
     ("customers.parquet", "Customer file: one row per customer, every feature"),
     (
         "segments.csv",
-        "Segment of every customer (customer_id, segment_id, segment_name, rfm_segment), for CRM/BI",
+        "Segment of every customer (customer_id, segment_id, segment_name, rfm_segment; expected_purchases, prob_alive, clv), for CRM/BI",
     ),
     ("model.skops", "Segmentation model (load with segkit.load_model)"),
     ("model.json", "Model metadata, human-readable"),
@@ -193,7 +195,7 @@ def find_notebooks_dir(override: str | os.PathLike[str] | None = None) -> Path:
     raise ParameterError(
         f"notebooks folder not found (looked in {', '.join(str(c) for c in candidates)})",
         column="notebooks_dir",
-        hint="pass --notebooks-dir pointing at the folder holding 01_eda.ipynb ... 04_maintenance_simulation.ipynb",
+        hint="pass --notebooks-dir pointing at the folder holding 01_eda.ipynb ... 05_clv.ipynb",
     )
 
 
@@ -687,7 +689,9 @@ def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     ``currency``, ``orders``, ``period_start``, ``period_end``, ``n_segments``, ``segments`` (rows of
     id, name, customers, share, revenue_share, action), ``retrain`` (e.g. ``"every 90 days"``),
     ``retrain_reason``, and notebook 03's sentences on the chosen model (``model_choice``) and on why the
-    runner-up lost (``runner_up``), both written by :mod:`segkit.narrative`'s sources (None when absent).
+    runner-up lost (``runner_up``), both written by :mod:`segkit.narrative`'s sources (None when absent);
+    from 05 ``clv_total``, ``clv_horizon_months``, ``prob_alive_mean`` and, per segment, ``clv_share`` and
+    ``prob_alive``.
     """
     segments = _segment_rows(_first(summaries, ("segments", "segment_table"), prefer="03"))
     clustering = {"03": summaries["03"]} if "03" in summaries else {}  # notebook 04's k is the simulation's
@@ -708,6 +712,20 @@ def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         "retrain_reason": summaries.get("04", {}).get("reason"),  # 03 also has a "reason": the model choice
         "model_choice": summaries.get("03", {}).get("reason"),
         "runner_up": (summaries.get("03", {}).get("runner_up") or {}).get("reason"),
+        **_clv_figures(summaries.get("05", {}), segments),
+    }
+
+
+def _clv_figures(summary: Mapping[str, Any], segments: list[dict[str, Any]]) -> dict[str, Any]:
+    """Notebook 05's headline figures; its per-segment value joined into ``segments`` by id (in place)."""
+    by_id = {row.get("segment_id"): row for row in summary.get("segments", []) if isinstance(row, Mapping)}
+    for row in segments:
+        value = by_id.get(row["id"], {})
+        row["clv_share"], row["prob_alive"] = value.get("clv_share"), value.get("prob_alive_mean")
+    return {
+        "clv_total": summary.get("clv_total"),
+        "clv_horizon_months": summary.get("horizon_months"),
+        "prob_alive_mean": summary.get("prob_alive_mean"),
     }
 
 

@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "datasets": 2,  # may use io to write files
     "inputs": 3,  # io + datasets + cleaning: the notebooks' one call to get clean data
     "clustering": 4,
+    "clv": 4,  # BG/NBD + Gamma-Gamma on the BTYD summary of features
     "stability": 5,
     "narrative": 5,  # every fact sentence of notebooks 01-03 and the index (above clustering)
     "viz": 6,
@@ -92,9 +93,9 @@ def _notebooks() -> list[Path]:
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
-def test_four_numbered_notebooks():
+def test_five_numbered_notebooks():
     names = [p.stem for p in _notebooks()]
-    assert names == ["01_eda", "02_customer_files", "03_clustering", "04_maintenance_simulation"]
+    assert names == ["01_eda", "02_customer_files", "03_clustering", "04_maintenance_simulation", "05_clv"]
 
 
 @pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.stem)
