@@ -53,7 +53,7 @@ reproducible. The reason is a sentence built from these numbers.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,12 +123,6 @@ SKEW_THRESHOLD = 1.0
 RULE_SAMPLE = 20_000
 PREPROCESS_FIT_MAX = 100_000
 
-ALGORITHMS: tuple[str, ...] = ("kmeans", "agglomerative", "gmm")
-ALGORITHM_LABELS: dict[str, str] = {
-    "kmeans": "k-means",
-    "agglomerative": "agglomerative (Ward)",
-    "gmm": "GMM",
-}
 MINIBATCH_ABOVE = 100_000
 WARD_MAX_FIT = 5_000
 KMEANS_N_INIT = 10
@@ -376,19 +370,80 @@ def _fit_assigners(
 def _fit_assigners_single_thread(
     X_fit: np.ndarray, algorithm: str, ks: Sequence[int], seed: int
 ) -> dict[int, tuple[Any, dict[str, float]]]:
+    return ALGORITHM_REGISTRY[_check_algorithm(algorithm)].fit_many(X_fit, ks, seed)
+
+
+def _fit_ward(X: np.ndarray, ks: Sequence[int], seed: int) -> dict[int, tuple[Any, dict[str, float]]]:
+    rows, tree = _ward_tree(X, seed)
+    return {k: (_nearest_centroid(X[rows], _ward_cut(tree, k)), {}) for k in ks}
+
+
+def _fit_gmm(X: np.ndarray, ks: Sequence[int], seed: int) -> dict[int, tuple[Any, dict[str, float]]]:
     out: dict[int, tuple[Any, dict[str, float]]] = {}
-    if algorithm == "agglomerative":
-        rows, tree = _ward_tree(X_fit, seed)
-        for k in ks:
-            out[k] = (_nearest_centroid(X_fit[rows], _ward_cut(tree, k)), {})
-    elif algorithm == "gmm":
-        for k in ks:
-            model = _gmm(k, seed).fit(X_fit)
-            out[k] = (model, {"bic": float(model.bic(X_fit))})
-    else:
-        for k in ks:
-            out[k] = (_kmeans(k, len(X_fit), seed).fit(X_fit), {})
+    for k in ks:
+        model = _gmm(k, seed).fit(X)
+        out[k] = (model, {"bic": float(model.bic(X))})
     return out
+
+
+def _fit_kmeans(X: np.ndarray, ks: Sequence[int], seed: int) -> dict[int, tuple[Any, dict[str, float]]]:
+    return {k: (_kmeans(k, len(X), seed).fit(X), {}) for k in ks}
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One clustering algorithm of the registry: how to fit it and how new customers are assigned.
+
+    Attributes
+    ----------
+    name, label
+        Registry key and the label shown in reports.
+    needs_k
+        The number of segments is a parameter of the fit (every shipped algorithm needs it).
+    assign
+        How a fitted model assigns customers it was not fitted on (recorded in the model file).
+    fit_many
+        ``fit_many(X, ks, seed) -> {k: (assigner, extras)}``: one fitted assigner (with ``predict``)
+        per k, fitted on the preprocessed matrix ``X`` with ``seed``; ``extras`` holds e.g. ``bic``.
+    """
+
+    name: str
+    label: str
+    needs_k: bool
+    assign: str
+    fit_many: Callable[[np.ndarray, Sequence[int], int], dict[int, tuple[Any, dict[str, float]]]]
+
+    def fit(self, X: np.ndarray, k: int, seed: int) -> Any:
+        """The assigner fitted with ``k`` segments on ``X`` (one thread: see :func:`_fit_assigners`)."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return self.fit_many(X, [k], seed)[k][0]
+
+
+#: The clustering engine: every fit of the model search, of :class:`SegmentationModel`, of the
+#: maintenance simulation and of the figures goes through this registry (name -> :class:`Algorithm`).
+ALGORITHM_REGISTRY: dict[str, Algorithm] = {
+    "kmeans": Algorithm(
+        "kmeans",
+        "k-means",
+        True,
+        f"nearest centroid (MiniBatchKMeans above {MINIBATCH_ABOVE:,} customers)",
+        _fit_kmeans,
+    ),
+    "agglomerative": Algorithm(
+        "agglomerative",
+        "agglomerative (Ward)",
+        True,
+        f"nearest centroid (Ward linkage on at most {WARD_MAX_FIT:,} customers)",
+        _fit_ward,
+    ),
+    "gmm": Algorithm(
+        "gmm", "GMM", True, "most probable mixture component (GaussianMixture.predict)", _fit_gmm
+    ),
+}
+ALGORITHMS: tuple[str, ...] = tuple(ALGORITHM_REGISTRY)
+ALGORITHM_LABELS: dict[str, str] = {name: a.label for name, a in ALGORITHM_REGISTRY.items()}
 
 
 def _compact(labels: np.ndarray) -> np.ndarray:
@@ -857,6 +912,111 @@ def fit_segmentation(
     )
 
 
+def search_and_fit(
+    customer_file: pd.DataFrame,
+    k_range: Iterable[int] = range(2, 11),
+    algorithms: Sequence[str] | str = ALGORITHMS,
+    features: Sequence[str] | str | None = None,
+    seed: int = 0,
+    n_bootstrap: int = 5,
+    names: Mapping[Any, str] | str | None = None,
+) -> tuple[ModelSearch, SegmentationModel]:
+    """The model search and the fit of its choice, exactly as notebook 03 runs them.
+
+    :func:`select_features` (``features`` or the default rule), :func:`search_models` over
+    ``k_range`` and ``algorithms`` with ``seed`` and ``n_bootstrap``, then :func:`fit_segmentation`
+    of the recommended algorithm and k on the same features. The maintenance simulation calls this
+    when it is given no model, so it monitors the model notebook 03 would ship.
+    """
+    chosen = select_features(customer_file, features or None)
+    search = search_models(
+        customer_file,
+        k_range=k_range,
+        algorithms=algorithms,
+        features=chosen,
+        seed=seed,
+        n_bootstrap=n_bootstrap,
+    )
+    model = fit_segmentation(
+        customer_file,
+        search.best.algorithm,
+        search.best.k,
+        features=search.features,
+        seed=seed,
+        names=names or None,
+    )
+    return search, model
+
+
+@dataclass
+class SpecFit:
+    """A model's specification fitted on one customer file (the simulation's frozen and refitted models).
+
+    Attributes
+    ----------
+    features
+        The model's features, in its order.
+    preprocessor
+        A clone of the model's preprocessing pipeline (same transform of every feature), fitted here.
+    assigner
+        The algorithm's fitted assigner (from :data:`ALGORITHM_REGISTRY`).
+    label_map
+        Raw assigner label -> segment id (descending revenue share of the customers it was fitted on).
+    k
+        Number of segments.
+    """
+
+    features: list[str]
+    preprocessor: Any
+    assigner: Any
+    label_map: np.ndarray
+    k: int
+
+    def transform(self, customer_file: pd.DataFrame) -> np.ndarray:
+        """Preprocessed feature matrix of ``customer_file``."""
+        return np.asarray(self.preprocessor.transform(customer_file[self.features]), dtype=np.float64)
+
+    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+        """Segment ids of rows already transformed by *this* fit's preprocessor."""
+        return self.label_map[np.asarray(self.assigner.predict(X), dtype=np.int64)]
+
+    def predict(self, customer_file: pd.DataFrame) -> np.ndarray:
+        """Segment ids (``0..k-1``) of the customers of ``customer_file``."""
+        return self.predict_matrix(self.transform(customer_file))
+
+
+def fit_spec(
+    model: SegmentationModel, customer_file: pd.DataFrame, seed: int | None = None, sample_size: int = 20_000
+) -> tuple[SpecFit, np.ndarray]:
+    """Refit ``model``'s specification (features, preprocessing, algorithm, k, seed) on ``customer_file``.
+
+    The preprocessing pipeline is cloned from the model (each feature keeps its transform), so only
+    its parameters are re-estimated, on a seeded sample of at most 100,000 customers as in
+    :func:`fit_segmentation`; the assigner comes from :data:`ALGORITHM_REGISTRY` (k-means on every
+    customer, the others on a seeded subsample of ``sample_size``). ``seed`` defaults to the model's.
+
+    Returns
+    -------
+    tuple
+        The :class:`SpecFit` and the segment id of each row of ``customer_file`` (ids ordered by
+        descending revenue share, as :func:`fit_segmentation` orders them).
+    """
+    from sklearn.base import clone
+
+    seed = int(model.metadata.get("seed", 0)) if seed is None else int(seed)
+    features = list(model.features)
+    k = _parse_k_range([model.k], len(customer_file))[0]
+    fit_sample = customer_file.iloc[_seeded_rows(len(customer_file), PREPROCESS_FIT_MAX, seed)]
+    preprocessor = clone(model.preprocessor).fit(fit_sample[features])
+    X = np.asarray(preprocessor.transform(customer_file[features]), dtype=np.float64)
+    rows = np.arange(len(X)) if model.algorithm == "kmeans" else _seeded_rows(len(X), sample_size, seed)
+    assigner = ALGORITHM_REGISTRY[_check_algorithm(model.algorithm)].fit(X[rows], k, seed)
+    raw = np.asarray(assigner.predict(X), dtype=np.int64)
+    revenue = customer_file[REVENUE_COLUMN].to_numpy(dtype=np.float64, na_value=0.0)
+    label_map = _revenue_order(raw, revenue, k)
+    return SpecFit(features, preprocessor, assigner, label_map, k), label_map[raw]
+
+
 def _revenue_order(raw: np.ndarray, revenue: np.ndarray, k: int) -> np.ndarray:
     """label_map with label_map[raw] = rank of the raw cluster by descending revenue (ties: raw id)."""
     n_raw = max(int(raw.max()) + 1, k)
@@ -909,9 +1069,7 @@ def _training_metadata(
             **{name: quantiles[name].tolist() for name in numeric},
         },
         "metrics": metrics,
-        "prediction": "nearest centroid"
-        if algorithm != "gmm"
-        else "most probable mixture component (GaussianMixture.predict)",
+        "prediction": ALGORITHM_REGISTRY[algorithm].assign,
     }
 
 
