@@ -60,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "search_models": "segkit.clustering",
     "ModelSearch": "segkit.clustering",
     "fit_segmentation": "segkit.clustering",
+    "search_and_fit": "segkit.clustering",
     "bootstrap_stability": "segkit.clustering",
     "score_dataset": "segkit.clustering",
     "segment_profile": "segkit.clustering",
@@ -69,14 +70,15 @@ _EXPORTS: dict[str, str] = {
     "maintenance_simulation": "segkit.stability",
     "Simulation": "segkit.stability",
     "recommend_retrain_period": "segkit.stability",
-    "rolling_origins": "segkit.stability",
+    "retraining_chain": "segkit.stability",
+    "RetrainingChain": "segkit.stability",
+    "HistoryTooShort": "segkit.stability",
     "segment_migration": "segkit.stability",
     # report
     "run_notebooks": "segkit.report",
     "RunError": "segkit.report",
     "noise_band": "segkit.stability",
     "Recommendation": "segkit.stability",
-    "RollingOrigins": "segkit.stability",
     "Migration": "segkit.stability",
 }
 

@@ -974,7 +974,9 @@ class SpecFit:
 
     def transform(self, customer_file: pd.DataFrame) -> np.ndarray:
         """Preprocessed feature matrix of ``customer_file``."""
-        return np.asarray(self.preprocessor.transform(customer_file[self.features]), dtype=np.float64)
+        return np.asarray(
+            self.preprocessor.transform(_spec_input(customer_file, self.features)), dtype=np.float64
+        )
 
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:
         """Segment ids of rows already transformed by *this* fit's preprocessor."""
@@ -985,8 +987,39 @@ class SpecFit:
         return self.predict_matrix(self.transform(customer_file))
 
 
+def _spec_input(customer_file: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """The features as a float64 array (numeric features) or an object array (with categorical ones)."""
+    frame = customer_file[features]
+    if all(
+        pd.api.types.is_numeric_dtype(frame[f]) and not pd.api.types.is_bool_dtype(frame[f]) for f in features
+    ):
+        return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    return frame.to_numpy(dtype=object)
+
+
+def _positional_clone(preprocessor: Any, features: list[str]) -> Any:
+    """An unfitted clone of a model's preprocessing whose columns are addressed by position.
+
+    The same transformers on the same features (so the same preprocessing); positions let it take a
+    numpy array, which skips pandas' per-call checks (the simulation refits it at every step).
+    """
+    from sklearn.base import clone
+
+    clone_ = clone(preprocessor)
+    position = {name: i for i, name in enumerate(features)}
+    columns = clone_.named_steps["columns"]
+    columns.set_params(
+        transformers=[(name, step, [position[c] for c in cols]) for name, step, cols in columns.transformers]
+    )
+    return clone_
+
+
 def fit_spec(
-    model: SegmentationModel, customer_file: pd.DataFrame, seed: int | None = None, sample_size: int = 20_000
+    model: SegmentationModel,
+    customer_file: pd.DataFrame,
+    seed: int | None = None,
+    sample_size: int = 20_000,
+    fit_size: int | None = None,
 ) -> tuple[SpecFit, np.ndarray]:
     """Refit ``model``'s specification (features, preprocessing, algorithm, k, seed) on ``customer_file``.
 
@@ -994,6 +1027,9 @@ def fit_spec(
     its parameters are re-estimated, on a seeded sample of at most 100,000 customers as in
     :func:`fit_segmentation`; the assigner comes from :data:`ALGORITHM_REGISTRY` (k-means on every
     customer, the others on a seeded subsample of ``sample_size``). ``seed`` defaults to the model's.
+    ``fit_size`` fits the preprocessing and every algorithm on one seeded sample of at most that many
+    customers (as the model search fits on its subsample) and assigns the others; the maintenance
+    simulation uses it for speed, for the frozen model, the noise refits and every step alike.
 
     Returns
     -------
@@ -1001,16 +1037,26 @@ def fit_spec(
         The :class:`SpecFit` and the segment id of each row of ``customer_file`` (ids ordered by
         descending revenue share, as :func:`fit_segmentation` orders them).
     """
-    from sklearn.base import clone
-
     seed = int(model.metadata.get("seed", 0)) if seed is None else int(seed)
     features = list(model.features)
     k = _parse_k_range([model.k], len(customer_file))[0]
-    fit_sample = customer_file.iloc[_seeded_rows(len(customer_file), PREPROCESS_FIT_MAX, seed)]
-    preprocessor = clone(model.preprocessor).fit(fit_sample[features])
-    X = np.asarray(preprocessor.transform(customer_file[features]), dtype=np.float64)
-    rows = np.arange(len(X)) if model.algorithm == "kmeans" else _seeded_rows(len(X), sample_size, seed)
-    assigner = ALGORITHM_REGISTRY[_check_algorithm(model.algorithm)].fit(X[rows], k, seed)
+    preprocessor = _positional_clone(model.preprocessor, features)
+    data = _spec_input(customer_file, features)
+    if fit_size is not None:
+        rows = _seeded_rows(len(customer_file), fit_size, seed)
+        preprocessor.fit(data[rows])
+        X = np.asarray(preprocessor.transform(data), dtype=np.float64)
+        X_fit = X[rows]
+    else:
+        fit_rows = _seeded_rows(len(customer_file), PREPROCESS_FIT_MAX, seed)
+        if len(fit_rows) == len(customer_file):
+            X = np.asarray(preprocessor.fit_transform(data), dtype=np.float64)
+        else:
+            preprocessor.fit(data[fit_rows])
+            X = np.asarray(preprocessor.transform(data), dtype=np.float64)
+        rows = np.arange(len(X)) if model.algorithm == "kmeans" else _seeded_rows(len(X), sample_size, seed)
+        X_fit = X[rows]
+    assigner = ALGORITHM_REGISTRY[_check_algorithm(model.algorithm)].fit(X_fit, k, seed)
     raw = np.asarray(assigner.predict(X), dtype=np.int64)
     revenue = customer_file[REVENUE_COLUMN].to_numpy(dtype=np.float64, na_value=0.0)
     label_map = _revenue_order(raw, revenue, k)

@@ -97,6 +97,9 @@ UNSTABLE_NOISE_ARI = 0.6
 MIN_THRESHOLD = 0.4
 #: Steps in a row below the threshold that make an alarm.
 CONSECUTIVE = 3
+#: Every fit of the simulation (frozen, noise refits, step refits) is made on a seeded sample of at
+#: most this many window customers and assigns the others (as the model search fits on a subsample).
+FIT_SIZE = 5_000
 #: Shortest fixed window (days) when the start has less history than ``window``.
 MIN_WINDOW_DAYS = 90
 DRIFT_METRICS: tuple[str, ...] = drift_metrics.NUMERIC_METRICS
@@ -407,7 +410,12 @@ def _ari(labels_a: np.ndarray, labels_b: np.ndarray) -> float:
 
 
 def measure_noise(
-    model: SegmentationModel, customer_file: pd.DataFrame, frozen_labels: np.ndarray, rounds: int, seed: int
+    model: SegmentationModel,
+    customer_file: pd.DataFrame,
+    frozen_labels: np.ndarray,
+    rounds: int,
+    seed: int,
+    fit_size: int | None = FIT_SIZE,
 ) -> pd.Series:
     """ARIs of the specification refitted on unchanged data: bootstrap resamples, each with another seed.
 
@@ -420,7 +428,7 @@ def measure_noise(
     aris = []
     for b in range(rounds):
         rows = rng.integers(0, len(customer_file), size=len(customer_file))
-        fitted, _ = fit_spec(model, customer_file.iloc[rows], seed=seed + 1 + b)
+        fitted, _ = fit_spec(model, customer_file.iloc[rows], seed=seed + 1 + b, fit_size=fit_size)
         aris.append(_ari(frozen_labels, fitted.predict(customer_file)))
     return pd.Series(aris, name="noise_ari").rename_axis("round")
 
@@ -444,7 +452,7 @@ def stable_alternative(
         if k == model.k or k >= len(customer_file) // 4:
             continue
         candidate = _KSpec(model, k)
-        _, labels = fit_spec(candidate, customer_file, seed=seed)
+        _, labels = fit_spec(candidate, customer_file, seed=seed, fit_size=FIT_SIZE)
         noise = measure_noise(candidate, customer_file, labels, rounds, seed)
         if best is None or noise.mean() > best["noise_ari_mean"]:
             best = {"algorithm": model.algorithm, "k": k, "noise_ari_mean": float(noise.mean())}
@@ -773,7 +781,7 @@ def _simulate(
     features = list(model.features)
     k = model.k
     cf0 = log.customer_frame(start_day, window_days, features)
-    frozen, labels0 = fit_spec(model, cf0, seed=seed)
+    frozen, labels0 = fit_spec(model, cf0, seed=seed, fit_size=FIT_SIZE)
     X0 = frozen.transform(cf0)
     centres0 = _group_means(X0, labels0, k)
     noise = measure_noise(model, cf0, labels0, noise_rounds, seed)
@@ -794,7 +802,7 @@ def _simulate(
             cf = log.customer_frame(int(day), window_days, features)
             X = frozen.transform(cf)
             labels_frozen = frozen.predict_matrix(X)
-            _, labels_refit = fit_spec(model, cf, seed=seed)
+            _, labels_refit = fit_spec(model, cf, seed=seed, fit_size=FIT_SIZE)
             mapping = align_segments(_group_means(X, labels_refit, k), centres0)
             labels_refit = mapping[labels_refit]
         codes = log.customer_ids.get_indexer(cf.index)
@@ -896,11 +904,10 @@ def retraining_chain(data: Any, model: Any = None, max_trainings: int = 4, **kwa
     specification and window. Stops when a simulation raises no alarm, the model is unstable, or the
     log is too short for 3 more steps.
     """
-    kwargs.pop("start", None)
-    sim = maintenance_simulation(data, model, **kwargs)
+    start = kwargs.pop("start", None)
+    sim = maintenance_simulation(data, model, start=start, **kwargs)
     sims = [sim]
-    kwargs.setdefault("window", f"{sim.params['window_days']}D")
-    kwargs["window"] = f"{sim.params['window_days']}D"
+    kwargs["window"] = f"{sim.params['window_days']}D"  # later trainings keep the first one's window
     kwargs.pop("log", None)
     while sim.alarm is not None and len(sims) < max_trainings:
         try:
@@ -966,6 +973,7 @@ class Recommendation:
         """Plain JSON-friendly numbers and strings (for summary files)."""
         return {
             "verdict": self.verdict,
+            "retrain_short": self.short,
             "recommended_retraining_days": self.days,
             "obsolete_on": None if self.obsolete_on is None else self.obsolete_on.date().isoformat(),
             "delay_days": self.delay_days,
@@ -978,6 +986,19 @@ class Recommendation:
 
     def _repr_markdown_(self) -> str:
         return f"**{self.headline}**\n\n{self.explanation}"
+
+    @property
+    def short(self) -> str:
+        """The answer in a few words, for the run index."""
+        return {
+            "retrain_every": f"every {self.days} days",
+            "alarm": f"now: stale since {self.obsolete_on.date().isoformat()}"
+            if self.obsolete_on is not None
+            else "",
+            "no_alarm": "not needed so far",
+            "unstable": "model too unstable to monitor",
+            "too_short": "log too short to tell",
+        }[self.verdict]
 
     @property
     def headline(self) -> str:
@@ -1006,7 +1027,8 @@ def model_identity(model: SegmentationModel, path: str | os.PathLike | None = No
         "segment_names": [model.segment_names[i] for i in range(model.k)],
     }
     if path is not None:
-        identity["model_sha256"] = hashlib.sha256(open(path, "rb").read()).hexdigest()
+        with open(path, "rb") as handle:
+            identity["model_sha256"] = hashlib.sha256(handle.read()).hexdigest()
     return identity
 
 
@@ -1243,3 +1265,49 @@ def segment_migration(
     return Migration(
         counts=counts, rates=rates, table=table, date_a=pd.Timestamp(date_a), date_b=pd.Timestamp(date_b)
     )
+
+
+# =========================================================================== sentences and summary
+def model_sentence(identity: Mapping[str, Any], from_file: bool) -> str:
+    """Which model is monitored: k, algorithm, segment names and (from the file) its sha256."""
+    source = (
+        f"the model notebook 03 saved (`model.skops`, sha256 {identity['model_sha256'][:12]}...)"
+        if from_file and identity.get("model_sha256")
+        else "a model searched and fitted on the start window as notebook 03 does (no saved model was found)"
+    )
+    return (
+        f"**Monitored model:** {source}: {identity['k']} segments, "
+        f"{ALGORITHM_LABELS.get(identity['algorithm'], identity['algorithm'])} "
+        f"({', '.join(identity['segment_names'])})."
+    )
+
+
+def noise_sentence(sim: Simulation) -> str:
+    """The model's agreement with itself on unchanged data and the threshold derived from it."""
+    noise = sim.noise
+    text = (
+        f"Retrained {len(noise)} times on unchanged data, the model agrees with itself at an ARI of "
+        f"{noise.min():.2f} to {noise.max():.2f} (mean {noise.mean():.2f}); the alarm threshold is "
+        f"{sim.threshold:.2f}."
+    )
+    if sim.unstable:
+        text += (
+            f" That is too unstable to monitor (mean below {UNSTABLE_NOISE_ARI:.2f} or threshold below "
+            f"{MIN_THRESHOLD:.2f}): a drop in agreement cannot be told from noise."
+        )
+    return text
+
+
+def simulation_summary(sim: Simulation) -> dict[str, Any]:
+    """Plain numbers of a simulation for ``summary_04.json``."""
+    return {
+        "start": sim.params["start"].date().isoformat(),
+        "end": sim.steps["date"].iloc[-1].date().isoformat(),
+        "period_days": int(sim.params["period_days"]),
+        "window_days": int(sim.params["window_days"]),
+        "steps": int(len(sim.steps)),
+        "min_ari": float(sim.steps["ari"].min()),
+        "max_psi": float(sim.steps["max_psi"].max()),
+        "unstable": bool(sim.unstable),
+        "stable_alternative": sim.alternative,
+    }
