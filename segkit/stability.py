@@ -227,9 +227,10 @@ class WindowLog:
         if clean.empty:
             raise DataError("transactions: no line is left after cleaning", column=CUSTOMER_ID)
         reasons = report.reasons.reindex(raw.index)
-        purchase = reasons.isin(["kept", "cancelled_purchase"]).to_numpy()
+        purchase = reasons.isin(list(cleaning._PURCHASE_REASONS)).to_numpy()
         clean_amount = pd.Series(np.nan, index=raw.index)
         clean_amount.loc[clean.index] = pd.to_numeric(clean[AMOUNT]).to_numpy(np.float64)
+        # netted by a cancellation: fully (cancelled_purchase) or partly (kept with a reduced amount)
         netted = (reasons == "cancelled_purchase").to_numpy() | (
             (reasons == "kept").to_numpy()
             & (clean_amount.to_numpy() < report.amounts.reindex(raw.index).to_numpy() - 1e-9)
