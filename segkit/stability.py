@@ -898,12 +898,13 @@ class RetrainingChain:
 
 
 def retraining_chain(data: Any, model: Any = None, max_trainings: int = 4, **kwargs: Any) -> RetrainingChain:
-    """Retrain at each alarm and run on: alarms from these training dates are distinct events.
+    """Training dates whose alarms are distinct events: the first start, then one window after each alarm.
 
     The first simulation starts where :func:`maintenance_simulation` starts; each later one is trained
-    on the alarm date of the previous one (so on data after the previous change), with the same
-    specification and window. Stops when a simulation raises no alarm, the model is unstable, or the
-    log is too short for 3 more steps.
+    one window after the previous alarm, so its training window holds only data after the change the
+    alarm caught (trained earlier, the window still mixes both sides of the change and the same change
+    alarms again as the window fills). Same specification and window. Stops when a simulation raises
+    no alarm, the model is unstable, or the log is too short for another window plus 3 steps.
     """
     start = kwargs.pop("start", None)
     sim = maintenance_simulation(data, model, start=start, **kwargs)
@@ -911,8 +912,13 @@ def retraining_chain(data: Any, model: Any = None, max_trainings: int = 4, **kwa
     kwargs["window"] = f"{sim.params['window_days']}D"  # later trainings keep the first one's window
     kwargs.pop("log", None)
     while sim.alarm is not None and len(sims) < max_trainings:
+        # the next training window starts after the alarm: it holds no data from before the change
+        next_start = sim.obsolete_on + pd.Timedelta(days=sim.params["window_days"])
+        steps_left = (sim.log.last_day + 1 - sim.log.to_day(next_start)) // sim.params["period_days"]
+        if steps_left < MIN_STEPS_AFTER_START:
+            break
         try:
-            sim = maintenance_simulation(data, sim.model, start=sim.obsolete_on, log=sim.log, **kwargs)
+            sim = maintenance_simulation(data, sim.model, start=next_start, log=sim.log, **kwargs)
         except HistoryTooShort:
             break
         sims.append(sim)
@@ -1134,7 +1140,7 @@ def recommend_retrain_period(
         delays = [int((s.obsolete_on - s.params["start"]).days) for s in observed]
         days = max(int(np.median(delays)) // period * period, period)
         advice = (
-            f"Retrained at each alarm, the model went stale again after {', '.join(map(str, delays))} days "
+            f"Retrained after each alarm, the model went stale again after {', '.join(map(str, delays))} days "
             f"({len(observed)} distinct alarms from independent training dates): retrain every {days} days, "
             f"and at once when the alarm fires."
         )
