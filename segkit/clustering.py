@@ -405,6 +405,12 @@ class Algorithm:
     fit_many
         ``fit_many(X, ks, seed) -> {k: (assigner, extras)}``: one fitted assigner (with ``predict``)
         per k, fitted on the preprocessed matrix ``X`` with ``seed``; ``extras`` holds e.g. ``bic``.
+    estimator
+        ``estimator(k, n, seed)``: the unfitted scikit-learn estimator for ``n`` rows (for figures that
+        drive one, e.g. yellowbrick's elbow), or None.
+    tree
+        ``tree(X, seed) -> (rows used, linkage matrix)`` for hierarchical algorithms (the dendrogram),
+        else None.
     """
 
     name: str
@@ -412,6 +418,8 @@ class Algorithm:
     needs_k: bool
     assign: str
     fit_many: Callable[[np.ndarray, Sequence[int], int], dict[int, tuple[Any, dict[str, float]]]]
+    estimator: Callable[[int, int, int], Any] | None = None
+    tree: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]] | None = None
 
     def fit(self, X: np.ndarray, k: int, seed: int) -> Any:
         """The assigner fitted with ``k`` segments on ``X`` (one thread: see :func:`_fit_assigners`)."""
@@ -430,6 +438,7 @@ ALGORITHM_REGISTRY: dict[str, Algorithm] = {
         True,
         f"nearest centroid (MiniBatchKMeans above {MINIBATCH_ABOVE:,} customers)",
         _fit_kmeans,
+        estimator=_kmeans,
     ),
     "agglomerative": Algorithm(
         "agglomerative",
@@ -437,9 +446,15 @@ ALGORITHM_REGISTRY: dict[str, Algorithm] = {
         True,
         f"nearest centroid (Ward linkage on at most {WARD_MAX_FIT:,} customers)",
         _fit_ward,
+        tree=_ward_tree,
     ),
     "gmm": Algorithm(
-        "gmm", "GMM", True, "most probable mixture component (GaussianMixture.predict)", _fit_gmm
+        "gmm",
+        "GMM",
+        True,
+        "most probable mixture component (GaussianMixture.predict)",
+        _fit_gmm,
+        estimator=lambda k, n, seed: _gmm(k, seed),
     ),
 }
 ALGORITHMS: tuple[str, ...] = tuple(ALGORITHM_REGISTRY)
