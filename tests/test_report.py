@@ -456,6 +456,23 @@ def test_key_figures_reads_the_summaries():
     assert (figures["period_start"], figures["period_end"]) == ("2022-01-01", "2024-06-30")
 
 
+def test_key_figures_name_the_monitored_model_and_the_short_answer():
+    summary_04 = {
+        "verdict": "too_short",
+        "retrain_short": "log too short to tell",
+        "recommended_retraining_days": None,
+        "model_k": 3,
+        "model_segment_names": ["Loyal", "Occasional", "Lapsed"],
+        "model_sha256": "ab" * 32,
+    }
+    figures = report.key_figures({"04": summary_04})
+    assert figures["retrain"] == "log too short to tell"
+    assert figures["retrain_model"] == (
+        f"Advice for the saved model (model.skops, sha256 {'ab' * 6}): 3 segments (Loyal, Occasional, Lapsed)."
+    )
+    assert report.key_figures({"04": {"recommended_retraining_days": 90}})["retrain_model"] is None
+
+
 def test_describe_inputs_lists_every_file_of_a_folder_with_size_and_sha256(tmp_path):
     import hashlib
 
