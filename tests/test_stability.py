@@ -303,6 +303,8 @@ def test_threshold_rule():
     noise = pd.Series([0.95, 0.97, 0.96, 0.90])
     expected = min(noise.mean() - 3 * noise.std(ddof=1), noise.min() - 0.05)
     assert stability.alarm_threshold(noise) == pytest.approx(expected)
+    tight = pd.Series([0.99, 0.991, 0.99, 0.989])  # the spread is floored at 0.04
+    assert stability.alarm_threshold(tight) == pytest.approx(tight.mean() - 3 * 0.04)
     assert not stability.is_unstable(noise)
     assert stability.is_unstable(pd.Series([0.5, 0.55, 0.45]))
     assert stability.is_unstable(pd.Series([0.99, 0.3, 0.98]))  # one bad refit pulls the threshold down
