@@ -1,7 +1,7 @@
 """Benchmark of the maintenance simulation (issue 14): prints measured figures, asserts nothing.
 
 Every simulation monitors the model notebook 03 would ship on the shop: the shop is cleaned and its
-customer file built as notebook 02 does, then ``segkit.clustering.search_and_fit`` (notebook 03's
+customer file built as notebook 02 does, then ``segkit.clustering.recommend_and_fit`` (notebook 03's
 search and fit) gives the model, whose specification the simulation replays.
 
 1. ``--speed``: 52 weekly steps for a 20,000-customer shop with the deployed model (target < 15 s),
@@ -40,13 +40,13 @@ DETECTION_DAYS = 42
 def _shop_and_model(n_customers: int, seed: int, **shop_kwargs):
     """The shop's raw log, the notebook-02 customer file and the model notebook 03 would ship."""
     from segkit import cleaning, features
-    from segkit.clustering import search_and_fit
+    from segkit.clustering import recommend_and_fit
     from segkit.datasets import make_demo_shop
 
     shop = make_demo_shop(n_customers=n_customers, seed=seed, **shop_kwargs)
     clean, report = cleaning.clean_transactions(shop.transactions)
     customers = features.with_rfm_segments(features.customer_file(clean, cancellations=report.by_customer))
-    _, model = search_and_fit(customers, seed=0)
+    _, model = recommend_and_fit(customers, seed=0)
     return shop, clean, model
 
 

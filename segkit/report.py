@@ -643,8 +643,9 @@ def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     Data figures come from notebook 01 first, segments from 03, the retraining advice from 04
     (then from any summary holding the key). Returns a dict with ``customers``, ``revenue``,
     ``currency``, ``orders``, ``period_start``, ``period_end``, ``n_segments``, ``segments`` (rows of
-    id, name, customers, share, revenue_share, action), ``retrain`` (e.g. ``"every 90 days"``) and
-    ``retrain_reason``.
+    id, name, customers, share, revenue_share, action), ``retrain`` (e.g. ``"every 90 days"``),
+    ``retrain_reason``, and notebook 03's sentences on the chosen model (``model_choice``) and on why the
+    runner-up lost (``runner_up``), both written by :mod:`segkit.narrative`'s sources (None when absent).
     """
     segments = _segment_rows(_first(summaries, ("segments", "segment_table"), prefer="03"))
     clustering = {"03": summaries["03"]} if "03" in summaries else {}  # notebook 04's k is the simulation's
@@ -665,6 +666,8 @@ def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         ),
         "retrain_reason": summaries.get("04", {}).get("reason"),  # 03 also has a "reason": the model choice
         "retrain_model": _monitored_model(summaries.get("04", {})),
+        "model_choice": summaries.get("03", {}).get("reason"),
+        "runner_up": (summaries.get("03", {}).get("runner_up") or {}).get("reason"),
     }
 
 

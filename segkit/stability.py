@@ -69,7 +69,7 @@ from threadpoolctl import threadpool_limits
 
 from segkit import cleaning
 from segkit import drift as drift_metrics
-from segkit.clustering import ALGORITHM_LABELS, fit_spec, search_and_fit
+from segkit.clustering import ALGORITHM_LABELS, fit_spec, recommend_and_fit
 from segkit.features import _slug
 from segkit.model import SegmentationModel, load_model
 from segkit.schema import (
@@ -705,7 +705,7 @@ def maintenance_simulation(
         The :class:`SegmentationModel` notebook 03 saved, or the path of its ``model.skops``. Its
         specification (features, preprocessing, algorithm, k, seed) is fitted at the start and
         refitted at every step. ``None``: the start window's customer file (built with
-        :func:`segkit.features.customer_file`) goes through :func:`segkit.clustering.search_and_fit`,
+        :func:`segkit.features.customer_file`) goes through :func:`segkit.clustering.recommend_and_fit`,
         the search and fit of notebook 03.
     start, end
         Start snapshot date (default: the first with a full window of history) and last step date (or
@@ -772,7 +772,7 @@ def _search_start_window(
         .reindex(customers.index)
         .fillna(0.0)
     )
-    return search_and_fit(feature_code.with_rfm_segments(customers), seed=seed)[1]
+    return recommend_and_fit(feature_code.with_rfm_segments(customers), seed=seed)[1]
 
 
 def _simulate(

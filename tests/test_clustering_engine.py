@@ -80,8 +80,8 @@ def test_stability_has_no_clustering_code_of_its_own():
     assert stability.fit_spec is clustering.fit_spec
 
 
-def test_search_and_fit_is_notebook_03s_path(customers):
-    search, model = clustering.search_and_fit(
+def test_recommend_and_fit_is_notebook_03s_path(customers):
+    search, model = clustering.recommend_and_fit(
         customers, k_range=range(2, 5), algorithms="kmeans", n_bootstrap=2
     )
     assert (model.algorithm, model.k) == (search.best.algorithm, search.best.k)

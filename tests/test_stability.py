@@ -433,7 +433,7 @@ def _shipped(seed, **shop_kwargs):
     shop = datasets.make_demo_shop(n_customers=3_000, seed=seed, **shop_kwargs)
     clean, report = cleaning.clean_transactions(shop.transactions)
     customers = features.with_rfm_segments(features.customer_file(clean, cancellations=report.by_customer))
-    _, model = clustering.search_and_fit(customers, seed=0)
+    _, model = clustering.recommend_and_fit(customers, seed=0)
     return shop, model
 
 
@@ -468,7 +468,7 @@ def test_model_none_searches_the_start_window_as_notebook_03():
         features.customer_file(lines, snapshot_date=sim.params["start"], cancellations=report.by_customer)
     )
     customers["cancelled_share"] = 0.0
-    _, expected = clustering.search_and_fit(customers, seed=0)
+    _, expected = clustering.recommend_and_fit(customers, seed=0)
     assert (sim.model.algorithm, sim.model.k, list(sim.model.features)) == (
         expected.algorithm,
         expected.k,
