@@ -70,7 +70,9 @@ _EXPORTS: dict[str, str] = {
     "maintenance_simulation": "segkit.stability",
     "Simulation": "segkit.stability",
     "recommend_retrain_period": "segkit.stability",
-    "rolling_origins": "segkit.stability",
+    "retraining_chain": "segkit.stability",
+    "RetrainingChain": "segkit.stability",
+    "HistoryTooShort": "segkit.stability",
     "segment_migration": "segkit.stability",
     # clv
     "fit_clv": "segkit.clv",
@@ -80,7 +82,6 @@ _EXPORTS: dict[str, str] = {
     "RunError": "segkit.report",
     "noise_band": "segkit.stability",
     "Recommendation": "segkit.stability",
-    "RollingOrigins": "segkit.stability",
     "Migration": "segkit.stability",
 }
 

@@ -56,7 +56,7 @@ reasons are sentences built from these numbers, and the table keeps ``consensus`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,12 +133,6 @@ SKEW_THRESHOLD = 1.0
 RULE_SAMPLE = 20_000
 PREPROCESS_FIT_MAX = 100_000
 
-ALGORITHMS: tuple[str, ...] = ("kmeans", "agglomerative", "gmm")
-ALGORITHM_LABELS: dict[str, str] = {
-    "kmeans": "k-means",
-    "agglomerative": "agglomerative (Ward)",
-    "gmm": "GMM",
-}
 MINIBATCH_ABOVE = 100_000
 WARD_MAX_FIT = 5_000
 KMEANS_N_INIT = 10
@@ -386,19 +380,95 @@ def _fit_assigners(
 def _fit_assigners_single_thread(
     X_fit: np.ndarray, algorithm: str, ks: Sequence[int], seed: int
 ) -> dict[int, tuple[Any, dict[str, float]]]:
+    return ALGORITHM_REGISTRY[_check_algorithm(algorithm)].fit_many(X_fit, ks, seed)
+
+
+def _fit_ward(X: np.ndarray, ks: Sequence[int], seed: int) -> dict[int, tuple[Any, dict[str, float]]]:
+    rows, tree = _ward_tree(X, seed)
+    return {k: (_nearest_centroid(X[rows], _ward_cut(tree, k)), {}) for k in ks}
+
+
+def _fit_gmm(X: np.ndarray, ks: Sequence[int], seed: int) -> dict[int, tuple[Any, dict[str, float]]]:
     out: dict[int, tuple[Any, dict[str, float]]] = {}
-    if algorithm == "agglomerative":
-        rows, tree = _ward_tree(X_fit, seed)
-        for k in ks:
-            out[k] = (_nearest_centroid(X_fit[rows], _ward_cut(tree, k)), {})
-    elif algorithm == "gmm":
-        for k in ks:
-            model = _gmm(k, seed).fit(X_fit)
-            out[k] = (model, {"bic": float(model.bic(X_fit))})
-    else:
-        for k in ks:
-            out[k] = (_kmeans(k, len(X_fit), seed).fit(X_fit), {})
+    for k in ks:
+        model = _gmm(k, seed).fit(X)
+        out[k] = (model, {"bic": float(model.bic(X))})
     return out
+
+
+def _fit_kmeans(X: np.ndarray, ks: Sequence[int], seed: int) -> dict[int, tuple[Any, dict[str, float]]]:
+    return {k: (_kmeans(k, len(X), seed).fit(X), {}) for k in ks}
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One clustering algorithm of the registry: how to fit it and how new customers are assigned.
+
+    Attributes
+    ----------
+    name, label
+        Registry key and the label shown in reports.
+    needs_k
+        The number of segments is a parameter of the fit (every shipped algorithm needs it).
+    assign
+        How a fitted model assigns customers it was not fitted on (recorded in the model file).
+    fit_many
+        ``fit_many(X, ks, seed) -> {k: (assigner, extras)}``: one fitted assigner (with ``predict``)
+        per k, fitted on the preprocessed matrix ``X`` with ``seed``; ``extras`` holds e.g. ``bic``.
+    estimator
+        ``estimator(k, n, seed)``: the unfitted scikit-learn estimator for ``n`` rows (for figures that
+        drive one, e.g. yellowbrick's elbow), or None.
+    tree
+        ``tree(X, seed) -> (rows used, linkage matrix)`` for hierarchical algorithms (the dendrogram),
+        else None.
+    """
+
+    name: str
+    label: str
+    needs_k: bool
+    assign: str
+    fit_many: Callable[[np.ndarray, Sequence[int], int], dict[int, tuple[Any, dict[str, float]]]]
+    estimator: Callable[[int, int, int], Any] | None = None
+    tree: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]] | None = None
+
+    def fit(self, X: np.ndarray, k: int, seed: int) -> Any:
+        """The assigner fitted with ``k`` segments on ``X`` (one thread: see :func:`_fit_assigners`)."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return self.fit_many(X, [k], seed)[k][0]
+
+
+#: The clustering engine: every fit of the model search, of :class:`SegmentationModel`, of the
+#: maintenance simulation and of the figures goes through this registry (name -> :class:`Algorithm`).
+ALGORITHM_REGISTRY: dict[str, Algorithm] = {
+    "kmeans": Algorithm(
+        "kmeans",
+        "k-means",
+        True,
+        f"nearest centroid (MiniBatchKMeans above {MINIBATCH_ABOVE:,} customers)",
+        _fit_kmeans,
+        estimator=_kmeans,
+    ),
+    "agglomerative": Algorithm(
+        "agglomerative",
+        "agglomerative (Ward)",
+        True,
+        f"nearest centroid (Ward linkage on at most {WARD_MAX_FIT:,} customers)",
+        _fit_ward,
+        tree=_ward_tree,
+    ),
+    "gmm": Algorithm(
+        "gmm",
+        "GMM",
+        True,
+        "most probable mixture component (GaussianMixture.predict)",
+        _fit_gmm,
+        estimator=lambda k, n, seed: _gmm(k, seed),
+    ),
+}
+ALGORITHMS: tuple[str, ...] = tuple(ALGORITHM_REGISTRY)
+ALGORITHM_LABELS: dict[str, str] = {name: a.label for name, a in ALGORITHM_REGISTRY.items()}
 
 
 def _compact(labels: np.ndarray) -> np.ndarray:
@@ -1053,6 +1123,121 @@ def recommend_and_fit(
     return search, model
 
 
+@dataclass
+class SpecFit:
+    """A model's specification fitted on one customer file (the simulation's frozen and refitted models).
+
+    Attributes
+    ----------
+    features
+        The model's features, in its order.
+    preprocessor
+        A clone of the model's preprocessing pipeline (same transform of every feature), fitted here.
+    assigner
+        The algorithm's fitted assigner (from :data:`ALGORITHM_REGISTRY`).
+    label_map
+        Raw assigner label -> segment id (descending revenue share of the customers it was fitted on).
+    k
+        Number of segments.
+    """
+
+    features: list[str]
+    preprocessor: Any
+    assigner: Any
+    label_map: np.ndarray
+    k: int
+
+    def transform(self, customer_file: pd.DataFrame) -> np.ndarray:
+        """Preprocessed feature matrix of ``customer_file``."""
+        return np.asarray(
+            self.preprocessor.transform(_spec_input(customer_file, self.features)), dtype=np.float64
+        )
+
+    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+        """Segment ids of rows already transformed by *this* fit's preprocessor."""
+        return self.label_map[np.asarray(self.assigner.predict(X), dtype=np.int64)]
+
+    def predict(self, customer_file: pd.DataFrame) -> np.ndarray:
+        """Segment ids (``0..k-1``) of the customers of ``customer_file``."""
+        return self.predict_matrix(self.transform(customer_file))
+
+
+def _spec_input(customer_file: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """The features as a float64 array (numeric features) or an object array (with categorical ones)."""
+    frame = customer_file[features]
+    if all(
+        pd.api.types.is_numeric_dtype(frame[f]) and not pd.api.types.is_bool_dtype(frame[f]) for f in features
+    ):
+        return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    return frame.to_numpy(dtype=object)
+
+
+def _positional_clone(preprocessor: Any, features: list[str]) -> Any:
+    """An unfitted clone of a model's preprocessing whose columns are addressed by position.
+
+    The same transformers on the same features (so the same preprocessing); positions let it take a
+    numpy array, which skips pandas' per-call checks (the simulation refits it at every step).
+    """
+    from sklearn.base import clone
+
+    clone_ = clone(preprocessor)
+    position = {name: i for i, name in enumerate(features)}
+    columns = clone_.named_steps["columns"]
+    columns.set_params(
+        transformers=[(name, step, [position[c] for c in cols]) for name, step, cols in columns.transformers]
+    )
+    return clone_
+
+
+def fit_spec(
+    model: SegmentationModel,
+    customer_file: pd.DataFrame,
+    seed: int | None = None,
+    sample_size: int = 20_000,
+    fit_size: int | None = None,
+) -> tuple[SpecFit, np.ndarray]:
+    """Refit ``model``'s specification (features, preprocessing, algorithm, k, seed) on ``customer_file``.
+
+    The preprocessing pipeline is cloned from the model (each feature keeps its transform), so only
+    its parameters are re-estimated, on a seeded sample of at most 100,000 customers as in
+    :func:`fit_segmentation`; the assigner comes from :data:`ALGORITHM_REGISTRY` (k-means on every
+    customer, the others on a seeded subsample of ``sample_size``). ``seed`` defaults to the model's.
+    ``fit_size`` fits the preprocessing and every algorithm on one seeded sample of at most that many
+    customers (as the model search fits on its subsample) and assigns the others; the maintenance
+    simulation uses it for speed, for the frozen model, the noise refits and every step alike.
+
+    Returns
+    -------
+    tuple
+        The :class:`SpecFit` and the segment id of each row of ``customer_file`` (ids ordered by
+        descending revenue share, as :func:`fit_segmentation` orders them).
+    """
+    seed = int(model.metadata.get("seed", 0)) if seed is None else int(seed)
+    features = list(model.features)
+    k = _parse_k_range([model.k], len(customer_file))[0]
+    preprocessor = _positional_clone(model.preprocessor, features)
+    data = _spec_input(customer_file, features)
+    if fit_size is not None:
+        rows = _seeded_rows(len(customer_file), fit_size, seed)
+        preprocessor.fit(data[rows])
+        X = np.asarray(preprocessor.transform(data), dtype=np.float64)
+        X_fit = X[rows]
+    else:
+        fit_rows = _seeded_rows(len(customer_file), PREPROCESS_FIT_MAX, seed)
+        if len(fit_rows) == len(customer_file):
+            X = np.asarray(preprocessor.fit_transform(data), dtype=np.float64)
+        else:
+            preprocessor.fit(data[fit_rows])
+            X = np.asarray(preprocessor.transform(data), dtype=np.float64)
+        rows = np.arange(len(X)) if model.algorithm == "kmeans" else _seeded_rows(len(X), sample_size, seed)
+        X_fit = X[rows]
+    assigner = ALGORITHM_REGISTRY[_check_algorithm(model.algorithm)].fit(X_fit, k, seed)
+    raw = np.asarray(assigner.predict(X), dtype=np.int64)
+    revenue = customer_file[REVENUE_COLUMN].to_numpy(dtype=np.float64, na_value=0.0)
+    label_map = _revenue_order(raw, revenue, k)
+    return SpecFit(features, preprocessor, assigner, label_map, k), label_map[raw]
+
+
 def _revenue_order(raw: np.ndarray, revenue: np.ndarray, k: int) -> np.ndarray:
     """label_map with label_map[raw] = rank of the raw cluster by descending revenue (ties: raw id)."""
     n_raw = max(int(raw.max()) + 1, k)
@@ -1105,9 +1290,7 @@ def _training_metadata(
             **{name: quantiles[name].tolist() for name in numeric},
         },
         "metrics": metrics,
-        "prediction": "nearest centroid"
-        if algorithm != "gmm"
-        else "most probable mixture component (GaussianMixture.predict)",
+        "prediction": ALGORITHM_REGISTRY[algorithm].assign,
     }
 
 

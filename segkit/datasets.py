@@ -407,6 +407,15 @@ SUBSCRIBER = CustomerType(
 SHIFT_ELIGIBLE_TYPES = ("bargain_hunter", "occasional")
 #: Monthly probability that a subscriber cancels.
 SUBSCRIPTION_MONTHLY_CHURN = 0.03
+#: Kinds of planted shift (``make_demo_shop(shift_kind=...)``): "conversion" (a share of the active
+#: customers of SHIFT_ELIGIBLE_TYPES turn delivery subscribers), "acquisition" (new customers from
+#: ``shift_date`` on come from another type mix: a share of them subscribe after their first order),
+#: "basket" (BASKET_SHIFT_TYPE's orders from ``shift_date`` on hold BASKET_FACTOR times the quantities).
+SHIFT_KINDS: tuple[str, ...] = ("conversion", "acquisition", "basket")
+#: Default share of newly acquired customers who subscribe with ``shift_kind="acquisition"``.
+ACQUISITION_SHIFT_SHARE = 0.5
+BASKET_SHIFT_TYPE = "occasional"
+BASKET_FACTOR = 2.0
 #: Two more planted types, drawn only when ``make_demo_shop(types=...)`` asks for more than six.
 EXTRA_CUSTOMER_TYPES: tuple[CustomerType, ...] = (
     CustomerType(
@@ -600,10 +609,29 @@ class _Calendar:
     shift_day: int | None
     grid_edges: np.ndarray  # day offsets of the grid's day edges, -history_days .. period_days
     grid_months: np.ndarray  # month (0..11) of each grid day
+    shift_kind: str = "conversion"
+    shift_share: float | None = None
 
     @property
     def shift_date(self) -> pd.Timestamp | None:
         return None if self.shift_day is None else self.start + pd.Timedelta(days=self.shift_day)
+
+
+def _with_shift_kind(cal: _Calendar, shift_kind: str, shift_share: float | None) -> _Calendar:
+    """The calendar with the kind of planted shift (checked)."""
+    import dataclasses
+
+    if shift_kind not in SHIFT_KINDS:
+        raise ParameterError(
+            f"shift_kind={shift_kind!r} is not one of {', '.join(SHIFT_KINDS)}", column="shift_kind"
+        )
+    if shift_share is not None:
+        if shift_kind == "basket":
+            raise ParameterError('shift_share does not apply to shift_kind="basket"', column="shift_share")
+        if isinstance(shift_share, bool) or not (0.0 < float(shift_share) <= 1.0):
+            raise ParameterError(f"shift_share={shift_share!r} must be in (0, 1]", column="shift_share")
+        shift_share = float(shift_share)
+    return dataclasses.replace(cal, shift_kind=shift_kind, shift_share=shift_share)
 
 
 def _calendar(start: Any, months: int, history_years: float, shift: bool, shift_date: Any) -> _Calendar:
@@ -1271,6 +1299,38 @@ def _demographics(
     }
 
 
+def _adopters(
+    cal: _Calendar, pop: _Population, kept: np.ndarray, base_type: np.ndarray, uptake: np.ndarray
+) -> np.ndarray:
+    """Kept customers who become delivery subscribers at the shift (none for "basket" or no shift).
+
+    "conversion": customers of SHIFT_ELIGIBLE_TYPES active at the shift (an order in the 365 days
+    before it) or acquired after it, with probability SUBSCRIPTION_UPTAKE, or, with ``shift_share``,
+    with the probability that converts that share of all such customers of the block.
+    "acquisition": customers acquired on or after the shift, with probability ``shift_share``
+    (default ACQUISITION_SHIFT_SHARE). ``uptake`` is the block's own uniform stream.
+    """
+    if cal.shift_day is None or cal.shift_kind == "basket":
+        return np.zeros(len(kept), dtype=bool)
+    acquired_after = pop.acq_day[kept] >= cal.shift_day
+    if cal.shift_kind == "acquisition":
+        share = ACQUISITION_SHIFT_SHARE if cal.shift_share is None else cal.shift_share
+        return acquired_after & (uptake < share)
+    eligible = np.isin(base_type, [_TYPE_CODES[name] for name in SHIFT_ELIGIBLE_TYPES])
+    present = pop.active_at_shift[kept] | acquired_after
+    probability = SUBSCRIPTION_UPTAKE
+    if cal.shift_share is not None:
+        candidates = int((eligible & present).sum())
+        probability = cal.shift_share * max(int(present.sum()), 1) / max(candidates, 1)
+        if probability > 1.0:
+            raise ParameterError(
+                f"shift_share={cal.shift_share} is more than the share of active customers of the converting "
+                f"types ({candidates / max(int(present.sum()), 1):.2f})",
+                column="shift_share",
+            )
+    return eligible & present & (uptake < probability)
+
+
 def _simulate_block(
     cal: _Calendar,
     pop: _Population,
@@ -1300,6 +1360,12 @@ def _simulate_block(
         key=_keys(block, "base", int(mask.sum())),
     )
     base_lines = _draw_lines(streams["lines"], base, catalogue)
+    if cal.shift_day is not None and cal.shift_kind == "basket":
+        # larger baskets from the shift on: post-shift lines only, no extra draw (history unchanged)
+        later = (base.type_code[base_lines.order] == _TYPE_CODES[BASKET_SHIFT_TYPE]) & (
+            base.minute[base_lines.order] >= cal.shift_day * 1440
+        )
+        base_lines.quantity = np.where(later, base_lines.quantity * BASKET_FACTOR, base_lines.quantity)
     span_start = np.maximum(pop.acq_day[kept], 0.0)
     span_end = np.minimum(pop.last_day[kept] + 60.0, float(cal.period_days))
     base_sessions = _draw_sessions(
@@ -1316,11 +1382,7 @@ def _simulate_block(
 
     # the shift: eligible active customers take up the subscription (streams of their own)
     uptake = streams["uptake"].random(n_pop)[kept]
-    adopter = np.zeros(n_kept, dtype=bool)
-    if cal.shift_day is not None:
-        eligible = np.isin(base_type, [_TYPE_CODES[name] for name in SHIFT_ELIGIBLE_TYPES])
-        present = pop.active_at_shift[kept] | (pop.acq_day[kept] >= cal.shift_day)
-        adopter = eligible & present & (uptake < SUBSCRIPTION_UPTAKE)
+    adopter = _adopters(cal, pop, kept, base_type, uptake)
     parts_rows = [base_rows, guest_rows]
     parts_sessions = [base_sessions]
     reviews = [(base, base_reviews)]
@@ -1597,6 +1659,8 @@ def make_demo_shop(
     *,
     shift_date: str | pd.Timestamp | None = None,
     history_years: float = 10.0,
+    shift_kind: str = "conversion",
+    shift_share: float | None = None,
     types: int | None = None,
 ) -> DemoShop:
     """Generate the demo shop (see the module docstring for how, and the targets it meets).
@@ -1618,6 +1682,17 @@ def make_demo_shop(
         12 months after ``start`` and 60 days before the end.
     history_years
         Years of customer acquisition simulated before ``start`` (steady state).
+    shift_kind
+        The planted change (:data:`SHIFT_KINDS`): ``"conversion"`` (default: active customers of the
+        occasional and bargain-hunting types turn delivery subscribers), ``"acquisition"`` (customers
+        acquired from ``shift_date`` on come from another mix: a share of them subscribe) or
+        ``"basket"`` (the occasional buyers' orders hold twice the quantities from ``shift_date``).
+        Everything dated before ``shift_date`` is identical to the unshifted shop for every kind.
+    shift_share
+        ``"conversion"``: share of the customers active at the shift (or acquired after it) who
+        convert (default: 85% of the eligible types, a third or more of the active customers);
+        ``"acquisition"``: share of the new customers who subscribe (default 0.5). Not used by
+        ``"basket"``.
     types
         Number of planted customer types, 2..8: the first ``types`` of :data:`TYPE_ORDER` (the six of
         :data:`CUSTOMER_TYPES`, then :data:`EXTRA_CUSTOMER_TYPES`), each with its own rate, basket,
@@ -1638,7 +1713,9 @@ def make_demo_shop(
     n_customers = _check_int(n_customers, "n_customers", 1)
     seed = _check_int(seed, "seed", 0)
     planted = _planted_types(types)
-    cal = _calendar(start, months, history_years, bool(shift), shift_date)
+    cal = _with_shift_kind(
+        _calendar(start, months, history_years, bool(shift), shift_date), shift_kind, shift_share
+    )
     catalogue = _make_catalogue(seed)
     blocks = list(_iter_blocks(cal, seed, n_customers, catalogue, planted=planted))
     frames = _frames(cal, blocks, catalogue, FIRST_INVOICE_NUMBER)
@@ -1651,6 +1728,8 @@ def make_demo_shop(
         "shift": bool(shift),
         "shift_date": None if cal.shift_date is None else str(cal.shift_date.date()),
         "history_years": float(history_years),
+        "shift_kind": shift_kind if shift else None,
+        "shift_share": shift_share if shift else None,
         "n_blocks": len(blocks),
         **({} if types is None else {"types": int(types)}),
     }

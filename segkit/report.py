@@ -674,11 +674,26 @@ def _segment_rows(value: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _retrain_text(days: Any, period: Any) -> Any:
-    """``"every 90 days"`` from a number of days, else the period as notebook 04 wrote it (or None)."""
+def _retrain_text(days: Any, period: Any, short: Any = None) -> Any:
+    """``"every 90 days"`` from a number of days, else notebook 04's short answer (``retrain_short``,
+    e.g. "too short to tell"), else the period as notebook 04 wrote it (or None)."""
     if isinstance(days, int | float) and not isinstance(days, bool) and days > 0:
         return f"every {days:,.0f} days"
-    return period
+    return short if short else period
+
+
+def _monitored_model(summary_04: Mapping[str, Any]) -> str | None:
+    """Which model notebook 04 monitored: k, segment names and the model file's sha256 (or None)."""
+    k, names = summary_04.get("model_k"), summary_04.get("model_segment_names")
+    if not k or not names:
+        return None
+    sha = summary_04.get("model_sha256")
+    source = (
+        f"the saved model (model.skops, sha256 {sha[:12]})"
+        if sha
+        else "a model searched on the training window"
+    )
+    return f"Advice for {source}: {k} segments ({', '.join(map(str, names))})."
 
 
 def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -708,8 +723,10 @@ def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         "retrain": _retrain_text(
             _first(summaries, ("recommended_retraining_days", "retrain_days"), prefer="04"),
             _first(summaries, ("recommended_retrain_period", "retrain_period"), prefer="04"),
+            summaries.get("04", {}).get("retrain_short"),
         ),
         "retrain_reason": summaries.get("04", {}).get("reason"),  # 03 also has a "reason": the model choice
+        "retrain_model": _monitored_model(summaries.get("04", {})),
         "model_choice": summaries.get("03", {}).get("reason"),
         "runner_up": (summaries.get("03", {}).get("runner_up") or {}).get("reason"),
         **_clv_figures(summaries.get("05", {}), segments),

@@ -1,48 +1,62 @@
-"""When does a segmentation go stale? The maintenance simulation and the retraining recommendation.
+"""When does the shipped segmentation go stale? The maintenance simulation and the retraining advice.
 
-The simulation replays the transaction log week by week (``period``). At the start date it fits a
-segmentation on the customers active in the trailing ``window`` (the *frozen* model: the feature
-scaler and the centroids, as it would be deployed). At every later step ``t`` it rebuilds the same
-features over the trailing window ending at ``t`` and
+The simulation replays the segmentation that ships (DESIGN "Maintenance simulation"): the
+:class:`~segkit.model.SegmentationModel` notebook 03 saved gives the *specification* (features,
+preprocessing, algorithm, k, seed). At the start date that specification is fitted on the customer
+file of the trailing window (the *frozen* model, as it would have been deployed then); at every later
+step ``t`` the customer file of the window ending at ``t`` is rebuilt, assigned with the frozen model,
+and the same specification is refitted on it (:func:`segkit.clustering.fit_spec`, the one clustering
+engine). The two assignments are compared by the adjusted Rand index (ARI); refitted segments are
+aligned to the frozen ones by Hungarian matching on centroids (in the frozen model's feature space)
+before shares are compared.
 
-* assigns segments with the frozen model, and with a model refitted at ``t`` with the same settings
-  and seed;
-* records the adjusted Rand index (ARI) between the two assignments: close to 1 while the frozen
-  model still describes the customer base, falling when the structure changes;
-* records segment shares (refitted segments aligned to frozen ones by Hungarian matching on the
-  centroids), the number of active customers, and the drift of every feature against the start
-  window (PSI, KS, JS, KL, scaled Wasserstein: :mod:`segkit.drift`).
+Windows (all of equal length)
+-----------------------------
+A step dated ``t`` is a snapshot day in notebook 02's convention: the window holds the ``window``
+days *before* ``t`` (``t - window ... t - 1``) and ``recency_days = t - last order day`` (>= 1), as
+:func:`segkit.features.customer_file` computes it with ``snapshot_date=t`` on those lines. Every step
+uses the same window length, so no alarm comes from a window growing. The default start is the first
+day with a full window of history. When ``start`` is given with less history than ``window``, the
+window is what the start has (``start - first day``) and stays fixed. A log shorter than ``window``
+plus :data:`MIN_STEPS_AFTER_START` steps raises :class:`HistoryTooShort` ("too short to tell"),
+which says how much history is needed; :func:`too_short_recommendation` turns it into the answer.
 
-Why a trailing window: features accumulated over all history age the population (recency grows,
-counts accumulate) and alarm without any change in behaviour; a trailing window is stationary when
-behaviour is (DESIGN.md, "Maintenance simulation"). ``window=None`` keeps the cumulative features for
-comparison.
+The customer file of a window
+-----------------------------
+:class:`WindowLog` reduces the cleaned log once (lines -> one row per customer and day, spend per
+share column, purchase lines and cancelled lines for ``cancelled_share``, distinct products) and
+slices it per step with ``searchsorted`` and ``numpy.bincount``; it never regroups the log. Its
+columns equal :func:`segkit.features.customer_file` on the window's lines (tested), with
+``cancelled_share`` computed from the cleaning of the whole log restricted to the window's purchase
+lines. Share columns the model has but the window lacks are 0 (the customer spent nothing there).
 
-Conventions
------------
-* Step dates are snapshot days, inclusive: the window ending at ``t`` covers the days
-  ``t - window + 1 ... t`` and ``recency_days = t - last order day`` (0 for a customer who ordered
-  on ``t``). A short log (less history than ``window``) starts the window at the first transaction.
-* An order is one ``order_id`` of one customer (one customer at one timestamp when the table has no
-  ``order_id``); its day is the day of its first line and its value the sum of its lines.
-* Features are log1p-transformed, then standardised with the statistics of the window they are
-  fitted on (the frozen model keeps the start window's).
-* Segment ids ``0..k-1`` are ordered by descending revenue share in the start window.
+The alarm, calibrated to the model's own noise
+----------------------------------------------
+At the start, :data:`NOISE_ROUNDS` refits on bootstrap resamples of the start window, each with
+another seed, are compared (ARI) with the frozen model on the start customers: that is the ARI the
+model gives on *unchanged* data. The alarm threshold is ``mean - 3 x std`` of those ARIs (std at
+least :data:`MIN_NOISE_STD`), and at most their minimum minus :data:`THRESHOLD_MARGIN`
+(:func:`alarm_threshold`); the alarm fires on the
+first run of ``consecutive`` (3) steps in a row below it, never on a single step. A model whose
+noise mean is below :data:`UNSTABLE_NOISE_ARI` (or whose threshold falls below
+:data:`MIN_THRESHOLD`) is *too unstable to monitor*: the answer says so with the figure, does not
+alarm, and names the most reproducible alternative of the same algorithm and features
+(:func:`stable_alternative`). Feature drift (PSI...) is reported against the start window, not used
+for the alarm: with 20 features, several of them shares with many zeros, a PSI rule alarmed on
+noise.
 
-Seasonality: a trailing window removes ageing, not seasons. ``recency_days`` is measured from the
-step date, so in a shop whose customers buy mostly in some months (gift buyers in November-December)
-its distribution, and the segment structure, swing with the time of year although behaviour does not
-change; both alarms can then fire on the season. The explanation says so when recency drives a PSI
-alarm, and ``recommend_retrain_period(psi_features=...)`` can keep point-in-time features out of the
-PSI rule.
-
-Speed: ids are factorised and orders reduced to a per-(customer, day) table once; each step slices
-that day-sorted table with ``searchsorted`` and reduces it with ``numpy.bincount``. The raw log is
-never regrouped per step.
+Advice (:func:`recommend_retrain_period`)
+----------------------------------------
+"Retrain every N days" needs independent training dates whose alarms are distinct events:
+:func:`retraining_chain` retrains at each alarm (the next training date is the alarm date, on data
+after the previous change) and runs on. With at least two alarms from such dates, N is their
+median interval; with one, the answer gives the date, the reason and how confident it is; with
+none, how long the model stayed valid.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,102 +64,61 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
-
-# Imported here, not in the fitting functions: threadpool_limits only limits thread pools of libraries
-# already loaded, and the OpenMP runtime of scikit-learn's k-means loads with sklearn.cluster.
-from sklearn.cluster import AgglomerativeClustering, KMeans
-from sklearn.mixture import GaussianMixture
+from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
+from segkit import cleaning
 from segkit import drift as drift_metrics
+from segkit.clustering import ALGORITHM_LABELS, fit_spec, recommend_and_fit
+from segkit.features import _slug
+from segkit.model import SegmentationModel, load_model
 from segkit.schema import (
     AMOUNT,
+    CATEGORY,
+    CHANNEL,
     CUSTOMER_ID,
     ORDER_DATE,
     ORDER_ID,
+    PRODUCT_ID,
     DataError,
     ParameterError,
     SchemaError,
-    bad_rows_error,
     missing_column_error,
 )
 
-#: Features the simulation can build from a trailing window, with their unit and meaning.
-WINDOW_FEATURES: dict[str, str] = {
-    "recency_days": "days from the customer's last order in the window to the step date",
-    "order_count": "number of orders in the window",
-    "mean_order_value": "mean order value in the window (currency)",
-    "monetary": "total spend in the window (currency)",
-    "active_days": "number of distinct days with an order in the window",
-    "tenure_days": "days from the customer's first order in the window to the step date",
-}
-DEFAULT_FEATURES: tuple[str, ...] = ("recency_days", "order_count", "mean_order_value")
-#: Features measured from the step date (they move with the season in a seasonal shop).
-POINT_IN_TIME_FEATURES: tuple[str, ...] = ("recency_days", "tenure_days")
-ALGORITHMS: tuple[str, ...] = ("kmeans", "gmm", "agglomerative")
-#: Default start: this much history (days), or half the log when the log is shorter than twice it.
-DEFAULT_HISTORY_DAYS = 365
-#: k-means restarts of every fit (the frozen model and each refit use the same settings).
-KMEANS_N_INIT = 4
-#: Choice of k (:func:`choose_k`): candidates, sample size, bootstrap rounds, smallest segment share.
-K_CANDIDATES = range(2, 9)
-K_SEARCH_SAMPLE = 5_000
-K_BOOTSTRAP = 8
-K_MIN_SHARE = 0.02
-#: Agglomerative (Ward) fits on a seeded sample of at most this many customers; the rest are assigned
-#: to the nearest centroid.
-AGGLOMERATIVE_SAMPLE = 5_000
+#: At least this many steps after the start (else "too short to tell").
 MIN_STEPS_AFTER_START = 3
+#: Bootstrap + reseed refits at the start that measure the model's own noise.
+NOISE_ROUNDS = 10
+#: Threshold = min(mean - NOISE_SIGMAS x std, min - THRESHOLD_MARGIN) of the noise ARIs.
+NOISE_SIGMAS = 3.0
+THRESHOLD_MARGIN = 0.05
+#: Smallest spread of the noise ARIs used by the threshold (DESIGN: bootstrap ARI 0.92 +- 0.04).
+MIN_NOISE_STD = 0.04
+#: Below these the model is too unstable for its agreement to mean anything.
+UNSTABLE_NOISE_ARI = 0.6
+MIN_THRESHOLD = 0.4
+#: Steps in a row below the threshold that make an alarm.
+CONSECUTIVE = 3
+#: Every fit of the simulation (frozen, noise refits, step refits) is made on a seeded sample of at
+#: most this many window customers and assigns the others (as the model search fits on a subsample).
+FIT_SIZE = 5_000
+#: Shortest fixed window (days) when the start has less history than ``window``.
+MIN_WINDOW_DAYS = 90
 DRIFT_METRICS: tuple[str, ...] = drift_metrics.NUMERIC_METRICS
+NOT_ACTIVE = "not active"
+
+
+class HistoryTooShort(DataError):
+    """The log is too short to tell when the model goes stale; ``needed_days`` says how much it needs."""
+
+    def __init__(self, message: str, needed_days: int, available_days: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.needed_days = int(needed_days)
+        self.available_days = int(available_days)
 
 
 # =========================================================================== input and time
-def _transactions_of(data: Any) -> pd.DataFrame:
-    """The transaction frame of ``data`` (a DataFrame or a :class:`segkit.io.Dataset`), validated."""
-    frame = (
-        data.transactions if hasattr(data, "transactions") and not isinstance(data, pd.DataFrame) else data
-    )
-    if not isinstance(frame, pd.DataFrame):
-        raise SchemaError(
-            f"data must be a transaction DataFrame or a segkit Dataset, got {type(data).__name__}",
-            column="data",
-        )
-    for column in (CUSTOMER_ID, ORDER_DATE, AMOUNT):
-        if column not in frame.columns:
-            raise missing_column_error(column, frame.columns)
-    if frame.empty:
-        raise DataError("transactions: the table is empty; the simulation needs a transaction log")
-    if not pd.api.types.is_datetime64_any_dtype(frame[ORDER_DATE].dtype):
-        raise SchemaError(
-            f"transactions: column 'order_date' must be datetime64, got {frame[ORDER_DATE].dtype}",
-            column=ORDER_DATE,
-            hint="read the data with segkit.read_transactions, which parses dates",
-        )
-    checks = (
-        (frame[CUSTOMER_ID].isna(), CUSTOMER_ID, "missing customer ids"),
-        (frame[ORDER_DATE].isna(), ORDER_DATE, "missing order dates"),
-    )
-    for bad, column, what in checks:
-        if bad.any():
-            raise bad_rows_error(
-                DataError,
-                f"transactions: {what}; clean the log first (segkit.clean_transactions)",
-                column,
-                frame.index[bad.to_numpy()],
-            )
-    amount = pd.to_numeric(frame[AMOUNT], errors="coerce").to_numpy(float)
-    bad = ~(np.isfinite(amount) & (amount >= 0))
-    if bad.any():
-        raise bad_rows_error(
-            DataError,
-            "transactions: amounts must be finite and not negative (cancellations are removed by "
-            "segkit.clean_transactions; $0 purchases are kept and count as purchases)",
-            AMOUNT,
-            frame[AMOUNT][bad],
-        )
-    return frame
-
-
 def _parse_days(value: Any, name: str) -> int:
     """Whole days of a period such as ``"7D"``, ``"1W"``, ``"30 days"``, a Timedelta or an int (days)."""
     if isinstance(value, bool):
@@ -176,78 +149,163 @@ def _parse_date(value: Any, name: str) -> pd.Timestamp:
     return stamp.tz_localize(None).normalize() if stamp.tzinfo else stamp.normalize()
 
 
-def _check_features(features: Sequence[str] | None) -> tuple[str, ...]:
-    if features is None:
-        return DEFAULT_FEATURES
-    if isinstance(features, str):
-        features = [features]
-    features = tuple(features)
-    unknown = [f for f in features if f not in WINDOW_FEATURES]
-    if unknown or not features:
-        raise ParameterError(
-            f"unknown feature(s) {unknown}" if unknown else "features is empty",
-            column="features",
-            examples=unknown,
-            hint=f"the simulation builds: {', '.join(WINDOW_FEATURES)}",
+def _raw_transactions(data: Any) -> pd.DataFrame:
+    """The transaction frame of ``data`` (a frame, a Dataset, or notebook inputs with ``raw``)."""
+    if isinstance(data, pd.DataFrame):
+        frame = data
+    elif hasattr(data, "raw") and hasattr(data, "report"):
+        frame = data.raw.transactions
+    elif hasattr(data, "transactions"):
+        frame = data.transactions
+    else:
+        raise SchemaError(
+            f"data must be a transaction DataFrame or a segkit Dataset, got {type(data).__name__}",
+            column="data",
         )
-    if len(set(features)) != len(features):
-        raise ParameterError(f"features repeats a name: {list(features)}", column="features")
-    return features
+    for column in (CUSTOMER_ID, ORDER_DATE):
+        if column not in frame.columns:
+            raise missing_column_error(column, frame.columns)
+    if frame.empty:
+        raise DataError("transactions: the table is empty; the simulation needs a transaction log")
+    return frame
 
 
-# =========================================================================== the compact daily log
+def _model_of(model: Any) -> SegmentationModel | None:
+    if model is None or isinstance(model, SegmentationModel):
+        return model
+    if isinstance(model, str | os.PathLike):
+        return load_model(model)
+    raise ParameterError(
+        f"model must be a SegmentationModel or the path of a model.skops, got {type(model).__name__}",
+        column="model",
+    )
+
+
+# =========================================================================== the window customer file
 @dataclass(frozen=True)
-class DailyLog:
-    """Orders reduced to one row per (customer, day), sorted by day: the simulation's only input.
+class WindowLog:
+    """The cleaned log reduced once, so that any window's customer file is a slice and a few bincounts.
 
     Attributes
     ----------
     customer_ids
-        Customer id of each integer code (sorted ids, so codes do not depend on row order).
+        Customer id of each integer code (sorted ids).
     origin
         Calendar date of day 0 (the first order day).
-    day, customer, orders, amount
-        One entry per (customer, day) with orders: day number (days since ``origin``), customer code,
-        number of orders that day and their total value (currency). Sorted by day, then customer.
+    share_features
+        The ``share_cat_*`` / ``share_channel_*`` columns built (those of the model).
+    day, customer, orders, amount, spend, lines, cancelled
+        One entry per (customer, day), sorted by day then customer: orders starting that day, their
+        value (currency), spend per share column, purchase lines and cancelled purchase lines.
+    product_day, product_customer, product_code
+        One entry per (customer, product, day) of the clean lines, sorted by day (distinct products).
     """
 
     customer_ids: pd.Index
     origin: pd.Timestamp
+    share_features: tuple[str, ...]
     day: np.ndarray
     customer: np.ndarray
     orders: np.ndarray
     amount: np.ndarray
+    spend: np.ndarray
+    lines: np.ndarray
+    cancelled: np.ndarray
+    product_day: np.ndarray | None = None
+    product_customer: np.ndarray | None = None
+    product_code: np.ndarray | None = None
 
     @classmethod
-    def from_transactions(cls, transactions: pd.DataFrame) -> DailyLog:
-        """Build the daily table from a cleaned canonical transaction frame (one pass over the log)."""
-        codes, customer_ids = pd.factorize(transactions[CUSTOMER_ID].astype("str"), sort=True)
-        dates = transactions[ORDER_DATE]
-        days64 = dates.to_numpy().astype("datetime64[D]")
-        origin64 = days64.min()
-        line_day = (days64 - origin64).astype(np.int64)
-        if ORDER_ID in transactions.columns and transactions[ORDER_ID].notna().all():
-            order_code = pd.factorize(transactions[ORDER_ID].astype("str"))[0]
-        else:  # one order = one customer at one timestamp
-            order_code = pd.factorize(dates)[0]
-        amount = pd.to_numeric(transactions[AMOUNT]).to_numpy(np.float64)
-        # one row per (customer, order): its first day and its value
-        order_key = codes.astype(np.int64) * (int(order_code.max()) + 1) + order_code
-        order_of_line, order_keys = pd.factorize(order_key)
+    def from_transactions(cls, data: Any, share_features: Sequence[str] = ()) -> WindowLog:
+        """Clean the log as notebook 02 does (:func:`segkit.cleaning.clean_transactions`) and reduce it.
+
+        ``data`` is a raw (or already clean) transaction frame, a Dataset, or notebook inputs holding
+        ``raw``, ``clean`` and ``report`` (then the cleaning is not repeated).
+        """
+        raw = _raw_transactions(data)
+        if hasattr(data, "report") and hasattr(data, "clean"):
+            clean, report = data.clean.transactions, data.report
+        else:
+            clean, report = cleaning.clean_transactions(raw)
+        if clean.empty:
+            raise DataError("transactions: no line is left after cleaning", column=CUSTOMER_ID)
+        reasons = report.reasons.reindex(raw.index)
+        purchase = reasons.isin(list(cleaning._PURCHASE_REASONS)).to_numpy()
+        clean_amount = pd.Series(np.nan, index=raw.index)
+        clean_amount.loc[clean.index] = pd.to_numeric(clean[AMOUNT]).to_numpy(np.float64)
+        # netted by a cancellation: fully (cancelled_purchase) or partly (kept with a reduced amount)
+        netted = (reasons == "cancelled_purchase").to_numpy() | (
+            (reasons == "kept").to_numpy()
+            & (clean_amount.to_numpy() < report.amounts.reindex(raw.index).to_numpy() - 1e-9)
+        )
+        ids = pd.Index(np.unique(clean[CUSTOMER_ID].astype("str").to_numpy()), dtype="str", name=CUSTOMER_ID)
+        origin64 = clean[ORDER_DATE].to_numpy().astype("datetime64[D]").min()
+
+        def days_of(dates: pd.Series) -> np.ndarray:
+            return (dates.to_numpy().astype("datetime64[D]") - origin64).astype(np.int64)
+
+        code = ids.get_indexer(clean[CUSTOMER_ID].astype("str"))
+        line_day = days_of(clean[ORDER_DATE])
+        amount = pd.to_numeric(clean[AMOUNT]).to_numpy(np.float64)
+        # orders: order_id (a line without one: its timestamp), counted on the day of their first line
+        stamp = clean[ORDER_DATE].to_numpy().astype(np.int64)
+        if ORDER_ID in clean.columns:
+            order_text = (
+                clean[ORDER_ID]
+                .astype("str")
+                .where(clean[ORDER_ID].notna(), "\0" + pd.Series(stamp, index=clean.index).astype("str"))
+            )
+        else:
+            order_text = pd.Series(stamp, index=clean.index).astype("str")
+        order_code = pd.factorize(order_text)[0].astype(np.int64)
+        order_of_line, order_keys = pd.factorize(
+            code.astype(np.int64) * (int(order_code.max()) + 1) + order_code
+        )
         order_day = np.full(len(order_keys), np.iinfo(np.int64).max)
         np.minimum.at(order_day, order_of_line, line_day)
-        order_amount = np.bincount(order_of_line, weights=amount, minlength=len(order_keys))
         order_customer = order_keys // (int(order_code.max()) + 1)
-        # one row per (day, customer), sorted by day then customer
-        n_customers = len(customer_ids)
-        daily_keys, daily_of_order = np.unique(order_day * n_customers + order_customer, return_inverse=True)
+        n = len(ids)
+        # purchase lines (kept and cancelled ones) of the raw log, for cancelled_share
+        raw_purchase = raw.iloc[np.flatnonzero(purchase)]
+        p_code = ids.get_indexer(raw_purchase[CUSTOMER_ID].astype("str"))
+        p_known = p_code >= 0
+        p_day = days_of(raw_purchase[ORDER_DATE])[p_known]
+        p_code, p_netted = p_code[p_known], netted[purchase][p_known]
+        # one row per (day, customer) present in any of the three sources
+        keys_line = line_day * n + code
+        keys_order = order_day * n + order_customer
+        keys_purchase = p_day * n + p_code
+        keys, inverse = np.unique(np.concatenate([keys_line, keys_order, keys_purchase]), return_inverse=True)
+        inv_line = inverse[: len(keys_line)]
+        inv_order = inverse[len(keys_line) : len(keys_line) + len(keys_order)]
+        inv_purchase = inverse[len(keys_line) + len(keys_order) :]
+        m = len(keys)
+        share_features = tuple(share_features)
+        spend = np.zeros((m, len(share_features)))
+        for j, (column, level_of) in enumerate(_share_levels(clean, share_features)):
+            if column is None:
+                continue
+            spend[:, j] = np.bincount(inv_line, weights=np.where(level_of, amount, 0.0), minlength=m)
+        products = None
+        if PRODUCT_ID in clean.columns:
+            product = pd.factorize(clean[PRODUCT_ID].astype("str").fillna("\0missing"))[0].astype(np.int64)
+            n_products = int(product.max()) + 1
+            triple = np.unique((line_day * n + code) * n_products + product)
+            products = (triple // n_products // n, triple // n_products % n, triple % n_products)
         return cls(
-            customer_ids=pd.Index(customer_ids, dtype="str", name=CUSTOMER_ID),
+            customer_ids=ids,
             origin=pd.Timestamp(origin64),
-            day=daily_keys // n_customers,
-            customer=daily_keys % n_customers,
-            orders=np.bincount(daily_of_order, minlength=len(daily_keys)).astype(np.float64),
-            amount=np.bincount(daily_of_order, weights=order_amount, minlength=len(daily_keys)),
+            share_features=share_features,
+            day=keys // n,
+            customer=keys % n,
+            orders=np.bincount(inv_order, minlength=m).astype(np.float64),
+            amount=np.bincount(inv_line, weights=amount, minlength=m),
+            spend=spend,
+            lines=np.bincount(inv_purchase, minlength=m).astype(np.float64),
+            cancelled=np.bincount(inv_purchase, weights=p_netted.astype(np.float64), minlength=m),
+            product_day=None if products is None else products[0],
+            product_customer=None if products is None else products[1],
+            product_code=None if products is None else products[2],
         )
 
     @property
@@ -264,257 +322,210 @@ class DailyLog:
     def to_date(self, day: int) -> pd.Timestamp:
         return self.origin + pd.Timedelta(days=int(day))
 
-    def window_features(
-        self, end_day: int, window_days: int | None, features: Sequence[str]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Features of the customers with at least one order in the window ending at ``end_day``.
+    def customer_frame(self, snapshot_day: int, window_days: int, features: Sequence[str]) -> pd.DataFrame:
+        """The customer file of the window ``snapshot_day - window_days ... snapshot_day - 1``.
 
-        Returns
-        -------
-        codes
-            Customer codes of the active customers (ascending).
-        values
-            ``(len(codes), len(features))`` raw feature values (days, counts, currency).
-        revenue
-            Spend of each active customer in the window (currency).
+        Columns: ``features`` plus ``monetary`` (revenue, used to order segment ids); one row per
+        customer with an order in the window, indexed by ``customer_id`` (sorted). Values equal
+        :func:`segkit.features.customer_file` on the window's lines with ``snapshot_date`` on
+        ``snapshot_day``.
         """
-        first = 0 if window_days is None else end_day - window_days + 1
-        lo = np.searchsorted(self.day, first, side="left")
-        hi = np.searchsorted(self.day, end_day, side="right")
-        customer, day = self.customer[lo:hi], self.day[lo:hi]
-        n = self.n_customers
-        order_count = np.bincount(customer, weights=self.orders[lo:hi], minlength=n)
-        codes = np.flatnonzero(order_count > 0)
+        lo = np.searchsorted(self.day, snapshot_day - window_days, side="left")
+        hi = np.searchsorted(self.day, snapshot_day - 1, side="right")
+        customer, day, n = self.customer[lo:hi], self.day[lo:hi], self.n_customers
+        frequency = np.bincount(customer, weights=self.orders[lo:hi], minlength=n)
+        codes = np.flatnonzero(frequency > 0)
         monetary = np.bincount(customer, weights=self.amount[lo:hi], minlength=n)
-        columns = []
-        for name in features:
-            if name == "recency_days":
-                last = np.full(n, -1, dtype=np.int64)
-                np.maximum.at(last, customer, day)
-                columns.append(end_day - last[codes])
-            elif name == "tenure_days":
-                first_day = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-                np.minimum.at(first_day, customer, day)
-                columns.append(end_day - first_day[codes])
-            elif name == "order_count":
-                columns.append(order_count[codes])
-            elif name == "mean_order_value":
-                columns.append(monetary[codes] / order_count[codes])
-            elif name == "monetary":
-                columns.append(monetary[codes])
-            elif name == "active_days":
-                columns.append(np.bincount(customer, minlength=n)[codes])
-        values = np.column_stack(columns).astype(np.float64) if codes.size else np.empty((0, len(features)))
-        return codes, values, monetary[codes]
+        with_orders = self.amount[lo:hi] > 0
+        last = np.full(n, -1, dtype=np.int64)
+        np.maximum.at(last, customer[with_orders], day[with_orders])
+        first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, customer[with_orders], day[with_orders])
+        freq, money = frequency[codes], monetary[codes]
+        first_c, last_c = first[codes], last[codes]
+        tenure = snapshot_day - first_c
+        columns: dict[str, np.ndarray] = {
+            "recency_days": snapshot_day - last_c,
+            "frequency": freq.astype(np.int64),
+            "monetary": money,
+            "avg_order_value": money / freq,
+            "tenure_days": tenure,
+            "mean_days_between_orders": np.where(
+                freq > 1, (last_c - first_c) / np.maximum(freq - 1, 1), tenure
+            ).astype(np.float64),
+        }
+        wanted = list(dict.fromkeys([*features, "monetary"]))
+        for name in wanted:
+            if name in columns:
+                continue
+            if name in self.share_features:
+                j = self.share_features.index(name)
+                spent = np.bincount(customer, weights=self.spend[lo:hi, j], minlength=n)[codes]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    columns[name] = np.where(money != 0, spent / money, 0.0)
+            elif name == "cancelled_share":
+                lines = np.bincount(customer, weights=self.lines[lo:hi], minlength=n)[codes]
+                cancelled = np.bincount(customer, weights=self.cancelled[lo:hi], minlength=n)[codes]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    columns[name] = np.clip(np.where(lines > 0, cancelled / np.maximum(lines, 1), 0.0), 0, 1)
+            elif name == "distinct_products" and self.product_day is not None:
+                plo = np.searchsorted(self.product_day, snapshot_day - window_days, side="left")
+                phi = np.searchsorted(self.product_day, snapshot_day - 1, side="right")
+                pairs = np.unique(
+                    self.product_customer[plo:phi] * (int(self.product_code.max()) + 1)
+                    + self.product_code[plo:phi]
+                )
+                owner = pairs // (int(self.product_code.max()) + 1)
+                columns[name] = np.bincount(owner, minlength=n)[codes].astype(np.int64)
+            else:
+                raise SchemaError(
+                    f"the maintenance simulation cannot build the feature {name!r} from a transaction log "
+                    "window (it builds RFM, spend shares, cancelled_share and distinct_products)",
+                    column=name,
+                    hint="refit the model on transaction features only (notebook 03's default)",
+                )
+        return pd.DataFrame({name: columns[name] for name in wanted}, index=self.customer_ids[codes])
 
 
-# =========================================================================== the window model
-@dataclass
-class WindowModel:
-    """A segmentation fitted on one window: log1p + standardisation + clusters.
-
-    Attributes
-    ----------
-    features, algorithm, k, seed
-        The settings it was fitted with.
-    date
-        The window's end (snapshot) date.
-    mean, scale
-        Standardisation of the log1p features (per feature).
-    centroids
-        ``(k, n_features)`` segment centres in standardised space; row ``i`` is segment ``i``.
-        Segments are ordered by descending revenue share in the fitting window.
-    estimator
-        The fitted GaussianMixture for ``algorithm="gmm"`` (else None; segments are assigned to the
-        nearest centroid).
-    """
-
-    features: tuple[str, ...]
-    algorithm: str
-    k: int
-    seed: int
-    date: pd.Timestamp
-    mean: np.ndarray
-    scale: np.ndarray
-    centroids: np.ndarray
-    estimator: Any = None
-    relabel: np.ndarray | None = None  # estimator component -> segment id (gmm)
-
-    def transform(self, values: np.ndarray) -> np.ndarray:
-        """Standardised log1p features of raw ``values`` (columns in ``self.features`` order)."""
-        return (np.log1p(values) - self.mean) / self.scale
-
-    def predict(self, values: np.ndarray) -> np.ndarray:
-        """Segment id (``0..k-1``) of each row of raw feature ``values``."""
-        return self._predict_scaled(self.transform(values))
-
-    def _predict_scaled(self, scaled: np.ndarray) -> np.ndarray:
-        if self.estimator is not None:
-            return self.relabel[self.estimator.predict(scaled)]
-        return _nearest(scaled, self.centroids)
-
-    def centroids_raw(self) -> pd.DataFrame:
-        """Segment centres back in feature units (expm1 of the log-scale centre: a geometric-mean-like
-        typical customer), one row per segment."""
-        raw = np.expm1(self.centroids * self.scale + self.mean)
-        return pd.DataFrame(raw, columns=list(self.features)).rename_axis("segment")
-
-    def centroids_in(self, other: WindowModel) -> np.ndarray:
-        """This model's centroids expressed in ``other``'s standardised space (for alignment)."""
-        return (self.centroids * self.scale + self.mean - other.mean) / other.scale
-
-
-def _pairs(counts: np.ndarray) -> float:
-    return float(np.sum(counts * (counts - 1)) / 2)
-
-
-def _ari(labels_a: np.ndarray, labels_b: np.ndarray) -> float:
-    """Adjusted Rand index of two labelings (as ``sklearn.metrics.adjusted_rand_score``, computed on
-    a dense contingency table with ``numpy.bincount``: the labels are small integers)."""
-    a = np.asarray(labels_a, dtype=np.int64)
-    b = np.asarray(labels_b, dtype=np.int64)
-    n = a.size
-    if n < 2:
-        return 1.0
-    width = int(b.max()) + 1
-    table = np.bincount(a * width + b, minlength=(int(a.max()) + 1) * width).astype(np.float64)
-    index = _pairs(table)
-    rows = _pairs(table.reshape(-1, width).sum(axis=1))
-    cols = _pairs(table.reshape(-1, width).sum(axis=0))
-    expected = rows * cols / (n * (n - 1) / 2)
-    maximum = (rows + cols) / 2
-    if maximum == expected:  # both labelings trivial (one cluster, or all singletons)
-        return 1.0
-    return (index - expected) / (maximum - expected)
-
-
-def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    distances = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-    return distances.argmin(axis=1)
-
-
-def _cluster(scaled: np.ndarray, algorithm: str, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, Any]:
-    """Fit ``algorithm`` with ``k`` clusters; return labels, centroids and the estimator (gmm only)."""
-    if algorithm == "kmeans":
-        fitted = KMeans(n_clusters=k, n_init=KMEANS_N_INIT, random_state=seed).fit(scaled)
-        return fitted.labels_, fitted.cluster_centers_, None
-    if algorithm == "gmm":
-        fitted = GaussianMixture(n_components=k, n_init=2, random_state=seed).fit(scaled)
-        return fitted.predict(scaled), fitted.means_, fitted
-    rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(len(scaled), size=min(len(scaled), AGGLOMERATIVE_SAMPLE), replace=False))
-    sample_labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(scaled[sample])
-    centres = np.vstack([scaled[sample][sample_labels == c].mean(axis=0) for c in range(k)])
-    return _nearest(scaled, centres), centres, None
-
-
-def fit_window_model(
-    values: np.ndarray,
-    revenue: np.ndarray,
-    *,
-    features: Sequence[str],
-    algorithm: str,
-    k: int,
-    seed: int,
-    date: pd.Timestamp,
-) -> tuple[WindowModel, np.ndarray]:
-    """Fit a :class:`WindowModel` on raw window features; return it and the segment of each row."""
-    if len(values) < 2 * k:
-        raise DataError(
-            f"only {len(values)} active customers in the window ending {date.date()}, too few for k={k} segments",
-            column="window",
+def _share_levels(clean: pd.DataFrame, share_features: Sequence[str]) -> list[tuple[str | None, np.ndarray]]:
+    """For each share feature: its source column and the lines it sums (levels by slug, as customer_file;
+    ``*_other`` sums the levels no other share feature of the model names)."""
+    out: list[tuple[str | None, np.ndarray]] = []
+    for name in share_features:
+        column, prefix = (
+            (CATEGORY, "share_cat_") if name.startswith("share_cat_") else (CHANNEL, "share_channel_")
         )
-    logged = np.log1p(values)
-    mean = logged.mean(axis=0)
-    scale = logged.std(axis=0)
-    scale = np.where(scale > 0, scale, 1.0)
-    scaled = (logged - mean) / scale
-    labels, centres, estimator = _cluster(scaled, algorithm, k, seed)
-    revenue_by_label = np.bincount(labels, weights=revenue, minlength=k)
-    order = np.argsort(-revenue_by_label, kind="stable")  # new id i <- old label order[i]
-    relabel = np.empty(k, dtype=np.int64)
-    relabel[order] = np.arange(k)
-    model = WindowModel(
-        features=tuple(features),
-        algorithm=algorithm,
-        k=k,
-        seed=seed,
-        date=date,
-        mean=mean,
-        scale=scale,
-        centroids=centres[order],
-        estimator=estimator,
-        relabel=relabel if estimator is not None else None,
-    )
-    return model, relabel[labels]
-
-
-def align_segments(refitted: WindowModel, reference: WindowModel) -> np.ndarray:
-    """Map each refitted segment to a reference segment by Hungarian matching on centroids.
-
-    Centroids are compared in the reference's standardised space (squared Euclidean distance).
-    Returns ``mapping`` with ``mapping[refitted_id] = reference_id``.
-    """
-    centres = refitted.centroids_in(reference)
-    cost = ((centres[:, None, :] - reference.centroids[None, :, :]) ** 2).sum(axis=2)
-    rows, cols = linear_sum_assignment(cost)
-    mapping = np.empty(refitted.k, dtype=np.int64)
-    mapping[rows] = cols
-    return mapping
-
-
-def choose_k(
-    values: np.ndarray, revenue: np.ndarray, *, features: Sequence[str], algorithm: str, seed: int
-) -> tuple[int, str]:
-    """Number of segments for the start window, and how it was chosen.
-
-    The simulation's alarm compares the frozen-vs-refitted ARI with a fixed threshold (0.75), which
-    only means something when refitting on unchanged data gives an ARI well above it. So k is the
-    number of segments whose model is the most reproducible *as the simulation fits it* (log1p,
-    standardisation, ``algorithm``, seed): for each k in 2..8, the model fitted on a seeded sample of
-    at most 5,000 start-window customers is compared (ARI) with refits on 8 bootstrap resamples of
-    that sample (seeds ``seed + 1 ...``); the k with the highest ``mean - std`` of those ARIs wins
-    (ties: fewer segments), among models whose smallest segment holds at least 2% of customers.
-
-    :func:`segkit.clustering.search_models` is not used here: its stability is measured in its own
-    preprocessing (log only for skewed features), and on the demo shop it did not predict the
-    simulation's ARI noise (measured: a k it rated 0.95 stable gave refit ARIs down to 0.42).
-    """
-    with threadpool_limits(limits=1):
-        return _choose_k(values, revenue, features=features, algorithm=algorithm, seed=seed)
-
-
-def _choose_k(
-    values: np.ndarray, revenue: np.ndarray, *, features: Sequence[str], algorithm: str, seed: int
-) -> tuple[int, str]:
-    rng = np.random.default_rng([seed, 7])
-    size = min(len(values), K_SEARCH_SAMPLE)
-    rows = np.sort(rng.choice(len(values), size=size, replace=False))
-    sample, sample_revenue = values[rows], revenue[rows]
-    scores: dict[int, tuple[float, float, float]] = {}
-    for k in K_CANDIDATES:
-        if size < 4 * k:
-            break
-        settings = dict(features=features, algorithm=algorithm, k=k, date=pd.Timestamp(0))
-        model, labels = fit_window_model(sample, sample_revenue, seed=seed, **settings)
-        if np.bincount(labels, minlength=k).min() < K_MIN_SHARE * size:
+        if column not in clean.columns:
+            out.append((None, np.zeros(len(clean), dtype=bool)))
             continue
-        aris = []
-        for round_ in range(K_BOOTSTRAP):
-            idx = rng.integers(0, size, size=size)
-            refit, _ = fit_window_model(sample[idx], sample_revenue[idx], seed=seed + round_ + 1, **settings)
-            aris.append(_ari(labels, refit.predict(sample)))
-        scores[k] = (float(np.mean(aris) - np.std(aris)), float(np.mean(aris)), float(np.std(aris)))
-    if not scores:
-        raise DataError("too few active customers in the start window to choose k", column="k")
-    best = max(scores, key=lambda k: (round(scores[k][0], 2), -k))
-    return best, (
-        f"the most reproducible model: bootstrap ARI {scores[best][1]:.2f} +- {scores[best][2]:.2f} "
-        f"(k = 2..{max(scores)} tried on {size:,} customers, highest mean - std)"
-    )
+        codes, levels = pd.factorize(clean[column])
+        slugs = np.array([_slug(level) for level in levels] + ["unknown"], dtype=object)
+        slug_of = slugs[np.where(codes >= 0, codes, len(levels))]
+        named = {f[len(prefix) :] for f in share_features if f.startswith(prefix)}
+        target = name[len(prefix) :]
+        mask = ~np.isin(slug_of, list(named - {"other"})) if target == "other" else slug_of == target
+        out.append((column, np.asarray(mask, dtype=bool)))
+    return out
+
+
+# =========================================================================== noise and the alarm
+def _ari(labels_a: np.ndarray, labels_b: np.ndarray) -> float:
+    return float(adjusted_rand_score(labels_a, labels_b)) if len(labels_a) > 1 else 1.0
+
+
+def measure_noise(
+    model: SegmentationModel,
+    customer_file: pd.DataFrame,
+    frozen_labels: np.ndarray,
+    rounds: int,
+    seed: int,
+    fit_size: int | None = FIT_SIZE,
+) -> pd.Series:
+    """ARIs of the specification refitted on unchanged data: bootstrap resamples, each with another seed.
+
+    Round ``b`` draws the customers of ``customer_file`` with replacement (seeded), refits with seed
+    ``seed + 1 + b`` and compares its segments of every customer with ``frozen_labels``.
+    """
+    if rounds < 2:
+        raise ParameterError(f"noise_rounds={rounds} must be at least 2", column="noise_rounds")
+    rng = np.random.default_rng([seed, 14])
+    aris = []
+    for b in range(rounds):
+        rows = rng.integers(0, len(customer_file), size=len(customer_file))
+        fitted, _ = fit_spec(model, customer_file.iloc[rows], seed=seed + 1 + b, fit_size=fit_size)
+        aris.append(_ari(frozen_labels, fitted.predict(customer_file)))
+    return pd.Series(aris, name="noise_ari").rename_axis("round")
+
+
+def alarm_threshold(noise: pd.Series) -> float:
+    """The ARI below which a step counts towards an alarm:
+    ``min(mean - 3 max(std, MIN_NOISE_STD), min - 0.05)`` of ``noise``.
+
+    The floor on the spread: a handful of refits can agree almost perfectly (std near 0) while the
+    weekly refits still land, now and then, in a neighbouring partition (measured on unshifted demo
+    shops: bootstrap ARIs 0.99 +- 0.00, single steps down to 0.74).
+    """
+    spread = max(float(noise.std(ddof=1)), MIN_NOISE_STD)
+    return float(min(noise.mean() - NOISE_SIGMAS * spread, noise.min() - THRESHOLD_MARGIN))
+
+
+def is_unstable(noise: pd.Series) -> bool:
+    """True when the model's agreement on unchanged data is too low for a drop to mean anything."""
+    return bool(noise.mean() < UNSTABLE_NOISE_ARI or alarm_threshold(noise) < MIN_THRESHOLD)
+
+
+def stable_alternative(
+    model: SegmentationModel, customer_file: pd.DataFrame, seed: int, rounds: int = 5
+) -> dict[str, Any] | None:
+    """The most reproducible k (2 .. model's k + 2) of the model's algorithm and features, or None."""
+    best = None
+    for k in range(2, model.k + 3):
+        if k == model.k or k >= len(customer_file) // 4:
+            continue
+        candidate = _KSpec(model, k)
+        _, labels = fit_spec(candidate, customer_file, seed=seed, fit_size=FIT_SIZE)
+        noise = measure_noise(candidate, customer_file, labels, rounds, seed)
+        if best is None or noise.mean() > best["noise_ari_mean"]:
+            best = {"algorithm": model.algorithm, "k": k, "noise_ari_mean": float(noise.mean())}
+    return best if best is not None and best["noise_ari_mean"] >= UNSTABLE_NOISE_ARI else None
+
+
+class _KSpec:
+    """A model's specification with another k (what :func:`segkit.clustering.fit_spec` reads)."""
+
+    def __init__(self, model: SegmentationModel, k: int) -> None:
+        self.preprocessor, self.features, self.algorithm, self.k = (
+            model.preprocessor,
+            model.features,
+            model.algorithm,
+            k,
+        )
+        self.metadata = {**model.metadata, "k": k}
+
+
+@dataclass
+class Alarm:
+    """The first run of ``consecutive`` steps below the threshold."""
+
+    first_step: int
+    steps: list[int]
+
+
+def _first_run(flags: np.ndarray, length: int) -> int | None:
+    run = 0
+    for i, flag in enumerate(flags):
+        run = run + 1 if flag else 0
+        if run == length:
+            return i - length + 1
+    return None
+
+
+def find_alarm(steps: pd.DataFrame, threshold: float, consecutive: int = CONSECUTIVE) -> Alarm | None:
+    """The earliest run of ``consecutive`` steps (after the start) with ARI below ``threshold``."""
+    if consecutive < 2:
+        raise ParameterError(
+            f"consecutive={consecutive} must be at least 2: the alarm never fires on a single step",
+            column="consecutive",
+        )
+    later = steps[steps["step"] > 0]
+    first = _first_run((later["ari"] < threshold).to_numpy(), consecutive)
+    if first is None:
+        return None
+    run = later["step"].iloc[first : first + consecutive].astype(int).tolist()
+    return Alarm(first_step=run[0], steps=run)
 
 
 # =========================================================================== the simulation
+class _StartModel:
+    """What the figures need of the frozen model: its features and typical customer per segment."""
+
+    def __init__(self, features: list[str], centres: pd.DataFrame, k: int) -> None:
+        self.features, self._centres, self.k = features, centres, k
+
+    def centroids_raw(self) -> pd.DataFrame:
+        return self._centres
+
+
 @dataclass
 class Simulation:
     """Result of :func:`maintenance_simulation`.
@@ -522,36 +533,51 @@ class Simulation:
     Attributes
     ----------
     steps
-        One row per step: ``step`` (0 = start), ``date``, ``days_since_start``, ``n_customers`` (active
-        in the window), ``n_initial_customers`` (also active at start), ``ari`` (frozen vs refitted
-        segments on the active customers), ``ari_initial_customers`` (on those also active at start),
-        ``max_psi`` (largest feature PSI against the start window), ``share_<i>`` (share of refitted
-        segment aligned to frozen segment ``i``) and ``frozen_share_<i>`` (share assigned to segment
-        ``i`` by the frozen model).
+        One row per step: ``step`` (0 = start), ``date``, ``days_since_start``, ``n_customers``,
+        ``n_initial_customers``, ``ari`` (frozen vs refitted), ``ari_initial_customers``, ``max_psi``,
+        ``share_<i>`` (refitted segment aligned to frozen ``i``) and ``frozen_share_<i>``.
     drift
-        Long frame ``step``, ``date``, ``feature``, ``metric``, ``value``: every feature's drift against
-        the start window (metrics ``psi``, ``ks``, ``js``, ``kl``, ``wasserstein``).
-    start_model
-        The frozen :class:`WindowModel` fitted at the start date.
-    params
-        Every parameter, resolved (dates, days, k and how k was chosen).
+        Long frame ``step, date, feature, metric, value`` against the start window.
     noise
-        Bootstrap ARIs at the start date once :func:`noise_band` ran (else None).
+        ARIs of the refits on unchanged data at the start (:func:`measure_noise`).
+    threshold
+        The alarm threshold derived from ``noise`` (:func:`alarm_threshold`).
+    unstable
+        The model is too unstable for its agreement to mean anything (then no alarm is raised).
+    alarm
+        The first alarm (None when none fired or the model is unstable).
+    model
+        The monitored :class:`SegmentationModel` (its specification is what is refitted).
+    params
+        Every parameter, resolved.
     """
 
     steps: pd.DataFrame
     drift: pd.DataFrame
-    start_model: WindowModel
+    noise: pd.Series
+    threshold: float
+    unstable: bool
+    alarm: Alarm | None
+    model: SegmentationModel
     params: dict[str, Any]
-    log: DailyLog = field(repr=False)
+    start_model: _StartModel
+    log: WindowLog = field(repr=False)
     assignments: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
         repr=False, default_factory=dict
     )
-    noise: pd.Series | None = None
+    alternative: dict[str, Any] | None = None
 
     @property
     def k(self) -> int:
-        return self.start_model.k
+        return self.model.k
+
+    @property
+    def segment_names(self) -> dict[int, str]:
+        return dict(self.model.segment_names)
+
+    @property
+    def obsolete_on(self) -> pd.Timestamp | None:
+        return None if self.alarm is None else self.steps.loc[self.alarm.first_step, "date"]
 
     def step_at(self, date: Any) -> int:
         """The last step on or before ``date`` (the first step when ``date`` is earlier)."""
@@ -560,8 +586,7 @@ class Simulation:
         return int(self.steps.loc[on_or_before[-1], "step"]) if len(on_or_before) else 0
 
     def segments_at(self, date: Any, labels: str = "frozen") -> pd.Series:
-        """Segment of each active customer at the step of ``date``: ``labels="frozen"`` (the start
-        model) or ``"refit"`` (the refitted model, aligned to the frozen ids)."""
+        """Segment of each active customer at the step of ``date`` (``"frozen"`` or ``"refit"``)."""
         if labels not in ("frozen", "refit"):
             raise ParameterError(f"labels={labels!r} must be 'frozen' or 'refit'", column="labels")
         codes, frozen, refit = self.assignments[self.step_at(date)]
@@ -569,38 +594,61 @@ class Simulation:
         return pd.Series(values, index=self.log.customer_ids[codes], name="segment")
 
 
-def _default_start(log: DailyLog) -> int:
-    span = log.last_day
-    return min(DEFAULT_HISTORY_DAYS - 1, span // 2)
-
-
-def _step_days(log: DailyLog, start: Any, end: Any, period_days: int) -> tuple[int, int]:
-    start_day = _default_start(log) if start is None else log.to_day(_parse_date(start, "start"))
+def _windows(
+    log: WindowLog, start: Any, end: Any, period_days: int, window_days: int
+) -> tuple[int, int, int]:
+    """Start snapshot day, last snapshot day and the (fixed) window length; HistoryTooShort when needed."""
+    last_snapshot = log.last_day + 1  # notebook 02's default snapshot: the day after the last order
+    span = last_snapshot
+    needed = window_days + MIN_STEPS_AFTER_START * period_days
+    if start is None:
+        if span < needed:
+            raise HistoryTooShort(
+                f"too short to tell: the log covers {span} days ({log.origin.date()} to "
+                f"{log.to_date(log.last_day).date()}); a {window_days}-day window plus {MIN_STEPS_AFTER_START} "
+                f"steps of {period_days} days needs {needed} days of history, {needed - span} more",
+                needed_days=needed,
+                available_days=span,
+                column="window",
+                hint="collect more history, or use a shorter window or period",
+            )
+        start_day = window_days
+    else:
+        start_day = log.to_day(_parse_date(start, "start"))
+        if start_day <= 0 or start_day > last_snapshot:
+            raise ParameterError(
+                f"start={log.to_date(start_day).date()} is outside the log "
+                f"({log.origin.date()} to {log.to_date(last_snapshot).date()})",
+                column="start",
+            )
+    fixed_window = min(window_days, start_day)
+    if fixed_window < MIN_WINDOW_DAYS:
+        raise HistoryTooShort(
+            f"too short to tell: the start {log.to_date(start_day).date()} has only {fixed_window} days of "
+            f"history; at least {MIN_WINDOW_DAYS} are needed for a window",
+            needed_days=MIN_WINDOW_DAYS + MIN_STEPS_AFTER_START * period_days,
+            available_days=span,
+            column="start",
+        )
     if end is None:
-        end_day = log.last_day
+        end_day = last_snapshot
     elif isinstance(end, int | np.integer) and not isinstance(end, bool):
         if end <= 0:
             raise ParameterError(f"end={end} days after the start must be positive", column="end")
-        end_day = start_day + int(end)
+        end_day = min(start_day + int(end), last_snapshot)
     else:
-        end_day = log.to_day(_parse_date(end, "end"))
-    end_day = min(end_day, log.last_day)
-    if start_day < 0 or start_day > log.last_day:
-        raise ParameterError(
-            f"start={log.to_date(start_day).date()} is outside the log "
-            f"({log.origin.date()} to {log.to_date(log.last_day).date()})",
-            column="start",
-        )
-    n_after = (end_day - start_day) // period_days if end_day >= start_day else -1
+        end_day = min(log.to_day(_parse_date(end, "end")), last_snapshot)
+    n_after = (end_day - start_day) // period_days if end_day >= start_day else 0
     if n_after < MIN_STEPS_AFTER_START:
-        raise DataError(
-            f"the log is too short: from {log.to_date(start_day).date()} to {log.to_date(end_day).date()} "
-            f"only {max(n_after, 0)} step(s) of {period_days} days remain after the start, at least "
-            f"{MIN_STEPS_AFTER_START} are needed",
+        raise HistoryTooShort(
+            f"too short to tell: from {log.to_date(start_day).date()} to {log.to_date(end_day).date()} only "
+            f"{max(n_after, 0)} step(s) of {period_days} days remain, at least {MIN_STEPS_AFTER_START} are needed",
+            needed_days=start_day + MIN_STEPS_AFTER_START * period_days,
+            available_days=span,
             column="period",
             hint="use a shorter period, an earlier start or a longer log",
         )
-    return start_day, end_day
+    return start_day, end_day, fixed_window
 
 
 def _progress(iterable, enabled: bool, total: int):
@@ -613,569 +661,548 @@ def _progress(iterable, enabled: bool, total: int):
     return tqdm(iterable, total=total, desc="maintenance simulation", unit="step")
 
 
+def _group_means(X: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    counts = np.bincount(labels, minlength=k).astype(float)
+    sums = np.column_stack([np.bincount(labels, weights=X[:, j], minlength=k) for j in range(X.shape[1])])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts[:, None]
+
+
+def align_segments(refit_centres: np.ndarray, frozen_centres: np.ndarray) -> np.ndarray:
+    """``mapping[refit_id] = frozen_id`` by Hungarian matching on squared centroid distances.
+
+    Both centre matrices are in the frozen model's feature space (empty segments: NaN, matched last).
+    """
+    cost = ((refit_centres[:, None, :] - frozen_centres[None, :, :]) ** 2).sum(axis=2)
+    cost = np.where(np.isfinite(cost), cost, 1e12)
+    rows, cols = linear_sum_assignment(cost)
+    mapping = np.empty(len(refit_centres), dtype=np.int64)
+    mapping[rows] = cols
+    return mapping
+
+
 def maintenance_simulation(
     data: Any,
+    model: SegmentationModel | str | os.PathLike | None = None,
     start: Any = None,
     end: Any = None,
     period: Any = "7D",
     window: Any = "365D",
-    algorithm: str = "kmeans",
-    k: int | None = None,
-    features: Sequence[str] | None = None,
-    seed: int = 0,
-    progress: bool = True,
+    seed: int | None = None,
+    noise_rounds: int = NOISE_ROUNDS,
+    consecutive: int = CONSECUTIVE,
+    progress: bool = False,
+    log: WindowLog | None = None,
 ) -> Simulation:
-    """Replay the log step by step and measure how fast a segmentation fitted at ``start`` goes stale.
+    """Replay the log step by step with the shipped segmentation and find when it goes stale.
 
     Parameters
     ----------
     data
-        A cleaned canonical transaction frame (``customer_id``, ``order_date``, ``amount``, optional
-        ``order_id``) or a :class:`segkit.io.Dataset` (its ``transactions``).
-    start
-        Date the model is fitted (inclusive snapshot day). Default: the first day with 12 months of
-        history, or half-way through the log when it spans less than two years.
-    end
-        Last step date, or an int: the horizon in days after ``start``; default the last transaction
-        day (later dates are clipped to it).
-    period
-        Step length (``"7D"``, ``"2W"``, ``"30D"``, a Timedelta or whole days).
-    window
-        Trailing window of the features (``"365D"``); ``None`` = all history up to the step
-        (cumulative features, for comparison). With less history than the window, the window starts
-        at the first transaction.
-    algorithm
-        ``"kmeans"``, ``"gmm"`` or ``"agglomerative"`` (Ward on a seeded sample of at most 5,000
-        customers, the rest assigned to the nearest centroid).
-    k
-        Number of segments; chosen on the start window when None (:func:`choose_k`).
-    features
-        Window features (:data:`WINDOW_FEATURES`); default recency_days, order_count,
-        mean_order_value. They are log1p-scaled and standardised.
+        The transaction log (raw or clean: it is cleaned with notebook 02's code), a Dataset, or
+        notebook inputs (:func:`segkit.load_inputs`).
+    model
+        The :class:`SegmentationModel` notebook 03 saved, or the path of its ``model.skops``. Its
+        specification (features, preprocessing, algorithm, k, seed) is fitted at the start and
+        refitted at every step. ``None``: the start window's customer file (built with
+        :func:`segkit.features.customer_file`) goes through :func:`segkit.clustering.recommend_and_fit`,
+        the search and fit of notebook 03.
+    start, end
+        Start snapshot date (default: the first with a full window of history) and last step date (or
+        an int: days after the start; default the day after the last order).
+    period, window
+        Step and window lengths (``"7D"``, ``"365D"``, a Timedelta or whole days).
     seed
-        Seed of every fit (the frozen model and each refit use the same one).
-    progress
-        Show a tqdm progress bar.
-
-    Returns
-    -------
-    Simulation
+        Seed of every fit (default the model's).
+    noise_rounds
+        Bootstrap + reseed refits at the start that calibrate the alarm (:func:`measure_noise`).
+    consecutive
+        Steps in a row below the threshold that make an alarm (at least 2).
+    log
+        A :class:`WindowLog` of ``data`` already built (saves the reduction when simulating often).
 
     Raises
     ------
-    ParameterError
-        Unknown feature or algorithm, a period/window/date that does not parse, k < 2.
-    DataError
-        Fewer than 3 steps after the start, too few active customers, invalid rows.
+    HistoryTooShort
+        The log is shorter than the window plus 3 steps (the message says how much is needed).
     """
-    features = _check_features(features)
-    if algorithm not in ALGORITHMS:
-        raise ParameterError(
-            f"algorithm={algorithm!r} is not supported", column="algorithm", hint=f"use one of {ALGORITHMS}"
-        )
     period_days = _parse_days(period, "period")
-    window_days = None if window is None else _parse_days(window, "window")
-    if k is not None and (not isinstance(k, int | np.integer) or k < 2):
-        raise ParameterError(f"k={k!r} must be an integer >= 2", column="k")
-    log = DailyLog.from_transactions(_transactions_of(data))
-    start_day, end_day = _step_days(log, start, end, period_days)
-    # Many small fits: one thread each is much faster than OpenMP/BLAS thread pools (and deterministic).
+    window_days = _parse_days(window, "window")
+    if consecutive < 2:
+        raise ParameterError(f"consecutive={consecutive} must be at least 2", column="consecutive")
+    model = _model_of(model)
+    if log is None or (model is not None and not set(_shares(model.features)) <= set(log.share_features)):
+        log = WindowLog.from_transactions(data, _shares(model.features) if model is not None else ())
+    start_day, end_day, fixed_window = _windows(log, start, end, period_days, window_days)
+    k_source = "given"
+    if model is None:
+        model = _search_start_window(data, log, start_day, fixed_window, seed or 0)
+        k_source = "searched on the start window as notebook 03 does"
+        log = WindowLog.from_transactions(data, _shares(model.features))
+    seed = int(model.metadata.get("seed", 0)) if seed is None else int(seed)
     with threadpool_limits(limits=1):
         return _simulate(
-            log, start_day, end_day, period_days, window_days, algorithm, k, features, seed, progress
-        )
+            log, model, start_day, end_day, period_days, fixed_window, window_days, seed, noise_rounds,
+            consecutive, progress, k_source,
+        )  # fmt: skip
+
+
+def _shares(features: Sequence[str]) -> list[str]:
+    return [f for f in features if f.startswith(("share_cat_", "share_channel_"))]
+
+
+def _search_start_window(
+    data: Any, log: WindowLog, start_day: int, window_days: int, seed: int
+) -> SegmentationModel:
+    """The model notebook 03 would ship if trained on the start window (customer_file + search + fit)."""
+    from segkit import features as feature_code
+
+    raw = _raw_transactions(data)
+    if hasattr(data, "clean") and hasattr(data, "report"):
+        clean, report = data.clean.transactions, data.report
+    else:
+        clean, report = cleaning.clean_transactions(raw)
+    first, last = log.to_date(start_day - window_days), log.to_date(start_day - 1)
+    in_window = (clean[ORDER_DATE] >= first) & (clean[ORDER_DATE] < last + pd.Timedelta(days=1))
+    customers = feature_code.customer_file(
+        clean[in_window.to_numpy()], snapshot_date=log.to_date(start_day), cancellations=report.by_customer
+    )
+    customers = customers.assign(
+        cancelled_share=log.customer_frame(start_day, window_days, ["cancelled_share"])["cancelled_share"]
+        .reindex(customers.index)
+        .fillna(0.0)
+    )
+    return recommend_and_fit(feature_code.with_rfm_segments(customers), seed=seed)[1]
 
 
 def _simulate(
-    log: DailyLog,
+    log: WindowLog,
+    model: SegmentationModel,
     start_day: int,
     end_day: int,
     period_days: int,
-    window_days: int | None,
-    algorithm: str,
-    k: int | None,
-    features: tuple[str, ...],
+    window_days: int,
+    requested_window: int,
     seed: int,
+    noise_rounds: int,
+    consecutive: int,
     progress: bool,
+    k_source: str,
 ) -> Simulation:
-    start_date = log.to_date(start_day)
-
-    codes0, values0, revenue0 = log.window_features(start_day, window_days, features)
-    k_reason = "given"
-    if k is None:
-        k, k_reason = choose_k(values0, revenue0, features=features, algorithm=algorithm, seed=seed)
-    frozen, labels0 = fit_window_model(
-        values0, revenue0, features=features, algorithm=algorithm, k=int(k), seed=seed, date=start_date
-    )
+    features = list(model.features)
+    k = model.k
+    cf0 = log.customer_frame(start_day, window_days, features)
+    frozen, labels0 = fit_spec(model, cf0, seed=seed, fit_size=FIT_SIZE)
+    X0 = frozen.transform(cf0)
+    centres0 = _group_means(X0, labels0, k)
+    noise = measure_noise(model, cf0, labels0, noise_rounds, seed)
+    threshold = alarm_threshold(noise)
+    unstable = is_unstable(noise)
     active_at_start = np.zeros(log.n_customers, dtype=bool)
+    codes0 = log.customer_ids.get_indexer(cf0.index)
     active_at_start[codes0] = True
-
-    references = [drift_metrics.Reference.from_sample(values0[:, j]) for j in range(len(features))]
+    numeric = [f for f in features if pd.api.types.is_numeric_dtype(cf0[f])]
+    references = {f: drift_metrics.Reference.from_sample(cf0[f].to_numpy(np.float64)) for f in numeric}
     step_days = np.arange(start_day, end_day + 1, period_days)
     rows, drift_rows, assignments = [], [], {}
     for step, day in enumerate(_progress(step_days, progress, len(step_days))):
         date = log.to_date(day)
         if step == 0:
-            codes, values, labels_frozen, labels_refit = codes0, values0, labels0, labels0
-            refit = frozen
+            cf, labels_frozen, labels_refit = cf0, labels0, labels0
         else:
-            codes, values, revenue = log.window_features(int(day), window_days, features)
-            labels_frozen = frozen.predict(values)
-            refit, labels_refit = fit_window_model(
-                values, revenue, features=features, algorithm=algorithm, k=frozen.k, seed=seed, date=date
-            )
-            labels_refit = align_segments(refit, frozen)[labels_refit]
+            cf = log.customer_frame(int(day), window_days, features)
+            X = frozen.transform(cf)
+            labels_frozen = frozen.predict_matrix(X)
+            _, labels_refit = fit_spec(model, cf, seed=seed, fit_size=FIT_SIZE)
+            mapping = align_segments(_group_means(X, labels_refit, k), centres0)
+            labels_refit = mapping[labels_refit]
+        codes = log.customer_ids.get_indexer(cf.index)
         initial = active_at_start[codes]
         row = {
             "step": step,
             "date": date,
             "days_since_start": int(day - start_day),
-            "n_customers": len(codes),
+            "n_customers": len(cf),
             "n_initial_customers": int(initial.sum()),
             "ari": _ari(labels_frozen, labels_refit),
-            "ari_initial_customers": (
-                _ari(labels_frozen[initial], labels_refit[initial]) if initial.any() else np.nan
-            ),
+            "ari_initial_customers": _ari(labels_frozen[initial], labels_refit[initial])
+            if initial.any()
+            else np.nan,
         }
         step_psi = []
-        for j, feature in enumerate(features):
-            metrics = references[j].compare(values[:, j])
+        for feature in numeric:
+            metrics = references[feature].compare(cf[feature].to_numpy(np.float64))
             step_psi.append(metrics["psi"])
             drift_rows.extend((step, date, feature, m, v) for m, v in metrics.items())
-        row["max_psi"] = max(step_psi)
-        refit_shares = np.bincount(labels_refit, minlength=frozen.k) / len(codes)
-        frozen_shares = np.bincount(labels_frozen, minlength=frozen.k) / len(codes)
-        row.update({f"share_{i}": s for i, s in enumerate(refit_shares)})
-        row.update({f"frozen_share_{i}": s for i, s in enumerate(frozen_shares)})
+        row["max_psi"] = max(step_psi) if step_psi else np.nan
+        row.update({f"share_{i}": s for i, s in enumerate(np.bincount(labels_refit, minlength=k) / len(cf))})
+        row.update(
+            {f"frozen_share_{i}": s for i, s in enumerate(np.bincount(labels_frozen, minlength=k) / len(cf))}
+        )
         rows.append(row)
         assignments[step] = (
             codes.astype(np.int32),
             labels_frozen.astype(np.int16),
             labels_refit.astype(np.int16),
         )
-
+    steps = pd.DataFrame(rows)
     drift = pd.DataFrame(drift_rows, columns=["step", "date", "feature", "metric", "value"]).astype(
         {"feature": "str", "metric": "str"}
     )
+    alarm = None if unstable else find_alarm(steps, threshold, consecutive)
+    alternative = stable_alternative(model, cf0, seed) if unstable else None
+    centres_raw = cf0[numeric].groupby(labels0).median().reindex(range(k)).rename_axis("segment")
     params = {
-        "start": start_date,
+        "start": log.to_date(start_day),
         "end": log.to_date(step_days[-1]),
         "period_days": period_days,
         "window_days": window_days,
-        "algorithm": algorithm,
-        "k": int(frozen.k),
-        "k_reason": k_reason,
-        "features": list(features),
+        "requested_window_days": requested_window,
+        "algorithm": model.algorithm,
+        "k": k,
+        "k_source": k_source,
+        "features": features,
         "seed": seed,
+        "consecutive": consecutive,
+        "noise_rounds": noise_rounds,
         "first_transaction": log.origin,
         "last_transaction": log.to_date(log.last_day),
         "n_steps": len(step_days),
-        "start_window_days": int(min(start_day + 1, window_days or start_day + 1)),
     }
     return Simulation(
-        steps=pd.DataFrame(rows),
+        steps=steps,
         drift=drift,
-        start_model=frozen,
+        noise=noise,
+        threshold=threshold,
+        unstable=unstable,
+        alarm=alarm,
+        model=model,
         params=params,
+        start_model=_StartModel(features, centres_raw, k),
         log=log,
         assignments=assignments,
+        alternative=alternative,
     )
 
 
-# =========================================================================== noise band
-def noise_band(sim: Simulation, n: int = 20, seed: int = 0) -> pd.Series:
-    """Bootstrap ARI at the start date: the noise floor of the frozen-vs-refit ARI.
-
-    Each of ``n`` rounds draws the start window's customers with replacement (seeded), refits the
-    model with a different seed (``seed + round + 1``) on the resample, assigns every start customer
-    with it and measures the ARI against the frozen model's segments. The result is stored in
-    ``sim.noise`` and returned (one ARI per round).
-    """
-    if n < 2:
-        raise ParameterError(f"n={n} must be at least 2", column="n")
-    frozen = sim.start_model
-    start_day = sim.log.to_day(frozen.date)
-    _, values, revenue = sim.log.window_features(start_day, sim.params["window_days"], frozen.features)
-    labels = frozen.predict(values)
-    rng = np.random.default_rng(seed)
-    with threadpool_limits(limits=1):
-        aris = [
-            _bootstrap_round(values, revenue, labels, frozen, rng, seed + round_ + 1) for round_ in range(n)
-        ]
-    sim.noise = pd.Series(aris, name="bootstrap_ari").rename_axis("round")
+def noise_band(sim: Simulation) -> pd.Series:
+    """The ARIs on unchanged data the simulation measured at the start (kept for older callers)."""
     return sim.noise
 
 
-def _bootstrap_round(values, revenue, labels, frozen: WindowModel, rng, seed: int) -> float:
-    idx = rng.integers(0, len(values), size=len(values))
-    model, _ = fit_window_model(
-        values[idx],
-        revenue[idx],
-        features=frozen.features,
-        algorithm=frozen.algorithm,
-        k=frozen.k,
-        seed=seed,
-        date=frozen.date,
-    )
-    return float(_ari(labels, model.predict(values)))
-
-
-# =========================================================================== recommendation
+# =========================================================================== advice
 @dataclass
-class Alarm:
-    """The first run of steps that makes the model obsolete: which rule, and on which steps."""
+class RetrainingChain:
+    """Simulations from independent training dates: the first start, then each alarm date.
 
-    trigger: str  # "ari" or "psi"
-    first_step: int
-    steps: list[int]
+    Attributes
+    ----------
+    simulations
+        One per training date; each after the first starts on the previous one's alarm date.
+    table
+        ``start, obsolete_on, delay_days, observed, horizon_days, threshold, unstable``.
+    """
 
-
-def _first_run(flags: np.ndarray, length: int) -> int | None:
-    """Index of the first position starting a run of ``length`` True values (None when there is none)."""
-    run = 0
-    for i, flag in enumerate(flags):
-        run = run + 1 if flag else 0
-        if run == length:
-            return i - length + 1
-    return None
+    simulations: list[Simulation]
+    table: pd.DataFrame
 
 
-def find_alarm(
-    steps: pd.DataFrame,
-    ari_threshold: float = 0.75,
-    consecutive: int = 3,
-    psi_threshold: float = 0.2,
-    psi_consecutive: int = 2,
-) -> Alarm | None:
-    """The earliest alarm in a simulation's steps: ARI below ``ari_threshold`` at ``consecutive`` steps
-    in a row, or the largest feature PSI above ``psi_threshold`` at ``psi_consecutive`` steps in a row.
-    An ARI run wins a tie."""
-    ari_start = _first_run((steps["ari"] < ari_threshold).to_numpy(), consecutive)
-    psi_start = _first_run((steps["max_psi"] > psi_threshold).to_numpy(), psi_consecutive)
-    candidates = [
-        (s, name, n)
-        for s, name, n in ((ari_start, "ari", consecutive), (psi_start, "psi", psi_consecutive))
-        if s is not None
-    ]
-    if not candidates:
-        return None
-    first, trigger, length = min(candidates, key=lambda c: (c[0], c[1] != "ari"))
-    return Alarm(
-        trigger=trigger,
-        first_step=int(steps["step"].iloc[first]),
-        steps=steps["step"].iloc[first : first + length].astype(int).tolist(),
+def retraining_chain(data: Any, model: Any = None, max_trainings: int = 4, **kwargs: Any) -> RetrainingChain:
+    """Training dates whose alarms are distinct events: the first start, then one window after each alarm.
+
+    The first simulation starts where :func:`maintenance_simulation` starts; each later one is trained
+    one window after the previous alarm, so its training window holds only data after the change the
+    alarm caught (trained earlier, the window still mixes both sides of the change and the same change
+    alarms again as the window fills). Same specification and window. Stops when a simulation raises
+    no alarm, the model is unstable, or the log is too short for another window plus 3 steps.
+    """
+    start = kwargs.pop("start", None)
+    sim = maintenance_simulation(data, model, start=start, **kwargs)
+    sims = [sim]
+    kwargs["window"] = f"{sim.params['window_days']}D"  # later trainings keep the first one's window
+    kwargs.pop("log", None)
+    while sim.alarm is not None and len(sims) < max_trainings:
+        # the next training window starts after the alarm: it holds no data from before the change
+        next_start = sim.obsolete_on + pd.Timedelta(days=sim.params["window_days"])
+        steps_left = (sim.log.last_day + 1 - sim.log.to_day(next_start)) // sim.params["period_days"]
+        if steps_left < MIN_STEPS_AFTER_START:
+            break
+        try:
+            sim = maintenance_simulation(data, sim.model, start=next_start, log=sim.log, **kwargs)
+        except HistoryTooShort:
+            break
+        sims.append(sim)
+    table = pd.DataFrame(
+        [
+            {
+                "start": s.params["start"],
+                "obsolete_on": s.obsolete_on,
+                "delay_days": np.nan if s.alarm is None else float((s.obsolete_on - s.params["start"]).days),
+                "observed": s.alarm is not None,
+                "horizon_days": int(s.steps["days_since_start"].iloc[-1]),
+                "threshold": s.threshold,
+                "unstable": s.unstable,
+            }
+            for s in sims
+        ]
     )
+    return RetrainingChain(simulations=sims, table=table)
 
 
 @dataclass
 class Recommendation:
-    """When the model went stale and how often to retrain.
+    """The answer of the simulation, in numbers and plain words.
 
     Attributes
     ----------
-    obsolete_on
-        Date of the first step of the first alarm run (None when no alarm fired).
-    reason
-        One sentence saying which rule fired and on which dates (or that none did).
-    trigger
-        ``"ari"``, ``"psi"`` or None.
+    verdict
+        ``"retrain_every"`` (two or more distinct alarms: ``days`` is the median interval),
+        ``"alarm"`` (one alarm: a date and reason, no period), ``"no_alarm"``, ``"unstable"`` (the
+        model cannot be monitored) or ``"too_short"`` (the log cannot tell).
     days
-        Recommended retraining period in days.
-    delay_days
-        Days from the start to ``obsolete_on`` (None when no alarm fired).
-    explanation
-        A paragraph for a manager; every number in it is computed from the simulation.
+        Retraining period in days for ``"retrain_every"``, else None.
+    obsolete_on, delay_days
+        First alarm date and its delay after training (None without alarm).
+    confidence
+        ``"high"``, ``"moderate"``, ``"low"`` (see :func:`recommend_retrain_period`), or None.
+    reason, explanation
+        One sentence on what fired; a paragraph for a manager (every number computed).
+    model
+        Which model: k, algorithm, segment names and (when known) the sha256 of its file.
     """
 
+    verdict: str
+    days: int | None
     obsolete_on: pd.Timestamp | None
-    reason: str
-    trigger: str | None
-    days: int
     delay_days: int | None
+    confidence: str | None
+    reason: str
     explanation: str
-    thresholds: dict[str, float | int] = field(default_factory=dict)
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    dates: list[str] = field(default_factory=list)
+
+    @property
+    def trigger(self) -> str | None:
+        return "ari" if self.obsolete_on is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly numbers and strings (for summary files)."""
         return {
-            "recommended_retraining_days": int(self.days),
+            "verdict": self.verdict,
+            "retrain_short": self.short,
+            "recommended_retraining_days": self.days,
             "obsolete_on": None if self.obsolete_on is None else self.obsolete_on.date().isoformat(),
             "delay_days": self.delay_days,
-            "trigger": self.trigger,
+            "confidence": self.confidence,
+            "alarm_dates": list(self.dates),
             "reason": self.reason,
             "explanation": self.explanation,
             **self.thresholds,
         }
 
     def _repr_markdown_(self) -> str:
-        return f"**Recommendation: retrain every {self.days} days.**\n\n{self.explanation}"
+        return f"**{self.headline}**\n\n{self.explanation}"
+
+    @property
+    def short(self) -> str:
+        """The answer in a few words, for the run index."""
+        return {
+            "retrain_every": f"every {self.days} days",
+            "alarm": f"now: stale since {self.obsolete_on.date().isoformat()}"
+            if self.obsolete_on is not None
+            else "",
+            "no_alarm": "not needed so far",
+            "unstable": "model too unstable to monitor",
+            "too_short": "log too short to tell",
+        }[self.verdict]
+
+    @property
+    def headline(self) -> str:
+        if self.verdict == "retrain_every":
+            return f"Recommendation: retrain every {self.days} days."
+        if self.verdict == "alarm":
+            return f"The model went stale on {_fmt_date(self.obsolete_on)}: retrain then, and keep watching."
+        if self.verdict == "unstable":
+            return "The model is too unstable to monitor."
+        if self.verdict == "too_short":
+            return "The log is too short to tell when to retrain."
+        return "No retraining was needed over the period watched."
 
 
 def _fmt_date(date: pd.Timestamp) -> str:
     return date.strftime("%d %b %Y").lstrip("0")
 
 
-def _top_drift(sim: Simulation, step: int) -> tuple[str, float]:
-    psi_rows = sim.drift[(sim.drift["step"] == step) & (sim.drift["metric"] == "psi")]
-    best = psi_rows.loc[psi_rows["value"].idxmax()]
-    return str(best["feature"]), float(best["value"])
+def model_identity(model: SegmentationModel, path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """k, algorithm, segment names and, given the file, the sha256 of ``model.skops``."""
+    import hashlib
+
+    identity = {
+        "k": int(model.k),
+        "algorithm": model.algorithm,
+        "segment_names": [model.segment_names[i] for i in range(model.k)],
+    }
+    if path is not None:
+        with open(path, "rb") as handle:
+            identity["model_sha256"] = hashlib.sha256(handle.read()).hexdigest()
+    return identity
+
+
+def _confidence(sim: Simulation) -> str:
+    """high: every alarm step lies below the lowest noise ARI by twice the noise spread; moderate: below
+    the threshold only; (low is for a single alarm seen at the very end of the log)."""
+    rows = sim.steps.set_index("step").loc[sim.alarm.steps]
+    spread = float(sim.noise.max() - sim.noise.min())
+    if sim.alarm.steps[-1] == int(sim.steps["step"].iloc[-1]):
+        return "low"
+    if (rows["ari"] < sim.noise.min() - 2 * spread).all():
+        return "high"
+    return "moderate"
 
 
 def recommend_retrain_period(
-    sim: Simulation,
-    ari_threshold: float = 0.75,
-    consecutive: int = 3,
-    psi_threshold: float = 0.2,
-    origins: RollingOrigins | None = None,
-    psi_features: Sequence[str] | None = None,
+    sim_or_chain: Simulation | RetrainingChain, model_file: str | os.PathLike | None = None
 ) -> Recommendation:
-    """Decide when the frozen model became obsolete and recommend a retraining period.
+    """Turn a simulation (or a retraining chain) into the advice.
 
-    The model is obsolete on the first step of the first run of ``consecutive`` steps with ARI below
-    ``ari_threshold``, or of 2 steps in a row whose largest feature PSI exceeds ``psi_threshold``,
-    whichever comes first. Single dips never alarm (the ARI is noisy: see :func:`noise_band`).
-
-    ``days``: with ``origins`` (:func:`rolling_origins`), the median observed delay to obsolescence
-    across start dates, rounded down to whole steps (the median, not the minimum: an origin trained
-    in the middle of a change goes stale at once and says nothing about how long a model usually
-    lasts); when none went stale, the shortest horizon watched without an alarm.
-    Without, the delay from the start to ``obsolete_on``, or the whole horizon watched without an
-    alarm. Never shorter than one step.
-
-    ``psi_features`` restricts the PSI rule to some features (default: every feature). Point-in-time
-    features such as ``recency_days`` move with the season in a seasonal shop even when behaviour does
-    not change; leaving them out of the PSI rule keeps it to structural drift.
+    Rules: an unstable model gets ``"unstable"`` (with the noise figure and the alternative);
+    ``"retrain_every"`` only when at least two training dates of the chain raised an alarm (each
+    trained after the previous alarm: distinct events), ``days`` = the median delay rounded down to
+    whole steps; one alarm gives its date, reason and confidence (:func:`_confidence`); none gives how
+    long the model stayed valid.
     """
-    if not 0 < ari_threshold <= 1:
-        raise ParameterError(f"ari_threshold={ari_threshold} must be in (0, 1]", column="ari_threshold")
-    if not isinstance(consecutive, int | np.integer) or consecutive < 1:
-        raise ParameterError(f"consecutive={consecutive!r} must be a positive integer", column="consecutive")
-    if psi_threshold <= 0:
-        raise ParameterError(f"psi_threshold={psi_threshold} must be positive", column="psi_threshold")
-    steps = sim.steps
-    if psi_features is not None:
-        unknown = sorted(set(psi_features) - set(sim.start_model.features))
-        if unknown or not len(psi_features):
-            raise ParameterError(
-                f"psi_features {unknown or list(psi_features)} are not features of the simulation",
-                column="psi_features",
-                hint=f"the simulation's features: {', '.join(sim.start_model.features)}",
-            )
-        psi = sim.drift[(sim.drift["metric"] == "psi") & sim.drift["feature"].isin(list(psi_features))]
-        steps = steps.assign(max_psi=psi.groupby("step")["value"].max().reindex(steps["step"]).to_numpy())
+    chain = sim_or_chain if isinstance(sim_or_chain, RetrainingChain) else None
+    sims = chain.simulations if chain else [sim_or_chain]
+    sim = sims[0]
+    identity = model_identity(sim.model, model_file)
+    names = ", ".join(identity["segment_names"])
     period = sim.params["period_days"]
-    horizon = int(steps["days_since_start"].iloc[-1])
-    alarm = find_alarm(steps, ari_threshold, consecutive, psi_threshold)
-    window_days = sim.params["window_days"]
-    if window_days is None:
-        window_text = "all their history up to each date"
-    elif sim.params["start_window_days"] < window_days:
-        window_text = (
-            f"the {sim.params['start_window_days']} days of data before it (the log starts on "
-            f"{_fmt_date(sim.params['first_transaction'])}; later windows grow to {window_days} days)"
-        )
-    else:
-        window_text = f"the {window_days} days before it (the same trailing window at every date)"
+    window_text = (
+        f"the {sim.params['window_days']} days before each date"
+        if sim.params["window_days"] == sim.params["requested_window_days"]
+        else f"the {sim.params['window_days']} days before each date (the start has less history than the "
+        f"{sim.params['requested_window_days']}-day window, so every date uses this shorter window)"
+    )
     intro = (
-        f"The segmentation ({sim.k} segments, {sim.params['algorithm']}) was trained on "
-        f"{_fmt_date(sim.params['start'])} on the {int(steps['n_customers'].iloc[0]):,} customers who ordered in "
-        f"{window_text}. It was then compared every {period} days with a model retrained on the fresh "
-        f"data, over {horizon} days (to {_fmt_date(steps['date'].iloc[-1])}). "
+        f"The deployed segmentation ({identity['k']} segments, {ALGORITHM_LABELS.get(sim.model.algorithm, sim.model.algorithm)}: "
+        f"{names}) was trained on {_fmt_date(sim.params['start'])} on the customers who ordered in {window_text}, "
+        f"then compared every {period} days with the same specification retrained on fresh data. "
     )
-    noise_text = ""
-    if sim.noise is not None:
-        noise_text = (
-            f"Retraining on resampled customers at the start gives an agreement (adjusted Rand index) of "
-            f"{sim.noise.mean():.2f} +- {sim.noise.std():.2f}: that is the noise floor. "
+    noise = sim.noise
+    noise_text = (
+        f"Retrained on resampled customers with other seeds at the start, it agrees with itself at an "
+        f"adjusted Rand index of {noise.mean():.2f} +- {noise.std(ddof=1):.2f} (lowest {noise.min():.2f}): "
+        f"the alarm threshold is {sim.threshold:.2f} (the lower of mean - 3 sd, sd at least "
+        f"{MIN_NOISE_STD:.2f}, and lowest - {THRESHOLD_MARGIN:.2f}), and it "
+        f"fires after {sim.params['consecutive']} steps in a row below it. "
+    )
+    thresholds = {
+        "ari_threshold": float(sim.threshold),
+        "consecutive": int(sim.params["consecutive"]),
+        "noise_ari_mean": float(noise.mean()),
+        "noise_ari_std": float(noise.std(ddof=1)),
+    }
+    if sim.unstable:
+        alt = sim.alternative
+        alt_text = (
+            f"A more stable alternative is {ALGORITHM_LABELS.get(alt['algorithm'], alt['algorithm'])} with "
+            f"{alt['k']} segments (agreement with itself {alt['noise_ari_mean']:.2f})."
+            if alt
+            else "No k of the same algorithm and features is stable enough; review the features."
         )
-        if sim.noise.mean() < ari_threshold:
-            noise_text += (
-                f"It lies below the alarm threshold ({ari_threshold:.2f}): with "
-                f"{int(steps['n_customers'].iloc[0]):,} customers the agreement cannot tell a change from "
-                f"noise, so read the dates below as indicative only. "
-            )
-    if alarm is None:
-        obsolete_on, delay, trigger = None, None, None
         reason = (
-            f"No alarm over {horizon} days: the agreement never stayed below {ari_threshold:.2f} for "
-            f"{consecutive} steps and no feature's PSI stayed above {psi_threshold:.2f} for 2 steps."
+            f"The model is too unstable to monitor: retrained on unchanged data it agrees with itself at only "
+            f"{noise.mean():.2f} (below {UNSTABLE_NOISE_ARI:.2f}), so a drop in agreement cannot tell change from noise."
         )
-        detail = (
-            f"The agreement between the deployed and a retrained model stayed between "
-            f"{steps['ari'].min():.2f} and {steps['ari'].max():.2f} (alarm threshold {ari_threshold:.2f} "
-            f"for {consecutive} steps in a row), and the largest feature drift (PSI) reached "
-            f"{steps['max_psi'].max():.3f} (alarm above {psi_threshold:.2f}). The segments stayed valid."
+        return Recommendation(
+            "unstable", None, None, None, None, reason, intro + reason + " " + alt_text, thresholds, identity
         )
-        days = horizon
-    else:
-        rows = steps.set_index("step").loc[alarm.steps]
-        obsolete_on = rows["date"].iloc[0]
-        delay = int(rows["days_since_start"].iloc[0])
-        trigger = alarm.trigger
-        feature, feature_psi = _top_drift(sim, alarm.first_step)
-        dates = f"{_fmt_date(rows['date'].iloc[0])} to {_fmt_date(rows['date'].iloc[-1])}"
-        if trigger == "ari":
-            reason = (
-                f"ARI below {ari_threshold:.2f} at {consecutive} consecutive steps ({dates}: "
-                + ", ".join(f"{v:.2f}" for v in rows["ari"])
-                + ")."
-            )
-        else:
-            reason = (
-                f"Largest feature PSI above {psi_threshold:.2f} at 2 consecutive steps ({dates}: "
-                + ", ".join(f"{v:.3f}" for v in rows["max_psi"])
-                + ")."
-            )
-        before = steps[(steps["days_since_start"] < delay) & (steps["step"] > 0)]
-        before_text = (
-            f"Before that the agreement stayed at or above {before['ari'].min():.2f}. " if len(before) else ""
+    observed = [s for s in sims if s.alarm is not None]
+    if not observed:
+        horizon = int(sim.steps["days_since_start"].iloc[-1])
+        reason = (
+            f"No alarm over {horizon} days: the agreement stayed between {sim.steps['ari'].min():.2f} and "
+            f"{sim.steps['ari'].max():.2f}, never {sim.params['consecutive']} steps in a row below {sim.threshold:.2f}."
         )
-        seasonal_text = (
-            f" {feature} is measured from each date, so it moves with the season even when behaviour does "
-            f"not: if the shop is seasonal, compare with the same time of year before retraining."
-            if trigger == "psi" and feature in POINT_IN_TIME_FEATURES
-            else ""
+        explanation = (
+            intro + noise_text + reason + f" The model stayed valid for the {horizon} days watched; "
+            f"keep watching the agreement every {period} days."
         )
-        detail = (
-            f"The model became obsolete on {_fmt_date(obsolete_on)}, {delay} days after training: {reason} "
-            f"{before_text}The feature that moved most that day is {feature} (PSI {feature_psi:.3f} against "
-            f"the training window).{seasonal_text}"
-        )
-        days = delay
-    if origins is not None and len(origins.table):
-        observed = origins.table[origins.table["observed"]]
-        if len(observed):
-            days = int(observed["delay_days"].median() // period * period)
-            origin_text = (
-                f"Across {len(origins.table)} training dates, the model went stale after "
-                f"{int(observed['delay_days'].min())} to {int(observed['delay_days'].max())} days "
-                f"(median {observed['delay_days'].median():.0f}; {len(observed)} of {len(origins.table)} "
-                f"went stale within the data). "
-            )
-        else:
-            days = int(origins.table["horizon_days"].min())
-            origin_text = (
-                f"Across {len(origins.table)} training dates no model went stale within the "
-                f"{days}-{int(origins.table['horizon_days'].max())} days watched. "
-            )
-    else:
-        origin_text = ""
-    days = max(int(days), period)
-    advice = (
-        f"Recommendation: retrain at least every {days} days, and keep watching the agreement and the "
-        f"feature drift every {period} days; retrain at once when the alarm fires."
+        return Recommendation("no_alarm", None, None, None, None, reason, explanation, thresholds, identity)
+    first = observed[0]
+    delay = int((first.obsolete_on - first.params["start"]).days)
+    rows = first.steps.set_index("step").loc[first.alarm.steps]
+    reason = (
+        f"Agreement below {first.threshold:.2f} at {len(rows)} consecutive steps "
+        f"({_fmt_date(rows['date'].iloc[0])} to {_fmt_date(rows['date'].iloc[-1])}: "
+        + ", ".join(f"{v:.2f}" for v in rows["ari"])
+        + ")."
     )
-    explanation = intro + noise_text + detail + " " + origin_text + advice
+    feature, psi = _top_drift(first, first.alarm.first_step)
+    dates = [s.obsolete_on.date().isoformat() for s in observed]
+    confidence = _confidence(first)
+    drift_text = (
+        f" The feature that moved most then is {feature} (PSI {psi:.3f} against the training window)."
+        if feature
+        else ""
+    )
+    if len(observed) >= 2:
+        delays = [int((s.obsolete_on - s.params["start"]).days) for s in observed]
+        days = max(int(np.median(delays)) // period * period, period)
+        advice = (
+            f"Retrained after each alarm, the model went stale again after {', '.join(map(str, delays))} days "
+            f"({len(observed)} distinct alarms from independent training dates): retrain every {days} days, "
+            f"and at once when the alarm fires."
+        )
+        verdict, out_days = "retrain_every", days
+    else:
+        advice = (
+            f"One alarm in the log: the model went stale on {_fmt_date(first.obsolete_on)}, {delay} days after "
+            f"training (confidence {confidence}). One event does not make a period: retrain when the alarm "
+            f"fires and keep watching the agreement every {period} days."
+        )
+        verdict, out_days = "alarm", None
+    explanation = intro + noise_text + reason + drift_text + " " + advice
     return Recommendation(
-        obsolete_on=obsolete_on,
-        reason=reason,
-        trigger=trigger,
-        days=days,
-        delay_days=delay,
-        explanation=explanation,
-        thresholds={
-            "ari_threshold": ari_threshold,
-            "consecutive": consecutive,
-            "psi_threshold": psi_threshold,
-        },
+        verdict,
+        out_days,
+        first.obsolete_on,
+        delay,
+        confidence,
+        reason,
+        explanation,
+        thresholds,
+        identity,
+        dates,
     )
 
 
-# =========================================================================== rolling origins
-@dataclass
-class RollingOrigins:
-    """Simulations from several start dates.
-
-    Attributes
-    ----------
-    table
-        One row per start: ``start``, ``obsolete_on``, ``delay_days`` (NaN when no alarm),
-        ``observed`` (an alarm fired), ``horizon_days`` (days watched), ``trigger``, ``k``.
-    simulations
-        The simulations, in the order of ``table``.
-    """
-
-    table: pd.DataFrame
-    simulations: list[Simulation]
-
-    def summary(self) -> pd.Series:
-        """Distribution of the delay to obsolescence (days) over the starts where an alarm fired."""
-        observed = self.table.loc[self.table["observed"], "delay_days"]
-        return pd.Series(
-            {
-                "origins": len(self.table),
-                "observed": len(observed),
-                "min_delay_days": observed.min() if len(observed) else np.nan,
-                "median_delay_days": observed.median() if len(observed) else np.nan,
-                "max_delay_days": observed.max() if len(observed) else np.nan,
-            }
-        )
+def too_short_recommendation(error: HistoryTooShort) -> Recommendation:
+    """The "too short to tell" answer: no period, and how much history the log would need."""
+    reason = str(error.args[0]) if error.args else str(error)
+    explanation = (
+        f"{reason[0].upper()}{reason[1:]}. No retraining period can be given from this log: it has "
+        f"{error.available_days} days of history and the simulation needs {error.needed_days}."
+    )
+    return Recommendation(
+        "too_short",
+        None,
+        None,
+        None,
+        None,
+        reason,
+        explanation,
+        {"needed_days": error.needed_days, "available_days": error.available_days},
+    )
 
 
-def rolling_origins(
-    data: Any,
-    starts: Sequence[Any] | int = 4,
-    *,
-    ari_threshold: float = 0.75,
-    consecutive: int = 3,
-    psi_threshold: float = 0.2,
-    **simulation_kwargs: Any,
-) -> RollingOrigins:
-    """Run :func:`maintenance_simulation` from several start dates; report the delay to obsolescence.
-
-    Parameters
-    ----------
-    data
-        As for :func:`maintenance_simulation`.
-    starts
-        Start dates, or a number of starts spread evenly (whole periods apart) from the default start
-        to half-way between it and the end, so every origin is watched over at least half the span.
-    ari_threshold, consecutive, psi_threshold
-        The alarm rules (:func:`recommend_retrain_period`).
-    **simulation_kwargs
-        Passed to every simulation (period, window, algorithm, k, features, seed, end...). ``k`` is
-        fixed to the first simulation's choice when not given, so every origin uses the same k.
-    """
-    if simulation_kwargs.get("start") is not None:
-        raise ParameterError("give the start dates with starts=, not start=", column="start")
-    simulation_kwargs.pop("start", None)
-    simulation_kwargs.setdefault("progress", False)
-    if isinstance(starts, int | np.integer):
-        if starts < 1:
-            raise ParameterError(f"starts={starts} must be at least 1", column="starts")
-        transactions = _transactions_of(data)
-        log = DailyLog.from_transactions(transactions)
-        period_days = _parse_days(simulation_kwargs.get("period", "7D"), "period")
-        end = simulation_kwargs.get("end")
-        relative = end is None or isinstance(end, int | np.integer)
-        end_day = log.last_day if relative else min(log.to_day(_parse_date(end, "end")), log.last_day)
-        first = _default_start(log)
-        # every origin watches at least half the span from the default start to the end
-        last = min(first + (end_day - first) // 2, end_day - MIN_STEPS_AFTER_START * period_days)
-        if last < first:
-            raise DataError("the log is too short for rolling origins", column="starts")
-        offsets = np.unique(np.linspace(0, (last - first) // period_days, int(starts)).round().astype(int))
-        starts = [log.to_date(first + o * period_days) for o in offsets]
-        data = transactions
-    rows, sims = [], []
-    for start in starts:
-        sim = maintenance_simulation(data, start=start, **simulation_kwargs)
-        if simulation_kwargs.get("k") is None:
-            simulation_kwargs["k"] = sim.k
-        rec = recommend_retrain_period(sim, ari_threshold, consecutive, psi_threshold)
-        rows.append(
-            {
-                "start": sim.params["start"],
-                "obsolete_on": rec.obsolete_on,
-                "delay_days": np.nan if rec.delay_days is None else float(rec.delay_days),
-                "observed": rec.obsolete_on is not None,
-                "horizon_days": int(sim.steps["days_since_start"].iloc[-1]),
-                "trigger": rec.trigger,
-                "k": sim.k,
-            }
-        )
-        sims.append(sim)
-    return RollingOrigins(table=pd.DataFrame(rows), simulations=sims)
+def _top_drift(sim: Simulation, step: int) -> tuple[str | None, float]:
+    psi_rows = sim.drift[(sim.drift["step"] == step) & (sim.drift["metric"] == "psi")]
+    if psi_rows.empty:
+        return None, float("nan")
+    best = psi_rows.loc[psi_rows["value"].idxmax()]
+    return str(best["feature"]), float(best["value"])
 
 
 # =========================================================================== migration
@@ -1256,3 +1283,49 @@ def segment_migration(
     return Migration(
         counts=counts, rates=rates, table=table, date_a=pd.Timestamp(date_a), date_b=pd.Timestamp(date_b)
     )
+
+
+# =========================================================================== sentences and summary
+def model_sentence(identity: Mapping[str, Any], from_file: bool) -> str:
+    """Which model is monitored: k, algorithm, segment names and (from the file) its sha256."""
+    source = (
+        f"the model notebook 03 saved (`model.skops`, sha256 {identity['model_sha256'][:12]}...)"
+        if from_file and identity.get("model_sha256")
+        else "a model searched and fitted on the start window as notebook 03 does (no saved model was found)"
+    )
+    return (
+        f"**Monitored model:** {source}: {identity['k']} segments, "
+        f"{ALGORITHM_LABELS.get(identity['algorithm'], identity['algorithm'])} "
+        f"({', '.join(identity['segment_names'])})."
+    )
+
+
+def noise_sentence(sim: Simulation) -> str:
+    """The model's agreement with itself on unchanged data and the threshold derived from it."""
+    noise = sim.noise
+    text = (
+        f"Retrained {len(noise)} times on unchanged data, the model agrees with itself at an ARI of "
+        f"{noise.min():.2f} to {noise.max():.2f} (mean {noise.mean():.2f}); the alarm threshold is "
+        f"{sim.threshold:.2f}."
+    )
+    if sim.unstable:
+        text += (
+            f" That is too unstable to monitor (mean below {UNSTABLE_NOISE_ARI:.2f} or threshold below "
+            f"{MIN_THRESHOLD:.2f}): a drop in agreement cannot be told from noise."
+        )
+    return text
+
+
+def simulation_summary(sim: Simulation) -> dict[str, Any]:
+    """Plain numbers of a simulation for ``summary_04.json``."""
+    return {
+        "start": sim.params["start"].date().isoformat(),
+        "end": sim.steps["date"].iloc[-1].date().isoformat(),
+        "period_days": int(sim.params["period_days"]),
+        "window_days": int(sim.params["window_days"]),
+        "steps": int(len(sim.steps)),
+        "min_ari": float(sim.steps["ari"].min()),
+        "max_psi": float(sim.steps["max_psi"].max()),
+        "unstable": bool(sim.unstable),
+        "stable_alternative": sim.alternative,
+    }

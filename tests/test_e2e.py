@@ -211,6 +211,29 @@ def test_index_page_shows_the_run(reports, processed):
         assert f'href="../../data/processed/{RUN}/{name}"' in page
 
 
+def test_maintenance_advice_is_for_the_model_notebook_03_saved(processed, reports):
+    """Notebook 04 monitored model.skops: the same sha256, k and segment names in its summary, in
+    notebook 03's summary and on the index page beside the advice."""
+    from segkit.model import load_model
+
+    summaries = report.read_summaries(processed)
+    s03, s04 = summaries["03"], summaries["04"]
+    model = load_model(processed / "model.skops")
+    assert s04["model_source"] == "model.skops"
+    assert s04["model_sha256"] == report.sha256_file(processed / "model.skops")
+    assert s04["model_k"] == model.k == s03["k"]
+    names = [model.segment_names[i] for i in range(model.k)]
+    assert s04["model_segment_names"] == names == [row["segment_name"] for row in s03["segments"]]
+    page = (reports / "index.html").read_text(encoding="utf-8").replace("&#39;", "'").replace("&amp;", "&")
+    shown = re.search(r'<p class="sub" id="retrain-model"[^>]*>(.*?)</p>', page, flags=re.S)
+    assert shown is not None
+    assert s04["model_sha256"][:12] in shown.group(1) and f"{model.k} segments" in shown.group(1)
+    for name in names:
+        assert name in shown.group(1)
+    days = s04["recommended_retraining_days"]
+    assert f'id="kf-retrain">{f"every {days:,} days" if days else s04["retrain_short"]}<' in page
+
+
 def test_score_command_reproduces_the_run_segments(demo_run, processed, tmp_path):
     workspace, _ = demo_run
     out = tmp_path / "scored.csv"

@@ -509,6 +509,23 @@ def test_key_figures_join_the_clv_value_per_segment():
     assert 'id="kf-alive">70.0 %<' in page and ">20.0 %<" in page
 
 
+def test_key_figures_name_the_monitored_model_and_the_short_answer():
+    summary_04 = {
+        "verdict": "too_short",
+        "retrain_short": "log too short to tell",
+        "recommended_retraining_days": None,
+        "model_k": 3,
+        "model_segment_names": ["Loyal", "Occasional", "Lapsed"],
+        "model_sha256": "ab" * 32,
+    }
+    figures = report.key_figures({"04": summary_04})
+    assert figures["retrain"] == "log too short to tell"
+    assert figures["retrain_model"] == (
+        f"Advice for the saved model (model.skops, sha256 {'ab' * 6}): 3 segments (Loyal, Occasional, Lapsed)."
+    )
+    assert report.key_figures({"04": {"recommended_retraining_days": 90}})["retrain_model"] is None
+
+
 def test_describe_inputs_lists_every_file_of_a_folder_with_size_and_sha256(tmp_path):
     import hashlib
 

@@ -164,10 +164,11 @@ def dendrogram(
     The horizontal line cuts the tree into ``model.k`` clusters.
     """
     from scipy.cluster.hierarchy import dendrogram as scipy_dendrogram
-    from scipy.cluster.hierarchy import linkage
+
+    from segkit.clustering import ALGORITHM_REGISTRY
 
     sample, _ = _sample(customer_file, sample_size, seed)
-    tree = linkage(model.transform(sample), method="ward")
+    _, tree = ALGORITHM_REGISTRY["agglomerative"].tree(model.transform(sample), seed)  # the engine's Ward
     heights = np.sort(tree[:, 2])
     k = min(model.k, len(sample))
     cut = float((heights[-k] + heights[-k + 1]) / 2) if 1 < k < len(heights) + 1 else float(heights[-1])

@@ -27,17 +27,9 @@ ALARM_COLOUR = "#D55E00"
 
 
 def segment_labels(sim) -> dict[int, str]:
-    """Readable label of each frozen segment: id and its typical customer in the start window.
-
-    The typical customer is the segment centre mapped back to feature units (``expm1`` of the
-    log-scale centre), e.g. ``"S0: 12.3 orders, 54 per order, last order 9 days ago"``.
-    """
-    centres = sim.start_model.centroids_raw()
-    labels = {}
-    for segment, row in centres.iterrows():
-        parts = [_FEATURE_LABELS.get(f, (f + " {:.2f}", 1))[0].format(v) for f, v in row.items()]
-        labels[int(segment)] = f"S{segment}: " + ", ".join(parts)
-    return labels
+    """Label of each frozen segment: its id and the deployed model's segment name (``"S0 High-value loyal"``)."""
+    names = getattr(sim, "segment_names", None) or {}
+    return {i: f"S{i} {names[i]}" if i in names else f"S{i}" for i in range(sim.k)}
 
 
 def _colour(segment: int) -> str:
@@ -72,6 +64,8 @@ def ari_over_time(
 
     steps = sim.steps
     if ari_threshold is None:
+        ari_threshold = getattr(sim, "threshold", None)
+    if ari_threshold is None:
         ari_threshold = (recommendation.thresholds.get("ari_threshold") if recommendation else None) or 0.75
     noise = sim.noise if noise is None else noise
     fig = go.Figure()
@@ -83,7 +77,7 @@ def ari_over_time(
             fillcolor=NOISE_COLOUR,
             line_width=0,
             layer="below",
-            annotation_text=f"resampling noise (5-95%: {low:.2f}-{high:.2f})",
+            annotation_text=f"refits on unchanged data (5-95%: {low:.2f}-{high:.2f})",
             annotation_position="bottom left",
         )
     fig.add_trace(
@@ -117,7 +111,7 @@ def ari_over_time(
         )
         if recommendation.trigger == "ari":
             run = steps[steps["date"] >= recommendation.obsolete_on].head(
-                int(recommendation.thresholds["consecutive"])
+                int(recommendation.thresholds.get("consecutive", 3))
             )
             fig.add_trace(
                 go.Scatter(
@@ -176,7 +170,7 @@ def drift_heatmap(sim, metric: str = "psi"):
         )
     )
     fig.update_xaxes(title="date")
-    caption = "PSI above 0.2 at 2 steps in a row raises the alarm" if metric == "psi" else ""
+    caption = "context only: the alarm comes from the agreement, not from drift" if metric == "psi" else ""
     return style(fig, f"Feature drift against the training window ({metric.upper()})", caption)
 
 
@@ -275,30 +269,66 @@ def _link_colour(segment) -> str:
     return f"rgba({red}, {green}, {blue}, 0.35)"
 
 
+_VERDICT_COLOURS = {
+    "alarm": ALARM_COLOUR,
+    "retrain_every": ALARM_COLOUR,
+    "unstable": "#E69F00",
+    "too_short": "#7F7F7F",
+}
+
+
 def recommendation_html(recommendation) -> str:
     """The recommendation as a highlighted HTML box (safe: every text is escaped)."""
-    stale = recommendation.obsolete_on is not None
-    colour = ALARM_COLOUR if stale else "#009E73"
-    headline = f"Retrain the segmentation at least every {recommendation.days} days"
+    colour = _VERDICT_COLOURS.get(recommendation.verdict, "#009E73")
     status = (
-        f"Obsolete on {recommendation.obsolete_on.date()} ({recommendation.delay_days} days after training)"
-        if stale
-        else "No obsolescence detected over the simulated horizon"
+        f"Obsolete on {recommendation.obsolete_on.date()} ({recommendation.delay_days} days after training; "
+        f"confidence {recommendation.confidence})"
+        if recommendation.obsolete_on is not None
+        else ""
+    )
+    status_html = (
+        f'<div style="color: {colour}; font-weight: bold; margin: 4px 0">{html.escape(status)}</div>'
     )
     return (
         f'<div style="border-left: 6px solid {colour}; background: #f7f7f7; padding: 12px 16px; '
         f'margin: 8px 0; font-size: 15px; line-height: 1.45">'
-        f'<div style="font-size: 18px; font-weight: bold">{html.escape(headline)}</div>'
-        f'<div style="color: {colour}; font-weight: bold; margin: 4px 0">{html.escape(status)}</div>'
+        f'<div style="font-size: 18px; font-weight: bold">{html.escape(recommendation.headline)}</div>'
+        f"{status_html if status else ''}"
         f"<div>{html.escape(recommendation.explanation)}</div></div>"
     )
 
 
 def recommendation_markdown(recommendation) -> str:
     """The recommendation as a Markdown block quote."""
-    return (
-        f"> **Retrain the segmentation at least every {recommendation.days} days.**\n>\n> "
-        + recommendation.explanation
+    return f"> **{recommendation.headline}**\n>\n> " + recommendation.explanation
+
+
+def noise_figure(sim):
+    """The model's agreement with itself on unchanged data (one bar per refit), with the alarm threshold
+    and the level below which the model is too unstable to monitor."""
+    import plotly.graph_objects as go
+
+    from segkit.stability import UNSTABLE_NOISE_ARI
+
+    fig = go.Figure(
+        go.Bar(
+            x=[f"refit {i + 1}" for i in range(len(sim.noise))],
+            y=sim.noise.to_numpy(),
+            marker_color=PALETTE[0],
+            hovertemplate="%{x}: ARI %{y:.3f}<extra></extra>",
+        )
+    )
+    fig.add_hline(
+        y=sim.threshold, line=dict(color=ALARM_COLOUR, dash="dash"), annotation_text="alarm threshold"
+    )
+    fig.add_hline(
+        y=UNSTABLE_NOISE_ARI, line=dict(color="#E69F00", dash="dot"), annotation_text="too unstable below"
+    )
+    fig.update_yaxes(title="adjusted Rand index with the deployed model", range=[0, 1.05])
+    return style(
+        fig,
+        "How far the model agrees with itself on unchanged data",
+        "refits on bootstrap resamples of the training window, each with another seed",
     )
 
 

@@ -228,16 +228,16 @@ def elbow_yb(
     -------
     matplotlib.figure.Figure
     """
-    from sklearn.cluster import KMeans
     from yellowbrick.cluster import KElbowVisualizer
+
+    from segkit.clustering import ALGORITHM_REGISTRY
 
     apply()
     ks = list(k_range) if isinstance(k_range, range) else list(range(k_range[0], k_range[1] + 1))
     X = _model_sample(model, customer_file, sample_size, seed)
     figure, ax = _new_axes((7, 4.5))
-    visualizer = KElbowVisualizer(
-        KMeans(n_init=4, random_state=seed), k=ks, metric=metric, timings=False, ax=ax
-    )
+    estimator = ALGORITHM_REGISTRY["kmeans"].estimator(ks[0], len(X), seed)  # the engine's k-means
+    visualizer = KElbowVisualizer(estimator, k=ks, metric=metric, timings=False, ax=ax)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "no knee found" is shown on the figure instead
         visualizer.fit(X)
