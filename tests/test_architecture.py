@@ -24,16 +24,20 @@ LAYERS: dict[str, int] = {
     "drift": 1,
     "model": 1,
     "datasets": 2,  # may use io to write files
+    "formatting": 2,  # numbers, amounts, dates and tables for people (labels from features' column docs)
+    "summary": 3,  # the summary files' schema and the executive summary (io + formatting)
     "inputs": 3,  # io + datasets + cleaning: the notebooks' one call to get clean data
     "clustering": 4,
     "stability": 5,
     "viz": 6,
     "report": 7,
     "cli": 7,
+    "browser": 7,  # the run's pages in headless Chromium: audit, screenshots, timing
 }
 #: allowed same-or-higher imports, each a documented exception
 EXCEPTIONS: set[tuple[str, str]] = {
     ("cli", "report"),  # the command line is a thin front end on the runner
+    ("cli", "browser"),  # segkit run --screenshots
 }
 
 #: DESIGN's common notebook parameters (set by the runner), then date_format (passed with -p when given)

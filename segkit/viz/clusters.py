@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 from segkit.clustering import ALGORITHM_LABELS, ModelSearch
 from segkit.model import SegmentationModel
 from segkit.schema import SchemaError
-from segkit.viz._common import MAX_SCATTER_POINTS, PALETTE, sample_for_scatter, style
+from segkit.viz._common import MAX_SCATTER_POINTS, PALETTE, sample_for_scatter, segment_colour, style
 
 __all__ = [
     "dendrogram",
@@ -40,7 +40,7 @@ SEARCH_PANELS: tuple[tuple[str, str, bool], ...] = (
 
 
 def _segment_colour(segment_id: int) -> str:
-    return PALETTE[int(segment_id) % len(PALETTE)]
+    return segment_colour(segment_id)
 
 
 def _segment_label(model: SegmentationModel, segment_id: int) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from segkit.viz._common import PALETTE, style
+from segkit.viz._common import PALETTE, segment_colour, style
 
 _FEATURE_LABELS = {
     "recency_days": ("last order {:.0f} days ago", 1),
@@ -41,7 +41,7 @@ def segment_labels(sim) -> dict[int, str]:
 
 
 def _colour(segment: int) -> str:
-    return PALETTE[segment % len(PALETTE)]
+    return segment_colour(segment)
 
 
 def ari_over_time(
