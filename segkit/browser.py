@@ -59,7 +59,9 @@ TEXT_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 # Visible code inputs of nbconvert's lab template.
-_CODE_SELECTOR = ".jp-InputArea, .jp-InputPrompt, .jp-CodeMirrorEditor, .highlight pre"
+_CODE_SELECTOR = (
+    ".jp-CodeCell .jp-InputArea, .jp-CodeCell .jp-InputPrompt, .jp-CodeMirrorEditor, .highlight pre"
+)
 
 # Plotly text boxes that must not overlap, per chart; and the plot areas (for squeezed plots).
 _CHART_JS = r"""
@@ -69,8 +71,9 @@ _CHART_JS = r"""
     const s = getComputedStyle(el);
     return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none' && s.opacity !== '0';
   };
+  const seen = new Set();
   const boxes = (root, selector, kind) => [...root.querySelectorAll(selector)]
-    .filter(el => visible(el) && (el.textContent || '').trim())
+    .filter(el => { if (seen.has(el)) return false; seen.add(el); return visible(el) && (el.textContent || '').trim(); })
     .map(el => { const r = el.getBoundingClientRect();
                  return {kind, text: el.textContent.trim().slice(0, 60), x: r.left, y: r.top, w: r.width, h: r.height}; });
   const charts = [];
@@ -78,14 +81,14 @@ _CHART_JS = r"""
     const r = plot.getBoundingClientRect();
     const texts = [
       ...boxes(plot, '.gtitle', 'title'),
-      ...boxes(plot, '.xtitle, .ytitle, [class*="xtitle"], [class*="ytitle"]', 'axis title'),
+      ...boxes(plot, 'text[class$="title"]:not(.gtitle):not(.legendtitletext)', 'axis title'),
       ...boxes(plot, '.annotation-text-g text, .annotation text', 'annotation'),
       ...boxes(plot, '.legendtext', 'legend entry'),
       ...boxes(plot, '.legendtitletext', 'legend title'),
       ...boxes(plot, '.sankey .node-label', 'sankey label'),
     ];
     const areas = [...plot.querySelectorAll('.nsewdrag, .gl-container, .sankey')].filter(visible)
-      .map(el => el.getBoundingClientRect()).map(a => ({w: a.width, h: a.height}));
+      .map(el => el.getBoundingClientRect()).map(a => ({x: a.left, y: a.top, w: a.width, h: a.height}));
     const title = plot.querySelector('.gtitle');
     charts.push({index, title: title ? title.textContent.trim().slice(0, 80) : '',
                  box: {x: r.left, y: r.top, w: r.width, h: r.height}, texts, areas});
@@ -118,11 +121,15 @@ def chromium() -> Iterator[Any]:
     """
     executable = chromium_path()
     if executable is None:
-        raise BrowserError("Chromium not found: install it (apt-get install -y chromium) or set $SEGKIT_CHROMIUM")
+        raise BrowserError(
+            "Chromium not found: install it (apt-get install -y chromium) or set $SEGKIT_CHROMIUM"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        raise BrowserError("the playwright Python package is not installed (pip install playwright)") from None
+        raise BrowserError(
+            "the playwright Python package is not installed (pip install playwright)"
+        ) from None
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
@@ -190,11 +197,11 @@ def chart_findings(charts: Sequence[dict[str, Any]], tolerance: float = 0.15) ->
             if a["x"] < box["x"] - 2 or a["x"] + a["w"] > box["x"] + box["w"] + 2:
                 cut.append(f"{name}: {a['kind']} '{a['text']}'")
         areas = chart["areas"]
-        if areas and chart["box"]["w"] > 0:
-            widest = max(area["w"] for area in areas)
-            tallest = max(area["h"] for area in areas)
-            if widest < 0.4 * chart["box"]["w"] or tallest < 0.3 * chart["box"]["h"]:
-                squeezed.append(f"{name}: plot area {widest:.0f}x{tallest:.0f} px")
+        if areas and chart["box"]["w"] > 0:  # the plot areas together, against the whole chart
+            width = max(a["x"] + a["w"] for a in areas) - min(a["x"] for a in areas)
+            height = max(a["y"] + a["h"] for a in areas) - min(a["y"] for a in areas)
+            if width < 0.5 * chart["box"]["w"] or height < 0.3 * chart["box"]["h"]:
+                squeezed.append(f"{name}: plot area {width:.0f}x{height:.0f} px")
     return {"overlapping chart text": overlaps, "text cut at chart edge": cut, "squeezed plot": squeezed}
 
 
@@ -231,7 +238,7 @@ def audit_page(browser: Any, path: Path, width: int) -> PageAudit:
     page, seconds = open_page(browser, path, width)
     try:
         page.evaluate("() => window.dispatchEvent(new Event('resize'))")
-        page.wait_for_timeout(300)
+        page.wait_for_timeout(900)
         findings = text_findings(page.evaluate("() => document.body.innerText"))
         code = page.evaluate(
             "s => [...document.querySelectorAll(s)].filter(e => e.getBoundingClientRect().height > 0)"

@@ -30,12 +30,12 @@ __all__ = [
 
 #: Panels of :func:`model_search_panel`: column, title, whether larger is better.
 SEARCH_PANELS: tuple[tuple[str, str, bool], ...] = (
-    ("inertia", "Inertia (within-cluster SS)", False),
+    ("inertia", "Inertia", False),
     ("silhouette", "Silhouette", True),
     ("calinski_harabasz", "Calinski-Harabasz", True),
     ("davies_bouldin", "Davies-Bouldin", False),
-    ("stability", "Bootstrap stability (mean ARI)", True),
-    ("smallest_share", "Smallest segment (share)", True),
+    ("stability", "Stability (mean ARI)", True),
+    ("smallest_share", "Smallest segment share", True),
 )
 
 
@@ -60,10 +60,12 @@ def model_search_panel(search: ModelSearch) -> go.Figure:
     The knee of each inertia curve is ringed and the recommended model is starred.
     """
     table = search.table
-    fig = make_subplots(rows=2, cols=3, subplot_titles=[title for _, title, _ in SEARCH_PANELS])
+    fig = make_subplots(
+        rows=3, cols=2, subplot_titles=[title for _, title, _ in SEARCH_PANELS], vertical_spacing=0.11
+    )
     algorithms = list(dict.fromkeys(table["algorithm"]))
     for panel, (column, _, _) in enumerate(SEARCH_PANELS):
-        row, col = divmod(panel, 3)
+        row, col = divmod(panel, 2)
         for i, algorithm in enumerate(algorithms):
             part = table[table["algorithm"] == algorithm]
             fig.add_trace(
@@ -115,7 +117,7 @@ def model_search_panel(search: ModelSearch) -> go.Figure:
     fig.update_xaxes(title_text="k", dtick=1)
     label = ALGORITHM_LABELS.get(search.best.algorithm, search.best.algorithm)
     return style(
-        fig.update_layout(height=660),
+        fig.update_layout(height=860),
         "Model search: metrics against the number of segments",
         f"Recommended: {label}, k={search.best.k} (star); rings mark each inertia curve's knee. "
         f"Fitted on {search.sample_size:,} of {search.n_customers:,} customers.",
@@ -337,7 +339,9 @@ def profile_heatmap(model: SegmentationModel, features: list[str] | None = None)
             colorbar=dict(title="z"),
         )
     )
-    fig.update_layout(height=140 + 45 * len(z), yaxis=dict(autorange="reversed"), xaxis=dict(tickangle=-40))
+    fig.update_layout(
+        height=max(420, 200 + 45 * len(z)), yaxis=dict(autorange="reversed"), xaxis=dict(tickangle=-40)
+    )
     return style(fig, "Segment profiles: standardised difference from the overall mean")
 
 

@@ -1,0 +1,97 @@
+/* segkit: fit every plotly chart to its width (phone and desktop), offline, no dependency.
+   Titles and subplot titles wrap to the chart's width; on narrow screens legends go below the plot
+   (horizontal) instead of squeezing it, margins shrink and fixed figure widths give way to the page. */
+(function () {
+  "use strict";
+  var PHONE = 600;
+  function wrap(text, max) {
+    if (!text) { return text; }
+    return String(text).split(/<br\s*\/?>/i).map(function (part) {
+      if (part.replace(/<[^>]+>/g, "").length <= max) { return part; }
+      var m = part.match(/^((?:<[^>]+>)*)([\s\S]*?)((?:<\/[^>]+>)*)$/);
+      var open = m[1], body = m[2], close = m[3], lines = [], line = "";
+      body.split(" ").forEach(function (word) {
+        if (line && (line + " " + word).length > max) { lines.push(line); line = word; }
+        else { line = line ? line + " " + word : word; }
+      });
+      if (line) { lines.push(line); }
+      return lines.map(function (l) { return open + l + close; }).join("<br>");
+    }).join("<br>");
+  }
+  function copy(value) { return value === undefined ? undefined : JSON.parse(JSON.stringify(value)); }
+  function adapt(gd) {
+    if (!window.Plotly || !gd.layout) { return; }
+    var width = gd.getBoundingClientRect().width;
+    if (!width) { return; }
+    var layout = gd.layout;
+    if (!gd._segkit) {
+      gd._segkit = {
+        title: layout.title && layout.title.text,
+        annotations: (layout.annotations || []).map(function (a) { return a.text; }),
+        legend: copy(layout.legend) || {},
+        margin: copy(layout.margin) || {},
+        width: layout.width,
+        height: layout.height || 450,
+        font: layout.font && layout.font.size
+      };
+    }
+    var o = gd._segkit, phone = width < PHONE, update = {};
+    var titleSize = (layout.title && layout.title.font && layout.title.font.size) || (phone ? 15 : 17);
+    if (o.title) {
+      var title = wrap(o.title, Math.max(18, Math.floor((width - 30) / (titleSize * 0.56))));
+      update["title.text"] = title;
+      update["title.x"] = phone ? 0.02 : (layout.title.x === undefined ? 0.05 : layout.title.x);
+      var above = (layout.annotations || []).some(function (a) { return a.yref === "paper" && a.y > 1; });
+      update["title.yref"] = "container";
+      update["title.y"] = 1;
+      update["title.yanchor"] = "top";
+      update["title.pad.t"] = 10;
+      update["margin.t"] = Math.max(o.margin.t || 60, 30 + 21 * title.split("<br>").length + (above ? 26 : 0));
+    }
+    (layout.annotations || []).forEach(function (annotation, i) {
+      if (annotation.showarrow === false && annotation.yref === "paper" && o.annotations[i]) {
+        var share = 1;
+        var axis = layout[(annotation.xref || "x").replace("x", "xaxis").replace("paper", "xaxis")];
+        if (axis && axis.domain) { share = Math.max(0.2, axis.domain[1] - axis.domain[0]); }
+        var size = phone ? 10 : 12;
+        update["annotations[" + i + "].text"] = wrap(o.annotations[i], Math.max(10, Math.floor(width * share / (size * 0.6))));
+        update["annotations[" + i + "].font.size"] = size;
+      }
+    });
+    var legendItems = gd.data.filter(function (t) { return t.showlegend !== false && t.name; }).length;
+    if (phone) {
+      update["legend.orientation"] = "h";
+      update["legend.x"] = 0;
+      update["legend.xanchor"] = "left";
+      update["legend.y"] = -0.12;
+      update["legend.yanchor"] = "top";
+      update["legend.font.size"] = 10;
+      update["margin.l"] = Math.min(o.margin.l || 60, 48);
+      update["margin.r"] = 8;
+      update["font.size"] = 11;
+      update["width"] = null;
+      update["autosize"] = true;
+      update["height"] = o.height + (layout.showlegend === false ? 0 : Math.min(320, 18 * legendItems));
+    } else {
+      update["legend"] = copy(o.legend);
+      update["margin.l"] = o.margin.l;
+      update["margin.r"] = o.margin.r;
+      update["font.size"] = o.font;
+      update["height"] = o.height;
+      if (o.width && o.width > width) { update["width"] = null; update["autosize"] = true; }
+    }
+    if (phone) {  // colour bars go below the plot instead of taking a third of a phone's width
+      var bars = [];
+      gd.data.forEach(function (trace, i) { if (trace.type === "heatmap" && trace.showscale !== false) { bars.push(i); } });
+      if (bars.length) {
+        window.Plotly.restyle(gd, {"colorbar.orientation": "h", "colorbar.y": -0.25, "colorbar.yanchor": "top",
+                                   "colorbar.thickness": 12, "colorbar.len": 0.9}, bars);
+      }
+    }
+    window.Plotly.relayout(gd, update);
+  }
+  function adaptAll() { document.querySelectorAll(".js-plotly-plot").forEach(adapt); }
+  var timer = null;
+  window.addEventListener("resize", function () { clearTimeout(timer); timer = setTimeout(adaptAll, 150); });
+  if (document.readyState === "complete") { adaptAll(); } else { window.addEventListener("load", adaptAll); }
+})();
