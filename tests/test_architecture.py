@@ -40,8 +40,8 @@ EXCEPTIONS: set[tuple[str, str]] = {
     ("cli", "browser"),  # segkit run --screenshots
 }
 
-#: DESIGN's common notebook parameters (set by the runner), then date_format (passed with -p when given)
-NOTEBOOK_PARAMETERS = [*COMMON_PARAMETERS, "date_format"]
+#: DESIGN's common notebook parameters (set by the runner), then date_format and currency (-p when given)
+NOTEBOOK_PARAMETERS = [*COMMON_PARAMETERS, "date_format", "currency"]
 
 
 def _segkit_module(path: Path) -> str:
