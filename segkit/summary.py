@@ -321,7 +321,7 @@ def segment_that_matters_most(summaries: Mapping[str, Mapping[str, Any]]) -> str
         return None
     top = max(segments, key=lambda s: (s["revenue_share"], -s["segment_id"]))
     return (
-        f"{summaries['03']['k']} segments; the most valuable, {top['segment_name']}, is "
+        f"Customers fall into {summaries['03']['k']} segments; the most valuable, {top['segment_name']}, is "
         f"{fmt.percent(top['customer_share'])} of customers and brings {fmt.percent(top['revenue_share'])} of "
         f"revenue{_action(top)}."
     )

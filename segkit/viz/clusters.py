@@ -176,7 +176,7 @@ def dendrogram(
     layout = scipy_dendrogram(tree, no_plot=True, color_threshold=cut)
     fig = go.Figure()
     links = pd.DataFrame({"x": layout["icoord"], "y": layout["dcoord"], "colour": layout["color_list"]})
-    for i, (colour, group) in enumerate(links.groupby("colour", sort=True)):  # one trace per colour
+    for colour, group in links.groupby("colour", sort=True):  # one trace per link group
         xs = np.concatenate([np.r_[np.asarray(x, dtype=float), np.nan] for x in group["x"]])
         ys = np.concatenate([np.r_[np.asarray(y, dtype=float), np.nan] for y in group["y"]])
         fig.add_trace(
@@ -186,7 +186,8 @@ def dendrogram(
                 mode="lines",
                 showlegend=False,
                 hoverinfo="skip",
-                line=dict(color="#7F7F7F" if colour == "C0" else PALETTE[i % len(PALETTE)], width=1.2),
+                # scipy's link groups are not segkit's segments: one neutral colour keeps the segment colours unambiguous
+                line=dict(color="#7F7F7F" if colour == "C0" else "#3B3B3B", width=1.2),
             )
         )
     fig.add_hline(y=cut, line=dict(color="#D55E00", dash="dash"), annotation_text=f"cut into {k} clusters")
