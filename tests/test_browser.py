@@ -248,8 +248,24 @@ def test_report_folder_is_self_contained(reports, tmp_path):
     unpacked = tmp_path / "unpacked"
     shutil.unpack_archive(archive, unpacked)
     for page in unpacked.glob("*.html"):
-        text = page.read_text(encoding="utf-8")
-        for href in re.findall(r'(?:href|src)="([^"#]+)"', text):
-            if href.startswith(("data:", "http://", "https://", "mailto:")):
-                continue
+        links = _links(page.read_text(encoding="utf-8"))
+        assert page.name != "index.html" or len(links) >= len(report.NOTEBOOKS) + 3
+        for href in links:
+            assert not href.startswith(("http://", "https://", "//")), f"{page.name}: remote link {href}"
             assert (page.parent / href).resolve().is_file(), f"{page.name}: broken link {href}"
+
+
+def _links(markup: str) -> list[str]:
+    """Local href/src targets of a page's elements (anchors and data: URLs left out)."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            for name, value in attrs:
+                if name in ("href", "src") and value and not value.startswith(("#", "data:", "mailto:")):
+                    found.append(value.split("#", 1)[0])
+
+    Links().feed(markup)
+    return found

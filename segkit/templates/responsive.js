@@ -35,7 +35,9 @@
         font: layout.font && layout.font.size
       };
     }
-    var o = gd._segkit, phone = width < PHONE, update = {};
+    var o = gd._segkit, phone = width < PHONE, update = {}, bars = [];
+    gd.data.forEach(function (trace, i) { if (trace.type === "heatmap" && trace.showscale !== false) { bars.push(i); } });
+    var barHeight = phone && bars.length ? 64 : 0;
     var titleSize = (layout.title && layout.title.font && layout.title.font.size) || (phone ? 15 : 17);
     if (o.title) {
       var title = wrap(o.title, Math.max(18, Math.floor((width - 30) / (titleSize * 0.56))));
@@ -58,35 +60,45 @@
         update["annotations[" + i + "].font.size"] = size;
       }
     });
-    var legendItems = gd.data.filter(function (t) { return t.showlegend !== false && t.name; }).length;
+    var names = gd.data.filter(function (t) {
+      return t.showlegend !== false && t.name && t.type !== "heatmap" && t.type !== "sankey";
+    }).map(function (t) { return String(t.name).replace(/<[^>]+>/g, ""); });
+    var shown = layout.showlegend !== false && names.length > (gd.data.length > 1 ? 0 : 1);
     if (phone) {
+      // rows of a horizontal legend: entries side by side while they fit (about 6 px a character at 10 px)
+      var rows = 0, used = width;
+      names.forEach(function (name) {
+        var entry = 44 + 6 * name.length;
+        if (used + entry > width - 16) { rows += 1; used = entry; } else { used += entry; }
+      });
+      var legendHeight = shown ? 8 + 19 * rows : 0;
       update["legend.orientation"] = "h";
       update["legend.x"] = 0;
       update["legend.xanchor"] = "left";
-      update["legend.y"] = -0.12;
-      update["legend.yanchor"] = "top";
+      update["legend.yref"] = "container";
+      update["legend.y"] = 0;
+      update["legend.yanchor"] = "bottom";
       update["legend.font.size"] = 10;
       update["margin.l"] = Math.min(o.margin.l || 60, 48);
       update["margin.r"] = 8;
+      update["margin.b"] = (o.margin.b || 50) + legendHeight + barHeight;
       update["font.size"] = 11;
       update["width"] = null;
       update["autosize"] = true;
-      update["height"] = o.height + (layout.showlegend === false ? 0 : Math.min(320, 18 * legendItems));
+      update["height"] = o.height + legendHeight + barHeight;
     } else {
       update["legend"] = copy(o.legend);
+      update["margin.b"] = o.margin.b;
       update["margin.l"] = o.margin.l;
       update["margin.r"] = o.margin.r;
       update["font.size"] = o.font;
       update["height"] = o.height;
       if (o.width && o.width > width) { update["width"] = null; update["autosize"] = true; }
     }
-    if (phone) {  // colour bars go below the plot instead of taking a third of a phone's width
-      var bars = [];
-      gd.data.forEach(function (trace, i) { if (trace.type === "heatmap" && trace.showscale !== false) { bars.push(i); } });
-      if (bars.length) {
-        window.Plotly.restyle(gd, {"colorbar.orientation": "h", "colorbar.y": -0.25, "colorbar.yanchor": "top",
-                                   "colorbar.thickness": 12, "colorbar.len": 0.9}, bars);
-      }
+    if (phone && bars.length) {  // colour bars go below the plot instead of taking a third of a phone's width
+      window.Plotly.restyle(gd, {"colorbar.orientation": "h", "colorbar.yref": "container", "colorbar.y": 0,
+                                 "colorbar.yanchor": "bottom", "colorbar.ypad": 6, "colorbar.thickness": 12,
+                                 "colorbar.len": 0.9, "colorbar.title.side": "top"}, bars);
     }
     window.Plotly.relayout(gd, update);
   }
