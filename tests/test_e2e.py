@@ -195,8 +195,8 @@ def test_index_page_shows_the_run(reports, processed):
     assert 'id="kf-retrain">n/a<' not in page  # notebook 04's recommendation is shown
     for stem in report.NOTEBOOKS:
         assert f'href="{stem}.html"' in page
-    for name in ("segments.csv", "customers.parquet", "model.skops", "run.json"):
-        assert f'href="../../data/processed/{RUN}/{name}"' in page
+    for name in ("segments.csv", "customers.parquet", "model.skops", "run.json"):  # copies: self-contained
+        assert f'href="files/{name}"' in page and (reports / "files" / name).is_file()
 
 
 def test_score_command_reproduces_the_run_segments(demo_run, processed, tmp_path):

@@ -37,7 +37,7 @@
     }
     var o = gd._segkit, phone = width < PHONE, update = {}, bars = [];
     gd.data.forEach(function (trace, i) { if (trace.type === "heatmap" && trace.showscale !== false) { bars.push(i); } });
-    var barHeight = phone && bars.length ? 64 : 0;
+    var barHeight = 0;
     var titleSize = (layout.title && layout.title.font && layout.title.font.size) || (phone ? 15 : 17);
     if (o.title) {
       var title = wrap(o.title, Math.max(18, Math.floor((width - 30) / (titleSize * 0.56))));
@@ -45,7 +45,7 @@
       update["title.x"] = phone ? 0.02 : (layout.title.x === undefined ? 0.05 : layout.title.x);
       var above = (layout.annotations || []).some(function (a) { return a.yref === "paper" && a.y > 1; });
       update["title.yref"] = "container";
-      update["title.y"] = 1;
+      update["title.y"] = 1 - 6 / (o.height || 450);
       update["title.yanchor"] = "top";
       update["title.pad.t"] = 10;
       update["margin.t"] = Math.max(o.margin.t || 60, 30 + 21 * title.split("<br>").length + (above ? 26 : 0));
@@ -75,9 +75,10 @@
       update["legend.orientation"] = "h";
       update["legend.x"] = 0;
       update["legend.xanchor"] = "left";
-      update["legend.yref"] = "container";
-      update["legend.y"] = 0;
-      update["legend.yanchor"] = "bottom";
+      var bottom = (o.margin.b || 50) + legendHeight + barHeight;
+      var plotHeight = Math.max(120, o.height + legendHeight + barHeight - bottom - (update["margin.t"] || o.margin.t || 60));
+      update["legend.y"] = -Math.max(40, (o.margin.b || 50) - 4) / plotHeight;  // just under the x axis title
+      update["legend.yanchor"] = "top";
       update["legend.font.size"] = 10;
       update["margin.l"] = Math.min(o.margin.l || 60, 48);
       update["margin.r"] = 8;
@@ -95,10 +96,12 @@
       update["height"] = o.height;
       if (o.width && o.width > width) { update["width"] = null; update["autosize"] = true; }
     }
-    if (phone && bars.length) {  // colour bars go below the plot instead of taking a third of a phone's width
-      window.Plotly.restyle(gd, {"colorbar.orientation": "h", "colorbar.yref": "container", "colorbar.y": 0,
-                                 "colorbar.yanchor": "bottom", "colorbar.ypad": 6, "colorbar.thickness": 12,
-                                 "colorbar.len": 0.9, "colorbar.title.side": "top"}, bars);
+    if (phone && bars.length) {  // thinner colour bars leave the heatmap more of a phone's width
+      window.Plotly.restyle(gd, {"colorbar.thickness": 10, "colorbar.xpad": 4}, bars);
+    }
+    if (update.height) {  // the figure's div and its wrapper have fixed heights: they follow the figure's
+      gd.style.height = update.height + "px";
+      if (gd.parentElement && gd.parentElement.style.height) { gd.parentElement.style.height = update.height + "px"; }
     }
     window.Plotly.relayout(gd, update);
   }
