@@ -51,6 +51,7 @@ SUMMARY_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool, str]]] = {
         "raw_lines": ((int,), True, "input lines"),
         "kept_lines": ((int,), True, "lines kept by cleaning"),
         "cleaning": ((dict,), True, "input lines by cleaning reason"),
+        "kept_share": (_NUMBER, False, "kept_lines / raw_lines"),
         "changes": ((list,), False, "largest change of each monthly KPI (segkit.eda.kpi_changes records)"),
     },
     "02": {
@@ -275,14 +276,14 @@ def who_the_customers_are(summaries: Mapping[str, Mapping[str, Any]]) -> str | N
 def data_quality(summaries: Mapping[str, Mapping[str, Any]]) -> str | None:
     """Share of raw lines kept and the largest removal (summary 01); None when nothing was removed."""
     s = summaries.get("01")
-    if not s or not s.get("raw_lines"):
+    if not s or not s.get("raw_lines") or not isinstance(s.get("kept_share"), _NUMBER):
         return None
     removed = {reason: rows for reason, rows in s["cleaning"].items() if reason != "kept" and rows > 0}
     if not removed:
         return None
     reason = max(removed, key=lambda r: (removed[r], r))
     return (
-        f"{fmt.percent(s['kept_lines'] / s['raw_lines'])} of the {fmt.number(s['raw_lines'])} raw lines are "
+        f"{fmt.percent(s['kept_share'])} of the {fmt.number(s['raw_lines'])} raw lines are "
         f"usable; the largest removal is {reason.replace('_', ' ')} ({fmt.number(removed[reason])} lines)."
     )
 

@@ -22,6 +22,7 @@ SUMMARIES = {
         "period_end": "2024-06-30",
         "raw_lines": 347249,
         "kept_lines": 316948,
+        "kept_share": 316948 / 347249,
         "cleaning": {"missing_customer_id": 5985, "duplicate": 2865, "kept": 316948},
         "changes": [
             {"metric": "active_customers", "month": "2023-09-01", "before": 2067.0, "after": 7528.0,

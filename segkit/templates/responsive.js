@@ -96,8 +96,13 @@
       update["height"] = o.height;
       if (o.width && o.width > width) { update["width"] = null; update["autosize"] = true; }
     }
-    if (phone && bars.length) {  // thinner colour bars leave the heatmap more of a phone's width
-      window.Plotly.restyle(gd, {"colorbar.thickness": 10, "colorbar.xpad": 4}, bars);
+    if (phone && bars.length) {  // heatmaps keep a phone's width for their cells: thin colour bars, none
+      // where every cell prints its value, and smaller row labels
+      var labelled = bars.filter(function (i) { return gd.data[i].texttemplate; });
+      var thin = bars.filter(function (i) { return !gd.data[i].texttemplate; });
+      if (labelled.length) { window.Plotly.restyle(gd, {"showscale": false}, labelled); }
+      if (thin.length) { window.Plotly.restyle(gd, {"colorbar.thickness": 10, "colorbar.xpad": 4}, thin); }
+      update["yaxis.tickfont.size"] = 9;
     }
     if (update.height) {  // the figure's div and its wrapper have fixed heights: they follow the figure's
       gd.style.height = update.height + "px";
