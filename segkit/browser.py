@@ -223,14 +223,23 @@ def _wait_for_charts(page: Any, timeout_ms: int) -> None:
 
 
 def open_page(browser: Any, path: Path, width: int, timeout_ms: int = 120_000) -> tuple[Any, float]:
-    """Open ``path`` at ``width`` px; return the page (its context closes with ``page.context.close()``)
-    and the seconds until every chart was drawn."""
+    """Open ``path`` at ``width`` px and wait until every chart is drawn; return the page (its context
+    closes with ``page.context.close()``) and the seconds to interactive: from navigation until the page
+    has loaded and every chart of the first screen is drawn (charts further down are drawn while the
+    browser is idle, see ``templates/responsive.js``)."""
     context = browser.new_context(viewport={"width": width, "height": HEIGHTS.get(width, 900)})
     page = context.new_page()
     started = time.perf_counter()
     page.goto(path.resolve().as_uri(), wait_until="load", timeout=timeout_ms)
+    page.wait_for_function(
+        "[...document.querySelectorAll('.plotly-graph-div')]"
+        ".filter(d => d.getBoundingClientRect().top < window.innerHeight)"
+        ".every(d => d.querySelector('.main-svg'))",
+        timeout=timeout_ms,
+    )
+    interactive = time.perf_counter() - started
     _wait_for_charts(page, timeout_ms)
-    return page, time.perf_counter() - started
+    return page, interactive
 
 
 def audit_page(browser: Any, path: Path, width: int) -> PageAudit:

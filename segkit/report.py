@@ -365,7 +365,7 @@ def _offline_output(output: Any) -> int:
     if not data:
         return 0
     if PLOTLY_MIME in data:
-        data["text/html"] = _figure_html(data.pop(PLOTLY_MIME))
+        data["text/html"] = _deferred(_figure_html(data.pop(PLOTLY_MIME)))
         return 1
     markup = data.get("text/html")
     if not markup:
@@ -373,8 +373,15 @@ def _offline_output(output: Any) -> int:
     if isinstance(markup, list):
         markup = "".join(markup)
     has_figure = "Plotly.newPlot" in markup or "plotly-graph-div" in markup
-    data["text/html"] = _strip_scripts(markup) if "<script" in markup.lower() else markup
+    markup = _strip_scripts(markup) if "<script" in markup.lower() else markup
+    data["text/html"] = _deferred(markup)
     return int(has_figure)
+
+
+def _deferred(markup: str) -> str:
+    """Let segkit's template draw the charts below the fold when the browser is idle
+    (``templates/responsive.js``); plain ``Plotly.newPlot`` where the template is not there."""
+    return markup.replace("Plotly.newPlot(", "(window.segkitPlot || Plotly.newPlot)(")
 
 
 def _is_empty_html_output(output: Any) -> bool:

@@ -111,6 +111,31 @@
     window.Plotly.relayout(gd, update);
   }
   function adaptAll() { document.querySelectorAll(".js-plotly-plot").forEach(adapt); }
+
+  /* Charts near the top draw at once; the others are queued and drawn one by one when the browser is
+     idle, so that the page is usable before every chart below the fold is drawn. */
+  var queue = [], scheduled = false;
+  var later = window.requestIdleCallback || function (f) { return setTimeout(f, 1); };
+  function draw(gd, data, layout, config) {
+    return window.Plotly.newPlot(gd, data, layout, config).then(function () { adapt(gd); });
+  }
+  function schedule() {
+    if (scheduled || !queue.length) { return; }
+    scheduled = true;
+    later(function () {
+      scheduled = false;
+      var item = queue.shift();
+      if (item) { draw.apply(null, item).then(schedule, schedule); }
+    }, {timeout: 400});
+  }
+  window.segkitPlot = function (id, data, layout, config) {
+    var gd = document.getElementById(id);
+    if (!gd) { return; }
+    if (gd.getBoundingClientRect().top < 1.5 * window.innerHeight) { return draw(gd, data, layout, config); }
+    queue.push([gd, data, layout, config]);
+    if (document.readyState === "complete") { schedule(); }
+  };
+  window.addEventListener("load", schedule);
   var timer = null;
   window.addEventListener("resize", function () { clearTimeout(timer); timer = setTimeout(adaptAll, 150); });
   if (document.readyState === "complete") { adaptAll(); } else { window.addEventListener("load", adaptAll); }
