@@ -116,8 +116,12 @@
      idle, so that the page is usable before every chart below the fold is drawn. */
   var queue = [], scheduled = false;
   var later = window.requestIdleCallback || function (f) { return setTimeout(f, 1); };
-  function draw(gd, data, layout, config) {
-    return window.Plotly.newPlot(gd, data, layout, config).then(function () { adapt(gd); });
+  function draw(gd, data, layout, config, done) {
+    return window.Plotly.newPlot(gd, data, layout, config).then(function () {
+      adapt(gd);
+      if (done) { done(gd); }
+      return gd;
+    });
   }
   function schedule() {
     if (scheduled || !queue.length) { return; }
@@ -128,12 +132,14 @@
       if (item) { draw.apply(null, item).then(schedule, schedule); }
     }, {timeout: 400});
   }
-  window.segkitPlot = function (id, data, layout, config) {
-    var gd = document.getElementById(id);
-    if (!gd) { return; }
+  window.segkitPlot = function (id, data, layout, config) {  // returns a promise, as Plotly.newPlot
+    var gd = typeof id === "string" ? document.getElementById(id) : id;
+    if (!gd) { return Promise.resolve(); }
     if (gd.getBoundingClientRect().top < 1.5 * window.innerHeight) { return draw(gd, data, layout, config); }
-    queue.push([gd, data, layout, config]);
-    if (document.readyState === "complete") { schedule(); }
+    return new Promise(function (resolve) {
+      queue.push([gd, data, layout, config, resolve]);
+      if (document.readyState === "complete") { schedule(); }
+    });
   };
   window.addEventListener("load", schedule);
   var timer = null;
