@@ -60,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "search_models": "segkit.clustering",
     "ModelSearch": "segkit.clustering",
     "fit_segmentation": "segkit.clustering",
+    "recommend_and_fit": "segkit.clustering",
     "bootstrap_stability": "segkit.clustering",
     "score_dataset": "segkit.clustering",
     "segment_profile": "segkit.clustering",

@@ -34,25 +34,28 @@ mean; one linkage serves every k. Silhouettes use a seeded sample of at most 10,
 (``silhouette_size``; distance blocks are computed once and shared by every candidate model). k-means
 switches to ``MiniBatchKMeans`` above 100,000 customers.
 
-Model selection (:func:`choose_model`)
--------------------------------------
-A row of the search table is *usable* when its smallest segment holds at least ``min_segment_share``
-(2 %) of the customers, it found k clusters and its bootstrap stability (mean ARI across resamples)
-is at least ``min_stability`` (0.75). Usable rows are ranked on three criteria: silhouette (higher is
-better), Davies-Bouldin (lower is better) and stability (higher is better), each with a tolerance
-(0.02, 0.05 and 0.02): a row's rank is 1 + the number of rows better than it by more than the
-tolerance, so differences within the noise of a sampled silhouette or of a few bootstrap refits do
-not decide. The row with the smallest rank sum (the consensus of the three) wins. Ties go to the larger k (of
-equally good segmentations, the finer one keeps more distinctions to act on), then to the row closest
-to the knee of its algorithm's inertia curve (kneedle: the k farthest below the chord of the
-normalised curve), then to the more stable. Silhouette alone favours few clusters on customer data and
-the elbow is often blurred; the consensus needs a model to be well separated, compact *and*
-reproducible. The reason is a sentence built from these numbers.
+Model selection (:func:`choose_models`)
+--------------------------------------
+Stability and segment size are *filters*, not objectives: a row of the search table passes when its
+smallest segment holds at least ``min_segment_share`` (2 %) of the customers, it found k clusters and
+its bootstrap stability (mean ARI across resamples) is at least ``min_stability`` (0.75). Among the rows
+that pass, the choice is a consensus of the shape metrics (:data:`CONSENSUS_CRITERIA`): silhouette
+(higher is better), Calinski-Harabasz (higher), Davies-Bouldin (lower), the distance ``|k - knee|`` to
+the elbow of the algorithm's inertia curve (kneedle: the k farthest below the chord of the normalised
+curve) and, for Gaussian mixtures, BIC (lower). On each criterion a row's rank is 1 + the number of rows
+better than it by more than the criterion's tolerance (differences within the noise of a sampled
+silhouette do not decide), scaled to 0 (best) .. 1 (worst) among the rows where the criterion is
+defined; the row with the smallest mean of these normalised ranks wins. Exact ties go to the higher
+silhouette, then to the larger k: no rule prefers fewer segments. The runner-up is the best row with
+another k; its reason names the criteria on which it is behind and ahead. Silhouette and
+Calinski-Harabasz alone tend to favour few clusters on customer data and the elbow alone is often
+blurred; the consensus needs a model to be separated, compact and at a bend of the inertia curve. The
+reasons are sentences built from these numbers, and the table keeps ``consensus`` and
+``consensus_rank`` so that what they quote can be read there.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +70,13 @@ from segkit.model import (
     SegmentationModel,
     __version__,
     _as_customer_frame,
+)
+from segkit.naming import (  # noqa: F401  (re-exported: names and actions live in segkit.naming)
+    NAME_RULES,
+    base_name,
+    name_segments,
+    segment_action,
+    segment_actions,
 )
 from segkit.schema import (
     CUSTOMER_ID,
@@ -513,6 +523,8 @@ class ModelSearch:
         ``knee`` (True at the kneedle knee of the algorithm's inertia curve) and ``usable``.
     best
         The recommended model (see :func:`choose_model`).
+    runner_up
+        The best model with another k and the sentence on why it lost (see :func:`choose_models`).
     features
         Features used.
     knees
@@ -525,6 +537,7 @@ class ModelSearch:
     best: Choice
     features: list[str]
     knees: dict[str, int | None] = field(default_factory=dict)
+    runner_up: Choice | None = None
     n_customers: int = 0
     sample_size: int = 0
     seed: int = 0
@@ -632,10 +645,16 @@ def search_models(
     table["knee"] = [knees[a] == k for a, k in zip(table["algorithm"], table["k"], strict=True)]
     table["usable"] = (table["smallest_share"] >= min_segment_share) & (table["stability"] >= min_stability)
     table["usable"] &= table["n_clusters"] == table["k"]
-    best = choose_model(table, knees, min_segment_share=min_segment_share, min_stability=min_stability)
+    best, runner_up = choose_models(
+        table, knees, min_segment_share=min_segment_share, min_stability=min_stability
+    )
+    ranked = rank_models(table, knees)
+    table["consensus"] = ranked["consensus"].reindex(table.index)
+    table["consensus_rank"] = ranked["consensus_rank"].reindex(table.index).astype("Int64")
     return ModelSearch(
         table=table,
         best=best,
+        runner_up=runner_up,
         features=features,
         knees=knees,
         n_customers=len(frame),
@@ -644,12 +663,24 @@ def search_models(
     )
 
 
-#: Criteria of the consensus ranking: column -> (larger is better, tolerance). Differences smaller than
-#: the tolerance are ties: they are within the noise of a sampled silhouette or a few bootstrap refits.
-CONSENSUS_CRITERIA: dict[str, tuple[bool, float]] = {
-    "silhouette": (True, 0.02),
-    "davies_bouldin": (False, 0.05),
-    "stability": (True, 0.02),
+#: Shape criteria of the consensus: column -> (larger is better, tolerance, scale). Differences smaller
+#: than the tolerance are ties (the noise of a sampled silhouette; 2% of a Calinski-Harabasz index,
+#: compared on a log scale; a BIC difference below 10 is not "very strong" evidence, Kass & Raftery
+#: 1995). ``knee_gap`` is ``|k - knee|`` of the row's algorithm (kneedle on its inertia curve); ``bic``
+#: is defined for Gaussian mixtures only. Stability and segment size are filters, not criteria.
+CONSENSUS_CRITERIA: dict[str, tuple[bool, float, str]] = {
+    "silhouette": (True, 0.02, "linear"),
+    "calinski_harabasz": (True, 0.02, "log"),
+    "davies_bouldin": (False, 0.05, "linear"),
+    "knee_gap": (False, 0.0, "linear"),
+    "bic": (False, 10.0, "linear"),
+}
+CRITERION_LABELS: dict[str, str] = {
+    "silhouette": "silhouette",
+    "calinski_harabasz": "Calinski-Harabasz",
+    "davies_bouldin": "Davies-Bouldin",
+    "knee_gap": "distance to the elbow",
+    "bic": "BIC",
 }
 
 
@@ -662,83 +693,205 @@ def tolerant_rank(values: pd.Series, larger_is_better: bool, tolerance: float) -
     return pd.Series(1 + better, index=values.index)
 
 
+def _criterion_values(pool: pd.DataFrame, knees: Mapping[str, int | None]) -> pd.DataFrame:
+    """The consensus criteria of each row (NaN where a criterion is not defined for it)."""
+    knee_gap = [
+        abs(k - knees[a]) if knees.get(a) is not None else np.nan
+        for a, k in zip(pool["algorithm"], pool["k"], strict=True)
+    ]
+    values = pd.DataFrame({"knee_gap": knee_gap}, index=pool.index, dtype=float)
+    for column in CONSENSUS_CRITERIA:
+        if column != "knee_gap":
+            values[column] = pool[column].astype(float) if column in pool else np.nan
+    return values[list(CONSENSUS_CRITERIA)]
+
+
+def consensus_ranks(pool: pd.DataFrame, knees: Mapping[str, int | None]) -> pd.DataFrame:
+    """Per criterion, each row's normalised rank among the rows where it is defined.
+
+    A criterion's rank is :func:`tolerant_rank` among the rows where it is defined (finite), scaled to
+    0 (best) .. 1 (worst) by ``(rank - 1) / (rows - 1)``; NaN where undefined. ``knee_gap`` is
+    ``|k - knee|`` of the row's algorithm. The ``consensus`` column
+    is the mean over the defined criteria (0 = best on every criterion), ``rank_*`` columns the plain
+    ranks (1 = best).
+    """
+    values = _criterion_values(pool, knees)
+    out = pd.DataFrame({"knee_gap": values["knee_gap"]}, index=pool.index)
+    for column, (larger_is_better, tolerance, scale) in CONSENSUS_CRITERIA.items():
+        defined = values[column][np.isfinite(values[column])]
+        if scale == "log":
+            defined = np.log(defined.where(defined > 0)).dropna()
+        if len(defined) == 0:
+            continue
+        rank = tolerant_rank(defined, larger_is_better, tolerance)
+        out[f"rank_{column}"] = rank.reindex(pool.index)
+        out[f"norm_{column}"] = ((rank - 1) / max(len(defined) - 1, 1)).reindex(pool.index)
+    out["consensus"] = out.filter(like="norm_").mean(axis=1)
+    return out
+
+
+def _pool(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    usable = table[table["usable"]] if "usable" in table else table
+    return (usable, "usable") if len(usable) else (table, "fallback")
+
+
+def rank_models(table: pd.DataFrame, knees: Mapping[str, int | None]) -> pd.DataFrame:
+    """The pool of :func:`choose_model` in consensus order, with its ``consensus_rank`` (1 = chosen).
+
+    Order: smallest ``consensus`` (mean normalised rank of :data:`CONSENSUS_CRITERIA`); exact ties go to
+    the higher silhouette, then to the larger k (never to fewer segments), then to the more stable.
+    """
+    pool, _ = _pool(table)
+    pool = pool.drop(columns=[c for c in ("consensus", "consensus_rank") if c in pool])
+    ranks = consensus_ranks(pool, knees)
+    ordered = pool.join(ranks).assign(
+        _neg_sil=-pool["silhouette"], _neg_k=-pool["k"], _neg_st=-pool["stability"]
+    )
+    ordered = ordered.sort_values(["consensus", "_neg_sil", "_neg_k", "_neg_st"], kind="mergesort")
+    ordered = ordered.drop(columns=["_neg_sil", "_neg_k", "_neg_st"])
+    ordered["consensus_rank"] = np.arange(1, len(ordered) + 1)
+    return ordered
+
+
+def choose_models(
+    table: pd.DataFrame,
+    knees: Mapping[str, int | None],
+    min_segment_share: float = 0.02,
+    min_stability: float = 0.75,
+) -> tuple[Choice, Choice | None]:
+    """The recommended model and the runner-up of a search table (see the module docstring).
+
+    The runner-up is the best model of the pool with another number of segments; its ``reason`` says
+    why it lost. When every model that passes the filters has the same k, it is the best of the models
+    with another k (consensus among them) and its reason names the filters it fails; None when the
+    table holds a single k.
+    """
+    ordered = rank_models(table, knees)
+    _, basis = _pool(table)
+    row = ordered.iloc[0]
+    best = Choice(
+        algorithm=str(row["algorithm"]),
+        k=int(row["k"]),
+        reason=_reason(row, len(ordered), knees, basis, min_segment_share, min_stability),
+    )
+    others = ordered[ordered["k"] != row["k"]]
+    if len(others):
+        second = others.iloc[0]
+        reason = _runner_up_reason(second, row)
+    else:  # every passing model has this k: the runner-up is the best of the others, failing a filter
+        failing = table[(table["k"] != row["k"]) & ~table.index.isin(ordered.index)]
+        if not len(failing):
+            return best, None
+        ranked_all = rank_models(failing.assign(usable=True), knees)
+        second = ranked_all.iloc[0]
+        reason = _filtered_out_reason(second, row, min_segment_share, min_stability)
+    return best, Choice(algorithm=str(second["algorithm"]), k=int(second["k"]), reason=reason)
+
+
 def choose_model(
     table: pd.DataFrame,
     knees: Mapping[str, int | None],
     min_segment_share: float = 0.02,
     min_stability: float = 0.75,
 ) -> Choice:
-    """Apply the selection rule of the module docstring to a search table.
+    """The recommended model of a search table (:func:`choose_models` without the runner-up)."""
+    return choose_models(table, knees, min_segment_share, min_stability)[0]
 
-    Each usable row is ranked on every criterion of :data:`CONSENSUS_CRITERIA` with
-    :func:`tolerant_rank` (1 = best; values within the tolerance of each other tie); the row with the
-    smallest rank sum wins; ties go to the larger k, then to the row closest to its algorithm's
-    inertia knee, then to the higher stability.
-    """
-    usable = table[table["usable"]] if "usable" in table else table
-    pool, basis = (usable, "usable") if len(usable) else (table, "fallback")
-    ranks = pd.DataFrame(
-        {
-            column: tolerant_rank(pool[column], larger_is_better, tolerance)
-            for column, (larger_is_better, tolerance) in CONSENSUS_CRITERIA.items()
-        }
-    )
-    knee_gap = [
-        abs(k - knees[a]) if knees.get(a) is not None else np.inf
-        for a, k in zip(pool["algorithm"], pool["k"], strict=True)
-    ]
-    ordered = pool.assign(
-        _rank_sum=ranks.sum(axis=1), _neg_k=-pool["k"], _knee_gap=knee_gap, _neg_stability=-pool["stability"]
-    )
-    ordered = ordered.sort_values(["_rank_sum", "_neg_k", "_knee_gap", "_neg_stability"], kind="mergesort")
-    position = ordered.index[0]
-    row = ordered.loc[position]
-    tied = ordered[(ordered["_rank_sum"] == row["_rank_sum"]) & (ordered.index != position)]
-    reason = _reason(row, ranks.loc[position], len(pool), knees, basis, min_segment_share, min_stability)
-    if len(tied):
-        others = ", ".join(
-            f"{ALGORITHM_LABELS.get(a, a)} k={k}" for a, k in zip(tied["algorithm"], tied["k"], strict=True)
-        )
-        rule = (
-            "of equally good models the finer segmentation is kept"
-            if (tied["k"] < row["k"]).any()
-            else "the tie goes to the model nearer its elbow, then to the more stable"
-        )
-        reason += f" It ties with {others}; {rule}."
-    return Choice(algorithm=str(row["algorithm"]), k=int(row["k"]), reason=reason)
+
+def _label(row: pd.Series) -> str:
+    return f"{ALGORITHM_LABELS.get(str(row['algorithm']), str(row['algorithm']))} k={int(row['k'])}"
 
 
 def _reason(
     row: pd.Series,
-    ranks: pd.Series,
     n_pool: int,
     knees: Mapping[str, int | None],
     basis: str,
     min_segment_share: float,
     min_stability: float,
 ) -> str:
-    label = ALGORITHM_LABELS.get(str(row["algorithm"]), str(row["algorithm"]))
     k = int(row["k"])
     knee = knees.get(str(row["algorithm"]))
-    if knee is None:
-        knee_text = "its inertia curve has no clear elbow"
-    elif knee == k:
-        knee_text = f"k={k} is also the elbow of its inertia curve (kneedle)"
-    else:
-        knee_text = f"the elbow of its inertia curve (kneedle) is at k={knee}"
     thresholds = f"smallest segment >= {min_segment_share:.0%} of customers, stability >= {min_stability:.2f}"
     pool_text = (
-        f"among the {n_pool} usable models ({thresholds})"
+        f"among the {n_pool} models that pass the filters ({thresholds})"
         if basis == "usable"
-        else f"among all {n_pool} models, none of which is usable ({thresholds}); treat it with caution"
+        else f"among all {n_pool} models, none of which passes the filters ({thresholds}); treat it with caution"
+    )
+    parts = [
+        f"{CRITERION_LABELS[c]} {row[c]:,.0f} (rank {int(row[f'rank_{c}'])})"
+        if c in ("calinski_harabasz", "bic")
+        else f"{CRITERION_LABELS[c]} {row[c]:.2f} (rank {int(row[f'rank_{c}'])})"
+        for c in CONSENSUS_CRITERIA
+        if c != "knee_gap" and f"rank_{c}" in row and pd.notna(row.get(f"rank_{c}"))
+    ]
+    knee_text = (
+        "its inertia curve has no clear elbow"
+        if knee is None
+        else (
+            f"k={k} is the elbow of its inertia curve (kneedle)"
+            if knee == k
+            else f"the elbow of its inertia curve is at k={knee}"
+        )
+    )
+    head = (
+        f"{_label(row)} is the only model that passes the filters ({thresholds})"
+        if basis == "usable" and n_pool == 1
+        else f"{_label(row)} has the best consensus of the shape metrics {pool_text}"
     )
     return (
-        f"{label} with k={k} has the best consensus of silhouette ({row['silhouette']:.2f}, rank "
-        f"{int(ranks['silhouette'])}), Davies-Bouldin ({row['davies_bouldin']:.2f}, rank "
-        f"{int(ranks['davies_bouldin'])}) and bootstrap stability (mean ARI {row['stability']:.2f}, rank "
-        f"{int(ranks['stability'])}) {pool_text}; its smallest segment holds "
-        f"{row['smallest_share']:.1%} of customers and {knee_text}."
+        f"{head}: mean normalised rank "
+        f"{row['consensus']:.2f} (0 = best on every metric) from {', '.join(parts)}; {knee_text}. "
+        f"Its smallest segment holds {row['smallest_share']:.1%} of customers and its bootstrap stability "
+        f"(mean ARI) is {row['stability']:.2f}."
     )
+
+
+def _filtered_out_reason(
+    second: pd.Series, best: pd.Series, min_segment_share: float, min_stability: float
+) -> str:
+    """Why the best model with another k, when none passes the filters, lost: the filters it fails."""
+    failed = []
+    if second["stability"] < min_stability:
+        failed.append(f"its stability (mean ARI) is {second['stability']:.2f}, below {min_stability:.2f}")
+    if second["smallest_share"] < min_segment_share:
+        failed.append(
+            f"its smallest segment holds {second['smallest_share']:.1%}, below {min_segment_share:.0%}"
+        )
+    if "n_clusters" in second and second["n_clusters"] != second["k"]:
+        failed.append(f"it found {int(second['n_clusters'])} clusters, not {int(second['k'])}")
+    return (
+        f"Runner-up: {_label(second)}, the best model with another number of segments, fails the filters "
+        f"that {_label(best)} passes: {'; '.join(failed)}."
+    )
+
+
+def _runner_up_reason(second: pd.Series, best: pd.Series) -> str:
+    """One sentence: why the runner-up lost to the chosen model, criterion by criterion."""
+    worse, better = [], []
+    for column in CONSENSUS_CRITERIA:
+        a, b = second.get(f"norm_{column}"), best.get(f"norm_{column}")
+        if pd.isna(a) or pd.isna(b) or a == b:
+            continue
+        label = CRITERION_LABELS[column]
+        if column == "knee_gap":
+            text = f"{label} ({int(second[column])} vs {int(best[column])})"
+        elif column in ("calinski_harabasz", "bic"):
+            text = f"{label} ({second[column]:,.0f} vs {best[column]:,.0f})"
+        else:
+            text = f"{label} ({second[column]:.2f} vs {best[column]:.2f})"
+        (worse if a > b else better).append(text)
+    sentence = (
+        f"Runner-up: {_label(second)} (mean normalised rank {second['consensus']:.2f} against "
+        f"{best['consensus']:.2f} for {_label(best)})"
+    )
+    if worse:
+        sentence += f"; it is behind on {', '.join(worse)}"
+    if better:
+        sentence += f"{' and' if worse else '; it is'} ahead on {', '.join(better)}"
+    if not worse and not better:
+        sentence += "; it ties on every metric and loses on the tie rule (higher silhouette, then larger k)"
+    return sentence + "."
 
 
 def _parse_algorithms(algorithms: Sequence[str] | str) -> list[str]:
@@ -836,8 +989,8 @@ def fit_segmentation(
     segments = pd.Series(label_map[raw], index=frame.index, name="segment_id")
     profile = segment_profile(frame, segments, k)
     segment_names = name_segments(profile, names)
+    actions = segment_actions(profile)
     profile.insert(0, "segment_name", pd.array([segment_names[i] for i in profile.index], dtype="str"))
-    actions = {i: segment_action(segment_names[i], profile.loc[i]) for i in profile.index}
     centroids = _group_means(X, segments.to_numpy(), k)
     dtypes = feature_dtypes(frame, features)
     metadata = _training_metadata(
@@ -855,6 +1008,49 @@ def fit_segmentation(
         centroid_matrix=centroids,
         metadata=metadata,
     )
+
+
+def recommend_and_fit(
+    customer_file: pd.DataFrame,
+    k_range: Iterable[int] = range(2, 11),
+    algorithms: Sequence[str] | str = ("kmeans", "agglomerative", "gmm"),
+    features: Sequence[str] | str | None = None,
+    seed: int = 0,
+    names: Mapping[Any, str] | str | None = None,
+    n_bootstrap: int = 5,
+    **search_options: Any,
+) -> tuple[ModelSearch, SegmentationModel]:
+    """The recommended segmentation: :func:`search_models`, then :func:`fit_segmentation` of its choice.
+
+    The one call path of notebook 03 (and of anything that must ship what it ships): the model is fitted
+    with the algorithm and k of ``search.best``, the search's features and the same seed.
+
+    Parameters
+    ----------
+    customer_file, k_range, algorithms, features, seed, n_bootstrap
+        As for :func:`search_models`.
+    names
+        Segment name overrides (:func:`fit_segmentation`).
+    **search_options
+        Further keywords of :func:`search_models` (``sample_size``, ``min_stability``, ...).
+
+    Returns
+    -------
+    tuple of (ModelSearch, SegmentationModel)
+    """
+    search = search_models(
+        customer_file,
+        k_range=k_range,
+        algorithms=algorithms,
+        features=features,
+        seed=seed,
+        n_bootstrap=n_bootstrap,
+        **search_options,
+    )
+    model = fit_segmentation(
+        customer_file, search.best.algorithm, search.best.k, features=search.features, seed=seed, names=names
+    )
+    return search, model
 
 
 def _revenue_order(raw: np.ndarray, revenue: np.ndarray, k: int) -> np.ndarray:
@@ -975,7 +1171,9 @@ def segment_profile(customer_file: pd.DataFrame, segments: pd.Series, k: int | N
         total ``monetary``), then for every numeric column f: ``mean_<f>``, ``median_<f>``, ``z_<f>``
         (segment mean minus overall mean, in overall standard deviations; 0 for a constant column);
         and ``rank_<f>`` for the naming columns (:data:`NAMING_FEATURES`): the segment's mean
-        percentile rank of f (0-1, 0.5 = typical).
+        percentile rank of f (0-1, 0.5 = typical), ``base_median_<f>``: the median of f over all
+        customers (the same in every row; the names compare segments with it), and
+        ``one_time_share``: the share of the segment's customers with one order.
     """
     frame = _as_customer_frame(customer_file)
     ids = pd.Series(
@@ -1028,208 +1226,14 @@ def segment_profile(customer_file: pd.DataFrame, segments: pd.Series, k: int | N
     if naming:
         ranks = values[naming].rank(pct=True).groupby(ids.to_numpy()).mean().reindex(index)
         parts.append(ranks.add_prefix("rank_"))
+        base = pd.DataFrame({f"base_median_{c}": values[c].median() for c in naming}, index=index)
+        parts.append(base)
+    if "frequency" in values.columns:
+        one_time = (values["frequency"] <= 1).astype(float).groupby(ids.to_numpy()).mean().reindex(index)
+        parts.append(pd.DataFrame({"one_time_share": one_time.to_numpy()}, index=index))
     profile = pd.concat(parts, axis=1)
     profile.index = index
     return profile
-
-
-#: (recency level, value level) -> base name; "new" and "one-time" refine two cells (see name_segments).
-NAME_RULES: dict[tuple[str, str], str] = {
-    ("recent", "high"): "High-value loyal",
-    ("recent", "mid"): "Active regulars",
-    ("recent", "low"): "Active low spenders",
-    ("middle", "high"): "Cooling big spenders",
-    ("middle", "mid"): "Needs attention",
-    ("middle", "low"): "Occasional low spenders",
-    ("lapsed", "high"): "At risk big spenders",
-    ("lapsed", "mid"): "At risk regulars",
-    ("lapsed", "low"): "Lapsed low spenders",
-}
-NEW_CUSTOMERS = "New customers"
-ONE_TIME = "One-time low spenders"
-
-#: Base name -> recommended marketing action.
-ACTIONS: dict[str, str] = {
-    "High-value loyal": "Reward and retain: VIP programme, early access and referral asks; no discounts needed.",
-    "Active regulars": "Grow basket size: cross-sell and bundles from their favourite categories, loyalty points.",
-    "Active low spenders": "Upsell: personalised recommendations and free-shipping thresholds to lift order value.",
-    "Cooling big spenders": "Re-engage before they lapse: personal outreach and exclusive previews.",
-    "Needs attention": "Reactivate with time-limited offers tailored to past purchases.",
-    "Occasional low spenders": "Low-cost nurturing: newsletter, seasonal reminders, no paid retargeting.",
-    "At risk big spenders": "Win back now: personal win-back offer and a survey on why they left.",
-    "At risk regulars": "Win-back campaign with a meaningful incentive on their usual categories.",
-    "Lapsed low spenders": "Minimal spend: occasional automated win-back e-mail; suppress from paid media.",
-    "New customers": "Onboard: welcome series and a second-purchase incentive within 30 days.",
-    ONE_TIME: "Minimal spend: one automated reactivation attempt, then suppress from paid campaigns.",
-}
-DEFAULT_ACTION = "Review this segment's profile and test a targeted campaign against a control group."
-
-RECENT_BELOW, LAPSED_ABOVE = 0.4, 0.6
-HIGH_ABOVE, LOW_BELOW = 0.6, 0.4
-HIGH_REVENUE_LIFT = 1.5
-NEW_TENURE_BELOW = 0.3
-OVERDUE_FACTOR = 2.0
-
-
-def _levels(row: pd.Series) -> tuple[str, str]:
-    recency = row.get("rank_recency_days", 0.5)
-    value_ranks = [row.get(f"rank_{c}") for c in ("frequency", "monetary")]
-    value_ranks = [v for v in value_ranks if v is not None and pd.notna(v)]
-    value = float(np.mean(value_ranks)) if value_ranks else 0.5
-    r_level = "recent" if recency < RECENT_BELOW else "lapsed" if recency > LAPSED_ABOVE else "middle"
-    if r_level == "middle" and _not_overdue(row):
-        r_level = "recent"
-    lift = row.get("revenue_share", np.nan) / row.get("customer_share", np.nan)
-    high = value > HIGH_ABOVE and not (np.isfinite(lift) and lift < HIGH_REVENUE_LIFT)
-    v_level = "high" if high else "low" if value < LOW_BELOW else "mid"
-    return r_level, v_level
-
-
-def _not_overdue(row: pd.Series) -> bool:
-    """Repeat buyers whose median recency is within twice their median days between orders."""
-    frequency = row.get("median_frequency", np.nan)
-    recency = row.get("median_recency_days", np.nan)
-    interval = row.get("median_mean_days_between_orders", np.nan)
-    return bool(frequency >= 2 and recency <= OVERDUE_FACTOR * interval)
-
-
-def base_name(row: pd.Series) -> str:
-    """Readable name of one profile row from the rules of :data:`NAME_RULES`.
-
-    Recency level from the segment's mean percentile rank of ``recency_days``: recent < 0.4 <= middle
-    <= 0.6 < lapsed; a middle segment of repeat buyers whose median recency is at most twice their
-    median ``mean_days_between_orders`` is not overdue and counts as recent. Value level from the mean
-    rank of ``frequency`` and ``monetary``: low < 0.4 <= mid <= 0.6 < high, where high also needs a
-    revenue share at least 1.5 times the customer share. Recent low- or mid-value segments with short
-    tenure (rank < 0.3) are "New customers"; low-value segments (middle or lapsed) whose median
-    frequency is at most one order are "One-time low spenders".
-    """
-    r_level, v_level = _levels(row)
-    tenure = row.get("rank_tenure_days", 0.5)
-    if r_level == "recent" and v_level != "high" and pd.notna(tenure) and tenure < NEW_TENURE_BELOW:
-        return NEW_CUSTOMERS
-    if (r_level, v_level) in {("lapsed", "low"), ("middle", "low")} and row.get("median_frequency", 2) <= 1:
-        return ONE_TIME
-    return NAME_RULES[(r_level, v_level)]
-
-
-#: Share-family prefix -> (tag when the share is high, tag when low) for name qualifiers.
-QUALIFIER_WORDS: dict[str, tuple[str, str]] = {
-    "share_cat_": ("lovers", "avoiders"),
-    "share_channel_": ("buyers", "non-buyers"),
-}
-
-
-def _feature_tag(feature: str, high: bool) -> str:
-    for prefix, (above, below) in QUALIFIER_WORDS.items():
-        if feature.startswith(prefix):
-            return f"{feature[len(prefix) :].replace('_', ' ')} {above if high else below}"
-    return f"{'high' if high else 'low'} {feature.replace('_', ' ')}"
-
-
-def _qualifier(row: pd.Series, used: set[str]) -> str:
-    """Short readable tag for the most distinctive feature of a segment (largest |z|), not in ``used``."""
-    zs = row[[c for c in row.index if c.startswith("z_")]].astype(float).dropna()
-    for column in zs.abs().sort_values(ascending=False, kind="mergesort").index:
-        tag = _feature_tag(column[2:], bool(zs[column] > 0))
-        if tag not in used:
-            return tag
-    return ""
-
-
-def name_segments(profile: pd.DataFrame, overrides: Mapping[Any, str] | str | None = None) -> dict[int, str]:
-    """Readable, unique segment names from a profile (see :func:`base_name`), then ``overrides``.
-
-    Two segments with the same base name are told apart by their most distinctive feature, e.g.
-    ``"Active regulars (app buyers)"``; a number is the last resort.
-
-    Parameters
-    ----------
-    profile
-        Output of :func:`segment_profile`.
-    overrides
-        Segment id (int or its text) or generated name -> new name; or the same mapping as JSON text.
-
-    Raises
-    ------
-    ParameterError
-        An override names an unknown segment, is not valid JSON, or makes two names equal.
-    """
-    bases = {int(i): base_name(profile.loc[i]) for i in profile.index}
-    names: dict[int, str] = {}
-    counts = pd.Series(list(bases.values())).value_counts()
-    for i, base in bases.items():
-        if counts[base] == 1:
-            names[i] = base
-            continue
-        tag = _qualifier(profile.loc[i], {n.split(" (")[-1].rstrip(")") for n in names.values()})
-        names[i] = f"{base} ({tag})" if tag else base
-    names = _deduplicate(names)
-    return _apply_overrides(names, overrides)
-
-
-def _deduplicate(names: dict[int, str]) -> dict[int, str]:
-    seen: dict[str, int] = {}
-    out = {}
-    for i in sorted(names):
-        name = names[i]
-        seen[name] = seen.get(name, 0) + 1
-        out[i] = name if seen[name] == 1 else f"{name} {seen[name]}"
-    return out
-
-
-def _apply_overrides(names: dict[int, str], overrides: Mapping[Any, str] | str | None) -> dict[int, str]:
-    if overrides is None or (isinstance(overrides, str) and not overrides.strip()):
-        return names
-    if isinstance(overrides, str):
-        try:
-            overrides = json.loads(overrides)
-        except ValueError as exc:
-            raise ParameterError(f"name overrides are not valid JSON: {exc}", column="names") from None
-    if not isinstance(overrides, Mapping):
-        raise ParameterError(
-            "name overrides must be a mapping of segment id or name to a new name", column="names"
-        )
-    out = dict(names)
-    by_name = {v: k for k, v in names.items()}
-    unknown = []
-    for key, new in overrides.items():
-        if isinstance(key, str) and key in by_name:
-            target = by_name[key]
-        else:
-            try:
-                target = int(key)
-            except (TypeError, ValueError):
-                target = None
-        if target not in names:
-            unknown.append(key)
-            continue
-        out[target] = str(new)
-    if unknown:
-        raise ParameterError(
-            "name overrides refer to unknown segments",
-            column="names",
-            n_bad=len(unknown),
-            examples=unknown,
-            hint=f"segments are {names}",
-        )
-    if len(set(out.values())) != len(out):
-        raise ParameterError(
-            "name overrides make two segment names equal", column="names", examples=sorted(out.values())
-        )
-    return out
-
-
-def segment_action(name: str, row: pd.Series | None = None) -> str:
-    """One recommended marketing action for a segment, from its (generated) base name."""
-    base = name.split(" (")[0].rstrip("0123456789 ").strip()
-    if base in ACTIONS:
-        return ACTIONS[base]
-    if row is not None and "segment_name" not in row.index:
-        return ACTIONS.get(base_name(row), DEFAULT_ACTION)
-    if row is not None:
-        return ACTIONS.get(base_name(row.drop("segment_name")), DEFAULT_ACTION)
-    return DEFAULT_ACTION
 
 
 # --------------------------------------------------------------------------- stability

@@ -99,7 +99,9 @@ __all__ = [
     "CUSTOMER_TYPES",
     "CustomerType",
     "DemoShop",
+    "EXTRA_CUSTOMER_TYPES",
     "SUBSCRIBER",
+    "TYPE_ORDER",
     "make_demo_shop",
     "write_demo_shop",
     "write_large_demo_shop",
@@ -405,7 +407,72 @@ SUBSCRIBER = CustomerType(
 SHIFT_ELIGIBLE_TYPES = ("bargain_hunter", "occasional")
 #: Monthly probability that a subscriber cancels.
 SUBSCRIPTION_MONTHLY_CHURN = 0.03
-_ALL_TYPES: tuple[CustomerType, ...] = (*CUSTOMER_TYPES, SUBSCRIBER)
+#: Two more planted types, drawn only when ``make_demo_shop(types=...)`` asks for more than six.
+EXTRA_CUSTOMER_TYPES: tuple[CustomerType, ...] = (
+    CustomerType(
+        name="book_club_member",
+        label="Book club members",
+        description="buy books in the app about every six weeks, one or two cheap titles, stay for years",
+        acquisition_share=0.06,
+        rate_per_year=8.0,
+        rate_shape=6.0,
+        dropout_beta=(2.0, 60.0),
+        lines_per_order=1.3,
+        quantity_mean=1.1,
+        price_factor=1.0,
+        categories=_others({"books_general_interest": 0.88}, 0.12),
+        channels={"app": 0.88, "web": 0.12},
+        months=_FLAT_MONTHS,
+        acquisition_months=_FLAT_MONTHS,
+        sessions_per_year=20.0,
+        pages_mean=6.0,
+        devices={"tablet": 0.5, "mobile": 0.4, "desktop": 0.1},
+        review_rate=0.4,
+        review_scores=(0.02, 0.04, 0.14, 0.4, 0.4),
+        age=(58.0, 10.0),
+        genders={"female": 0.64, "male": 0.33, "unknown": 0.03},
+        income={"low": 0.15, "middle": 0.5, "high": 0.28, "very_high": 0.07},
+        acquisition_channels={"email": 0.4, "organic": 0.35, "referral": 0.25},
+    ),
+    CustomerType(
+        name="garden_project_buyer",
+        label="Garden project buyers",
+        description="buy garden tools in bulk on a marketplace in spring, two or three big orders a year",
+        acquisition_share=0.08,
+        rate_per_year=2.5,
+        rate_shape=4.0,
+        dropout_beta=(2.0, 14.0),
+        lines_per_order=3.5,
+        quantity_mean=3.0,
+        price_factor=1.0,
+        categories=_others({"garden_tools": 0.9}, 0.1),
+        channels={"marketplace": 0.55, "store": 0.45},
+        months=(0.6, 0.8, 1.6, 2.0, 1.8, 1.2, 0.9, 0.7, 0.8, 0.7, 0.5, 0.4),
+        acquisition_months=(0.6, 0.8, 1.6, 2.0, 1.8, 1.2, 0.9, 0.7, 0.8, 0.7, 0.5, 0.4),
+        sessions_per_year=6.0,
+        pages_mean=7.0,
+        devices={"desktop": 0.55, "mobile": 0.4, "tablet": 0.05},
+        review_rate=0.25,
+        review_scores=(0.05, 0.05, 0.2, 0.4, 0.3),
+        age=(50.0, 9.0),
+        genders={"female": 0.4, "male": 0.57, "unknown": 0.03},
+        income={"low": 0.1, "middle": 0.45, "high": 0.35, "very_high": 0.1},
+        acquisition_channels={"paid_search": 0.5, "marketplace": 0.3, "organic": 0.2},
+    ),
+)
+_ALL_TYPES: tuple[CustomerType, ...] = (*CUSTOMER_TYPES, SUBSCRIBER, *EXTRA_CUSTOMER_TYPES)
+#: Order in which ``make_demo_shop(types=T)`` plants types: the first T of these (codes sorted, so
+#: ``types=6`` is the default shop).
+TYPE_ORDER: tuple[str, ...] = (
+    "bargain_hunter",
+    "occasional",
+    "loyal_high_spender",
+    "frequent_small_basket",
+    "seasonal_gift_buyer",
+    "lapsing_regular",
+    "book_club_member",
+    "garden_project_buyer",
+)
 _SUBSCRIBER_CODE = len(CUSTOMER_TYPES)
 
 #: Mess rates (probabilities per purchase line or per order; see the module docstring).
@@ -768,19 +835,22 @@ def _to_minutes(day: np.ndarray, time_of_day: np.ndarray) -> np.ndarray:
     return np.floor(day).astype(np.int64) * 1440 + time_of_day
 
 
-def _draw_population(cal: _Calendar, streams: dict[str, np.random.Generator]) -> _Population:
+def _draw_population(
+    cal: _Calendar, streams: dict[str, np.random.Generator], planted: tuple[int, ...] | None = None
+) -> _Population:
     n = BLOCK_SIZE
-    n_types = len(CUSTOMER_TYPES)
-    shares = np.array([t.acquisition_share for t in CUSTOMER_TYPES])
-    type_code = streams["types"].choice(n_types, size=n, p=shares / shares.sum())
+    planted = _DEFAULT_PLANTED if planted is None else planted
+    shares = np.array([_ALL_TYPES[code].acquisition_share for code in planted])
+    type_code = np.asarray(planted)[streams["types"].choice(len(planted), size=n, p=shares / shares.sum())]
 
     # acquisition (first order) over the history and the period, with each type's yearly waves
     u = streams["acquisition"].random(n)
     acq_day = np.empty(n)
     clock_acq = np.empty(n)
     clock_end = np.empty(n)
-    clocks = [_operational_clock(cal, t.months) for t in CUSTOMER_TYPES]
-    for code, ctype in enumerate(CUSTOMER_TYPES):
+    clocks = {code: _operational_clock(cal, _ALL_TYPES[code].months) for code in planted}
+    for code in planted:
+        ctype = _ALL_TYPES[code]
         mask = type_code == code
         cdf = np.concatenate([[0.0], np.cumsum(_month_profile(cal, ctype.acquisition_months))])
         acq_day[mask] = np.interp(u[mask], cdf / cdf[-1], cal.grid_edges)
@@ -806,7 +876,7 @@ def _draw_population(cal: _Calendar, streams: dict[str, np.random.Generator]) ->
     clock_time = clock_acq[owner] + spacing / (total + rest)[owner] * (clock_end - clock_acq)[owner]
     repeat_day = np.empty(len(owner))
     owner_type = type_code[owner]
-    for code in range(n_types):
+    for code in planted:
         mask = owner_type == code
         repeat_day[mask] = np.interp(clock_time[mask], clocks[code], cal.grid_edges)
 
@@ -1322,6 +1392,23 @@ def _simulate_block(
 
 
 _TYPE_CODES = {t.name: code for code, t in enumerate(_ALL_TYPES)}
+_DEFAULT_PLANTED: tuple[int, ...] = tuple(range(len(CUSTOMER_TYPES)))
+
+
+def _planted_types(types: int | None) -> tuple[int, ...]:
+    """Type codes planted for ``types`` (None = the six default types), sorted."""
+    if types is None:
+        return _DEFAULT_PLANTED
+    if (
+        isinstance(types, bool)
+        or not isinstance(types, int | np.integer)
+        or not 2 <= types <= len(TYPE_ORDER)
+    ):
+        raise ParameterError(
+            f"types must be an integer in 2..{len(TYPE_ORDER)} (planted customer types), got {types!r}",
+            column="types",
+        )
+    return tuple(sorted(_TYPE_CODES[name] for name in TYPE_ORDER[: int(types)]))
 
 
 def _take_sessions(sessions: _Sessions, mask: np.ndarray) -> _Sessions:
@@ -1340,12 +1427,13 @@ def _iter_blocks(
     catalogue: _Catalogue,
     first_block: int = 0,
     first_number: int = 0,
+    planted: tuple[int, ...] | None = None,
 ) -> Iterator[_Block]:
     """Blocks of kept customers until ``n_customers`` active customers are generated."""
     remaining, block, number = n_customers, first_block, first_number
     while remaining > 0:
         streams = _streams(seed, block)
-        pop = _draw_population(cal, streams)
+        pop = _draw_population(cal, streams, planted)
         kept = np.flatnonzero(pop.active)[:remaining]
         if len(kept):
             yield _simulate_block(cal, pop, kept, streams, block, FIRST_CUSTOMER_NUMBER + number, catalogue)
@@ -1509,6 +1597,7 @@ def make_demo_shop(
     *,
     shift_date: str | pd.Timestamp | None = None,
     history_years: float = 10.0,
+    types: int | None = None,
 ) -> DemoShop:
     """Generate the demo shop (see the module docstring for how, and the targets it meets).
 
@@ -1529,6 +1618,12 @@ def make_demo_shop(
         12 months after ``start`` and 60 days before the end.
     history_years
         Years of customer acquisition simulated before ``start`` (steady state).
+    types
+        Number of planted customer types, 2..8: the first ``types`` of :data:`TYPE_ORDER` (the six of
+        :data:`CUSTOMER_TYPES`, then :data:`EXTRA_CUSTOMER_TYPES`), each with its own rate, basket,
+        churn, dominant category and channel, drawn in proportion to their ``acquisition_share``.
+        ``None`` (default) plants the six :data:`CUSTOMER_TYPES`, as does ``types=6``. The shift's
+        subscribers come from the planted bargain hunters and occasional buyers.
 
     Returns
     -------
@@ -1542,9 +1637,10 @@ def make_demo_shop(
     """
     n_customers = _check_int(n_customers, "n_customers", 1)
     seed = _check_int(seed, "seed", 0)
+    planted = _planted_types(types)
     cal = _calendar(start, months, history_years, bool(shift), shift_date)
     catalogue = _make_catalogue(seed)
-    blocks = list(_iter_blocks(cal, seed, n_customers, catalogue))
+    blocks = list(_iter_blocks(cal, seed, n_customers, catalogue, planted=planted))
     frames = _frames(cal, blocks, catalogue, FIRST_INVOICE_NUMBER)
     params = {
         "n_customers": n_customers,
@@ -1556,6 +1652,7 @@ def make_demo_shop(
         "shift_date": None if cal.shift_date is None else str(cal.shift_date.date()),
         "history_years": float(history_years),
         "n_blocks": len(blocks),
+        **({} if types is None else {"types": int(types)}),
     }
     return DemoShop(
         transactions=frames["transactions"],

@@ -706,19 +706,26 @@ def _rfm_values(rfm_table: pd.DataFrame) -> pd.DataFrame:
 
 
 class RFMScorer(TransformerMixin, BaseEstimator):
-    """Quantile scores 1..``bins`` for recency, frequency and monetary value.
+    """Tie-aware quantile scores 1..``bins`` for recency, frequency and monetary value.
 
-    ``fit`` ranks the training customers and cuts the ranks into ``bins`` equal-size groups: ties
-    (e.g. the many customers with one order) are broken by rank with ``method="first"`` after
-    sorting by customer id, so scores are deterministic and every bin holds ``n / bins``
-    customers (+-1) even when values repeat. Recency is reversed: ``bins`` = most recent.
+    Rule: a customer's score is ``1 + floor(bins * p)``, where ``p`` is the share of the training
+    customers whose value is strictly worse (fewer orders, less money, or a longer time since the
+    last order: recency is reversed, ``bins`` = most recent). Equal values therefore always get equal
+    scores, whatever the customer ids or the row order; every tied group gets the score that the first
+    of its customers would get in equal-size bins, so the lowest value always scores 1 and bins are
+    unequal in size (some may be empty) when values repeat.
 
-    The upper value edge of each bin is stored in ``edges_`` (recency in days, frequency in orders,
-    monetary in currency). ``fit_transform`` returns the rank-based scores of the training
-    customers; ``transform`` scores any customers (new ones included) with the stored edges: a
-    value gets the lowest bin whose training range contains it (a value tied across several
-    bins in training gets the lowest of them), values beyond the training range get 1 or
-    ``bins``.
+    Example: frequencies ``[1, 1, 1, 1, 1, 1, 2, 2, 3, 5]`` with ``bins=5``. Six customers bought
+    once: nobody is below them, so all six score 1 (a value most customers share is one score). The
+    two customers with 2 orders have 6 of 10 below them: ``1 + floor(5 * 0.6) = 4``; 3 orders:
+    ``1 + floor(5 * 0.8) = 5``; 5 orders: ``1 + floor(5 * 0.9) = 5``. Scores 2 and 3 are empty.
+
+    The upper value edge of each bin (the largest training value with that score; an empty bin
+    takes the edge of the bin below) is stored in ``edges_`` (recency in days, frequency in orders,
+    monetary in currency). ``transform`` scores any customers (new ones included) with the stored
+    edges: a value gets the lowest bin whose upper edge is at least the value, which reproduces the
+    training scores exactly; values above the training range get ``bins``, below it 1. A customer is
+    scored alone exactly as among others.
 
     Parameters
     ----------
@@ -748,22 +755,18 @@ class RFMScorer(TransformerMixin, BaseEstimator):
 
     def _rank_scores(self, values: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         bins = self._check_bins()
-        ids = values.index
-        by_id = np.arange(len(ids)) if ids.is_monotonic_increasing else np.asarray(ids.argsort())
         n = len(values)
         scores, edges = {}, {}
         for score in values.columns:  # three columns, each fully vectorised
-            column = values[score].to_numpy()[by_id]
-            order = np.argsort(column, kind="stable")  # ties keep customer-id order: method="first"
-            bin_of_rank = (np.arange(n) * bins) // n  # 0..bins-1, equal sizes
-            result = np.empty(n, dtype=np.int64)
-            result[by_id[order]] = bin_of_rank + 1
-            scores[score] = result
-            sorted_values = column[order]
+            column = values[score].to_numpy()
+            distinct, inverse = np.unique(column, return_inverse=True)
+            below = np.searchsorted(np.sort(column), distinct, side="left")  # customers strictly worse
+            score_of_value = 1 + (below * bins) // n
+            scores[score] = score_of_value[inverse.ravel()]
             upper = np.full(bins, np.nan)
-            last_rank = np.searchsorted(bin_of_rank, np.arange(bins), side="right") - 1
-            filled = last_rank >= np.searchsorted(bin_of_rank, np.arange(bins), side="left")
-            upper[filled] = sorted_values[last_rank[filled]]
+            last = np.searchsorted(score_of_value, np.arange(1, bins + 1), side="right") - 1
+            filled = (last >= 0) & (score_of_value[np.maximum(last, 0)] == np.arange(1, bins + 1))
+            upper[filled] = distinct[last[filled]]
             edges[score] = pd.Series(upper).ffill().bfill().to_numpy()
         return scores, edges
 
@@ -777,7 +780,7 @@ class RFMScorer(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, rfm: pd.DataFrame, y: object = None, **fit_params: object) -> pd.DataFrame:
-        """Fit and return the rank-based (equal-size, deterministic) scores of the training customers."""
+        """Fit and return the tie-aware scores of the training customers (equal values, equal scores)."""
         values = _rfm_values(rfm)
         if len(values) == 0:
             raise DataError("rfm: no customer to fit the scores on", column="rfm")
@@ -814,18 +817,20 @@ def _scores_frame(scores: dict[str, np.ndarray], source: pd.DataFrame) -> pd.Dat
 
 
 def rfm_scores(rfm: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
-    """Rank-based RFM scores 1..``bins`` of the given customers (``RFMScorer(bins).fit_transform``).
+    """Tie-aware RFM scores 1..``bins`` of the given customers (``RFMScorer(bins).fit_transform``).
 
     Returns ``r_score`` (``bins`` = most recent), ``f_score``, ``m_score`` (int64) and
-    ``rfm_score`` (e.g. ``"545"``), indexed like ``rfm``. Ties are broken by customer id (see
-    :class:`RFMScorer`), so the bins have equal sizes whatever the number of equal frequencies.
+    ``rfm_score`` (e.g. ``"545"``), indexed like ``rfm``. Score = 1 + floor(bins x share of customers
+    with a strictly worse value) (see :class:`RFMScorer`): customers with equal values get equal
+    scores, so the one-time buyers all get F = 1 and bins are unequal when values repeat.
     """
     return RFMScorer(bins=bins).fit_transform(rfm)
 
 
 # --------------------------------------------------------------------------- RFM segments
 #: The standard 11-segment RFM map, on scores 1..5: rules on the R score and on FM, the mean of
-#: the F and M scores (so FM takes half steps 1, 1.5, ..., 5). Bounds are inclusive.
+#: the F and M scores (so FM takes half steps 1, 1.5, ..., 5), plus a bound on the F score alone.
+#: Bounds are inclusive.
 #: Source: the segment names and R / FM ranges of Putler, "RFM Analysis For Successful Customer
 #: Segmentation" (https://www.putler.com/rfm-analysis/), whose ranges overlap at their ends; this
 #: table resolves them into a partition of the 5 x 9 (R, FM) grid, with FM bands 1-1.5, 2-2.5,
@@ -840,24 +845,33 @@ def rfm_scores(rfm: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
 #: 2     Hibernating     Hibernating         At Risk          At Risk
 #: 1     Lost            Hibernating         At Risk          Can't Lose Them
 #: ====  ==============  ==================  ===============  ===============
+#:
+#: One refinement of the source (``f_min``/``f_max``): Putler's Loyal Customers and At Risk "buy
+#: often", so F = 1 never qualifies for them. With tie-aware scores every one-time buyer has F = 1
+#: (see :class:`RFMScorer`); the only FM 3-3.5 cell F = 1 reaches is F = 1, M = 5 (FM = 3), which
+#: takes the name of the FM 2-2.5 column of its row (Potential Loyalist, Need Attention,
+#: Hibernating). Champions and Can't Lose Them need FM >= 4, out of reach with F = 1.
 RFM_SEGMENT_RULES: pd.DataFrame = pd.DataFrame(
     [
-        ("Champions", 4, 5, 4.0, 5.0),
-        ("Loyal Customers", 3, 5, 3.0, 3.5),
-        ("Loyal Customers", 3, 3, 4.0, 5.0),
-        ("Potential Loyalist", 4, 5, 2.0, 2.5),
-        ("New Customers", 5, 5, 1.0, 1.5),
-        ("Promising", 4, 4, 1.0, 1.5),
-        ("Need Attention", 3, 3, 2.0, 2.5),
-        ("About To Sleep", 3, 3, 1.0, 1.5),
-        ("At Risk", 1, 2, 3.0, 3.5),
-        ("At Risk", 2, 2, 4.0, 5.0),
-        ("Can't Lose Them", 1, 1, 4.0, 5.0),
-        ("Hibernating", 2, 2, 1.0, 2.5),
-        ("Hibernating", 1, 1, 2.0, 2.5),
-        ("Lost", 1, 1, 1.0, 1.5),
+        ("Champions", 4, 5, 4.0, 5.0, 1, 5),
+        ("Loyal Customers", 3, 5, 3.0, 3.5, 2, 5),
+        ("Loyal Customers", 3, 3, 4.0, 5.0, 1, 5),
+        ("Potential Loyalist", 4, 5, 2.0, 2.5, 1, 5),
+        ("Potential Loyalist", 4, 5, 3.0, 3.5, 1, 1),
+        ("New Customers", 5, 5, 1.0, 1.5, 1, 5),
+        ("Promising", 4, 4, 1.0, 1.5, 1, 5),
+        ("Need Attention", 3, 3, 2.0, 2.5, 1, 5),
+        ("Need Attention", 3, 3, 3.0, 3.5, 1, 1),
+        ("About To Sleep", 3, 3, 1.0, 1.5, 1, 5),
+        ("At Risk", 1, 2, 3.0, 3.5, 2, 5),
+        ("At Risk", 2, 2, 4.0, 5.0, 1, 5),
+        ("Can't Lose Them", 1, 1, 4.0, 5.0, 1, 5),
+        ("Hibernating", 2, 2, 1.0, 2.5, 1, 5),
+        ("Hibernating", 1, 1, 2.0, 2.5, 1, 5),
+        ("Hibernating", 1, 2, 3.0, 3.5, 1, 1),
+        ("Lost", 1, 1, 1.0, 1.5, 1, 5),
     ],
-    columns=["segment", "r_min", "r_max", "fm_min", "fm_max"],
+    columns=["segment", "r_min", "r_max", "fm_min", "fm_max", "f_min", "f_max"],
 )
 
 #: Segment names in the order of :data:`RFM_SEGMENT_RULES` (most to least valuable, roughly).
@@ -866,19 +880,29 @@ RFM_SEGMENT_NAMES: tuple[str, ...] = tuple(dict.fromkeys(RFM_SEGMENT_RULES["segm
 
 def _check_rules(rules: pd.DataFrame) -> pd.DataFrame:
     _check_table(rules, "rules", ("segment", "r_min", "r_max", "fm_min", "fm_max"))
-    bounds = rules[["r_min", "r_max", "fm_min", "fm_max"]]
+    bounds = rules[[c for c in ("r_min", "r_max", "fm_min", "fm_max", "f_min", "f_max") if c in rules]]
     if not all(pd.api.types.is_numeric_dtype(dtype) for dtype in bounds.dtypes):
-        raise ParameterError("rules: r_min, r_max, fm_min, fm_max must be numbers", column="rules")
+        raise ParameterError(
+            "rules: r_min, r_max, fm_min, fm_max (f_min, f_max) must be numbers", column="rules"
+        )
     return rules
 
 
 def _segment_lookup(rules: pd.DataFrame, bins: int) -> np.ndarray:
     """Name of each (r, f, m) combination, flat index (r-1)*bins^2 + (f-1)*bins + (m-1)."""
     grid = np.stack(np.meshgrid(*(np.arange(1, bins + 1),) * 3, indexing="ij"), axis=-1).reshape(-1, 3)
-    r, fm = grid[:, 0], (grid[:, 1] + grid[:, 2]) / 2
+    r, f, fm = grid[:, 0], grid[:, 1], (grid[:, 1] + grid[:, 2]) / 2
+    rules = rules.assign(
+        f_min=rules["f_min"] if "f_min" in rules else 1, f_max=rules["f_max"] if "f_max" in rules else bins
+    )
     matches = np.stack(
         [
-            (r >= row.r_min) & (r <= row.r_max) & (fm >= row.fm_min) & (fm <= row.fm_max)
+            (r >= row.r_min)
+            & (r <= row.r_max)
+            & (fm >= row.fm_min)
+            & (fm <= row.fm_max)
+            & (f >= row.f_min)
+            & (f <= row.f_max)
             for row in rules.itertuples(index=False)  # loop over the few rules, not customers
         ],
         axis=1,
@@ -908,7 +932,8 @@ def rfm_segments(scores: pd.DataFrame, rules: pd.DataFrame | None = None, bins: 
         ``r_score``, ``f_score``, ``m_score`` (integers 1..``bins``), e.g. from :func:`rfm_scores`.
     rules
         A table like :data:`RFM_SEGMENT_RULES` (``segment, r_min, r_max, fm_min, fm_max``,
-        inclusive bounds on R and on FM = (F + M) / 2). It must give every one of the ``bins**3``
+        inclusive bounds on R and on FM = (F + M) / 2; optional ``f_min, f_max`` bound F alone,
+        default 1..``bins``). It must give every one of the ``bins**3``
         score combinations exactly one name, else :class:`ParameterError` lists those that fail.
         Default: :data:`RFM_SEGMENT_RULES` (defined on 5 bins).
     bins

@@ -649,7 +649,8 @@ def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     Returns a dict with ``customers``, ``revenue``, ``currency``, ``orders``, ``period_start``,
     ``period_end`` (notebook 01; customers from 03 when 01 did not run), ``n_segments`` and
     ``segments`` (03: rows of id, name, customers, share, revenue_share, action) and ``retrain``
-    (04, e.g. ``"every 90 days"``).
+    (04, e.g. ``"every 90 days"``), and notebook 03's sentences on the chosen model (``model_choice``)
+    and on why the runner-up lost (``runner_up``), both written by :mod:`segkit.narrative`'s sources.
     """
     eda, clusters, maintenance = (summaries.get(n) or {} for n in ("01", "03", "04"))
     segments = [
@@ -674,6 +675,8 @@ def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         "n_segments": clusters.get("k"),
         "segments": segments,
         "retrain": f"every {days:,} days" if isinstance(days, int) and days > 0 else None,
+        "model_choice": clusters.get("reason"),
+        "runner_up": (clusters.get("runner_up") or {}).get("reason"),
     }
 
 

@@ -66,6 +66,8 @@ SUMMARY_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool, str]]] = {
         "algorithm": ((str,), True, "clustering algorithm"),
         "customers": ((int,), True, "customers segmented"),
         "currency": ((str,), False, "ISO code of the amounts"),
+        "reason": ((str,), False, "why this model was chosen (segkit.narrative's source)"),
+        "runner_up": ((dict, type(None)), False, "algorithm, k and reason of the best other model"),
         "segments": ((list,), True, "records: segment_id, segment_name, customers, customer_share, "
                                      "revenue_share, action"),
     },

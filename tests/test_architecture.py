@@ -23,12 +23,14 @@ LAYERS: dict[str, int] = {
     "features": 1,
     "drift": 1,
     "model": 1,
+    "naming": 1,  # segment names and actions from a rule table over the profile
     "datasets": 2,  # may use io to write files
     "formatting": 2,  # numbers, amounts, dates and tables for people (labels from features' column docs)
     "summary": 3,  # the summary files' schema and the executive summary (io + formatting)
     "inputs": 3,  # io + datasets + cleaning: the notebooks' one call to get clean data
     "clustering": 4,
     "stability": 5,
+    "narrative": 5,  # every fact sentence of notebooks 01-03 and the index (above clustering)
     "viz": 6,
     "report": 7,
     "cli": 7,

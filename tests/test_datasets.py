@@ -340,7 +340,35 @@ def test_the_shift_is_large_and_sudden(shop):
 
 def test_windowed_behaviour_is_stationary_without_the_shift(unshifted):
     """Trailing 365-day window features (recency, orders, mean order value) keep their distribution."""
-    orders = _orders(unshifted.transactions)
+    _assert_stationary(unshifted)
+
+
+@pytest.mark.parametrize("types", [4, 8])
+def test_planted_types_scenarios(types):
+    shop = make_demo_shop(n_customers=3_000, seed=1, shift=False, types=types)
+    counts = shop.truth["type"].value_counts(normalize=True)
+    assert list(counts.index.sort_values()) == sorted(datasets.TYPE_ORDER[:types])
+    assert counts.min() > 0.03 and shop.params["types"] == types
+    lines = _purchases(shop.transactions).merge(shop.truth, on="customer_id")
+    dominant = lines.groupby("type")["category"].agg(lambda s: s.value_counts(normalize=True).index[0])
+    assert dominant.is_unique  # each type has its own main category
+    _assert_stationary(shop)  # the steady state holds for every scenario
+    again = make_demo_shop(n_customers=3_000, seed=1, shift=False, types=types)
+    pd.testing.assert_frame_equal(shop.transactions, again.transactions)
+
+
+def test_six_types_is_the_default_shop():
+    default, six = make_demo_shop(n_customers=800, seed=4), make_demo_shop(n_customers=800, seed=4, types=6)
+    for table in ("transactions", "customers", "sessions", "reviews", "truth"):
+        pd.testing.assert_frame_equal(getattr(default, table), getattr(six, table))
+    for bad in (1, 9, 2.5, True, "4"):
+        with pytest.raises(ParameterError) as info:
+            make_demo_shop(n_customers=100, types=bad)
+        assert info.value.column == "types"
+
+
+def _assert_stationary(shop: DemoShop) -> None:
+    orders = _orders(shop.transactions)
 
     def window(at: pd.Timestamp) -> pd.DataFrame:
         rows = orders.loc[(orders["order_date"] < at) & (orders["order_date"] >= at - pd.Timedelta(days=365))]

@@ -345,31 +345,104 @@ def rfm_table(recency, frequency, monetary, ids=None) -> pd.DataFrame:
     )
 
 
-def test_scores_have_equal_bins_despite_ties_and_are_deterministic():
+def test_equal_values_get_equal_scores_and_the_lowest_value_scores_one():
     rng = np.random.default_rng(1)
     n = 1003
     table = rfm_table(
         rng.integers(1, 400, n), np.where(rng.random(n) < 0.7, 1, rng.integers(2, 9, n)), rng.gamma(2, 50, n)
     )
     scores = rfm_scores(table)
-    for column in ("r_score", "f_score", "m_score"):
-        counts = scores[column].value_counts()
-        assert set(counts.index) == {1, 2, 3, 4, 5}
-        assert counts.max() - counts.min() <= 1
-    # ties are broken by customer id, whatever the row order
+    for column, source in (("r_score", "recency_days"), ("f_score", "frequency"), ("m_score", "monetary")):
+        assert (scores[column].groupby(table[source]).nunique() == 1).all()  # ties kept together
+        # the rule of the docstring: 1 + floor(5 x share of customers strictly worse)
+        values = -table[source] if source == "recency_days" else table[source]
+        worse = np.array([(values < v).sum() for v in values])
+        np.testing.assert_array_equal(scores[column], 1 + (worse * 5) // n)
+    # the 70% one-time buyers share one F score, the lowest
+    assert set(scores.loc[table["frequency"] == 1, "f_score"]) == {1}
+    assert (scores.loc[table["frequency"] > 1, "f_score"] > 1).all()
+    # no dependence on row order or ids
     shuffled = rfm_scores(table.sample(frac=1.0, random_state=2)).loc[scores.index]
     pd.testing.assert_frame_equal(scores, shuffled)
-    ones = scores.loc[table["frequency"] == 1, "f_score"]
-    assert ones.is_monotonic_increasing  # sorted by id, tied customers fill the bins in id order
-    # R reversed: the most recent customers get 5
-    assert scores.loc[table["recency_days"].idxmin(), "r_score"] == 5
+    renamed = rfm_scores(table.set_axis([f"z{n - i:05d}" for i in range(n)]))
+    np.testing.assert_array_equal(renamed.to_numpy(), scores.to_numpy())
+    # R reversed: the most recent customers get the highest score
+    assert scores.loc[table["recency_days"].idxmin(), "r_score"] == scores["r_score"].max()
     assert scores.loc[table["recency_days"].idxmax(), "r_score"] == 1
-    assert scores.groupby("r_score")["r_score"].size().sum() == n
     r_means = table["recency_days"].groupby(scores["r_score"]).mean()
     assert r_means.is_monotonic_decreasing
     assert (
         scores["rfm_score"] == scores[["r_score", "f_score", "m_score"]].astype(str).agg("".join, axis=1)
     ).all()
+
+
+def test_docstring_example_of_the_score_rule():
+    table = rfm_table([1] * 10, [1, 1, 1, 1, 1, 1, 2, 2, 3, 5], np.arange(1.0, 11.0))
+    assert rfm_scores(table)["f_score"].tolist() == [1, 1, 1, 1, 1, 1, 4, 4, 5, 5]
+    assert set(rfm_scores(table)["r_score"]) == {1}  # one shared value is one score
+
+
+def _log_customers(draw_rows) -> pd.DataFrame:
+    rows = [
+        (c, day, 0, amount, o) for c, (orders, amount) in enumerate(draw_rows) for o, day in enumerate(orders)
+    ]
+    return customer_file(make_transactions(rows))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from([0, 30, 60, 200, 399]), min_size=1, max_size=4, unique=True),
+            st.sampled_from([10.0, 25.0, 80.0]),
+        ),
+        min_size=5,
+        max_size=60,
+    )
+)
+def test_identical_customers_share_scores_and_segment(customers):
+    cf = _log_customers(customers)
+    scored = features.with_rfm_segments(cf)
+    keys = ["recency_days", "frequency", "monetary"]
+    groups = scored.groupby(keys)[["r_score", "f_score", "m_score", "rfm_segment"]].nunique()
+    assert (groups == 1).all().all()
+    # scored again in another row order, the same customers get the same scores
+    again = features.with_rfm_segments(cf.iloc[::-1]).loc[scored.index]
+    pd.testing.assert_frame_equal(again[["rfm_score", "rfm_segment"]], scored[["rfm_score", "rfm_segment"]])
+    # the training edges give every training customer its own score back
+    scorer = RFMScorer().fit(cf)
+    pd.testing.assert_frame_equal(
+        scorer.transform(cf), scored[["r_score", "f_score", "m_score", "rfm_score"]]
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_one_time_buyers_are_never_champions_or_loyal(seed):
+    rng = np.random.default_rng(seed)
+    n = 600
+    one_time = rng.random(n) < 0.65
+    rows = []
+    for c in range(n):
+        k = 1 if one_time[c] else int(rng.integers(2, 12))
+        days = np.sort(rng.choice(720, size=k, replace=False))
+        rows += [
+            (c, int(d), 0, float(rng.gamma(2.0, 40.0 if one_time[c] else 20.0)), o)
+            for o, d in enumerate(days)
+        ]
+    scored = features.with_rfm_segments(customer_file(make_transactions(rows)))
+    once = scored["frequency"] == 1
+    assert once.mean() >= 0.6
+    assert (scored.loc[once, "f_score"] == 1).all()
+    assert not scored.loc[once, "rfm_segment"].isin(["Champions", "Loyal Customers"]).any()
+    assert not scored.loc[once, "rfm_segment"].isin(["At Risk", "Can't Lose Them"]).any()
+    assert scored.loc[~once, "rfm_segment"].isin(["Champions", "Loyal Customers"]).any()
+
+
+def test_the_map_lets_no_f_score_of_one_into_champions_or_loyal():
+    grid = all_combinations()
+    names = rfm_segments(grid)
+    once = grid["f_score"] == 1
+    assert not names[once].isin(["Champions", "Loyal Customers", "At Risk", "Can't Lose Them"]).any()
 
 
 def test_scorer_transform_uses_the_training_edges():
@@ -424,6 +497,8 @@ def test_every_score_combination_gets_exactly_one_segment():
             & (row.r_score <= RFM_SEGMENT_RULES.r_max)
             & (RFM_SEGMENT_RULES.fm_min <= row.fm)
             & (row.fm <= RFM_SEGMENT_RULES.fm_max)
+            & (RFM_SEGMENT_RULES.f_min <= row.f_score)
+            & (row.f_score <= RFM_SEGMENT_RULES.f_max)
         ]
         assert len(matching) == 1 and matching["segment"].iloc[0] == name
 
@@ -587,3 +662,37 @@ def test_customer_ids_are_sorted_like_python_strings():
     assert list(got.index) == sorted(ids)
     assert got.loc["é", "monetary"] == 3.0
     assert list(rfm(tx.astype({"customer_id": object})).index) == sorted(ids)
+
+
+def _sample_transactions(samples_dir, name: str) -> pd.DataFrame:
+    from segkit.cleaning import clean_transactions
+    from segkit.io import read_dataset
+
+    if name == "cdnow":
+        path = samples_dir / "CDNOW_sample.txt"
+        if not path.is_file():
+            pytest.skip(f"CDNOW sample not found at {path}")
+        raw = pd.read_csv(
+            path, sep=r"\s+", header=None, names=["full", "id", "date", "cds", "amount"], dtype=str
+        )
+        return pd.DataFrame(
+            {
+                "customer_id": pd.array(raw["id"], dtype="str"),
+                "order_date": pd.to_datetime(raw["date"], format="%Y%m%d"),
+                "amount": raw["amount"].astype(float),
+            }
+        )
+    dataset = read_dataset(samples_dir / "online_retail_II_sample.csv", layout="online_retail")
+    return clean_transactions(dataset.transactions)[0]
+
+
+@pytest.mark.parametrize("sample", ["online_retail_ii", "cdnow"])
+def test_rfm_scores_are_tie_aware_on_the_real_samples(samples_dir, sample):
+    scored = features.with_rfm_segments(customer_file(_sample_transactions(samples_dir, sample)))
+    keys = ["recency_days", "frequency", "monetary"]
+    groups = scored.groupby(keys)[["r_score", "f_score", "m_score", "rfm_segment"]].nunique()
+    assert (groups == 1).all().all()
+    assert (scored.groupby("frequency")["f_score"].nunique() == 1).all()
+    once = scored["frequency"] == 1
+    assert once.any() and (scored.loc[once, "f_score"] == 1).all()
+    assert not scored.loc[once, "rfm_segment"].isin(["Champions", "Loyal Customers"]).any()

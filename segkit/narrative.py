@@ -1,0 +1,371 @@
+"""Every sentence that states a fact in notebooks 01-03 and on the index, generated from the numbers.
+
+Each generator takes the table the notebook shows (or the object it was computed from) and returns the
+sentence, or ``None`` when its premise fails, so a false sentence is never written: no behaviour sentence
+without behaviour features, no "two most profitable segments" when there are at most two segments, no
+monthly average of new customers when acquisition stopped, no F-score comparison when a score is
+empty. Ranks quoted are read from the table shown (:func:`model_choice` quotes the search table).
+Figures are formatted as in the tables (shares with one decimal, money with thousands separators).
+
+The premise of each generator is stated in its docstring. Notebooks display a returned sentence with
+``display(Markdown(...))`` and nothing when it is None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ACQUISITION_STEADY_SHARE",
+    "BEHAVIOUR_FAMILIES",
+    "active_customers",
+    "breakdown",
+    "cleaning",
+    "cohort_retention",
+    "customer_file",
+    "model_choice",
+    "new_vs_existing",
+    "revenue_by_segment",
+    "revenue_peak",
+    "revenue_per_order",
+    "rfm_correlations",
+    "rfm_distributions",
+    "rfm_score_cells",
+    "rfm_segments",
+    "rfm_versus_clusters",
+    "runner_up",
+    "segment_stability",
+    "tables",
+    "top_customers",
+]
+
+#: Acquisition counts as steady (a monthly average describes it) when the mean of new customers in the
+#: last three months is at least this share of the mean over the months before them.
+ACQUISITION_STEADY_SHARE = 0.5
+#: Behaviour feature families the clusters may add to RFM: prefix or column -> words.
+BEHAVIOUR_FAMILIES: dict[str, str] = {
+    "share_cat_": "categories",
+    "share_channel_": "channels",
+    "sessions": "browsing",
+    "pages_per_session": "browsing",
+    "conversion_rate": "browsing",
+    "reviews": "reviews",
+    "mean_review_score": "reviews",
+    "distinct_products": "product range",
+    "cancelled_share": "cancellations",
+}
+
+
+def _takeaway(text: str) -> str:
+    return f"**Takeaway:** {text}"
+
+
+# --------------------------------------------------------------------------- notebook 01
+def tables(table_names: Sequence[str]) -> str | None:
+    """Which tables the data hold and which optional ones are absent. Premise: at least one table."""
+    names = [str(n) for n in table_names]
+    if not names:
+        return None
+    absent = [n for n in ("customers", "sessions", "reviews", "products") if n not in names]
+    text = f"{len(names)} table(s): {', '.join(names)}"
+    text += f"; no {', '.join(absent)} table, so the features that need them are left out." if absent else "."
+    return _takeaway(text)
+
+
+def cleaning(report_frame: pd.DataFrame, n_kept: int, n_input: int) -> str | None:
+    """Share of raw lines kept and the largest removal. Premise: at least one input line.
+
+    ``report_frame`` has ``reason`` and ``rows``; the removal part is written only when a line was removed.
+    """
+    if n_input <= 0:
+        return None
+    text = f"{n_kept / n_input:.1%} of the {n_input:,} raw lines are kept"
+    removed = report_frame.loc[(report_frame["reason"] != "kept") & (report_frame["rows"] > 0)]
+    if len(removed):
+        top = removed.sort_values("rows", ascending=False, kind="mergesort").iloc[0]
+        text += f"; the largest removal is *{top['reason']}* ({int(top['rows']):,} lines)"
+    return _takeaway(text + ".")
+
+
+def _full(kpis: pd.DataFrame) -> pd.DataFrame:
+    return kpis.loc[~kpis["partial"]] if "partial" in kpis else kpis
+
+
+def revenue_peak(kpis: pd.DataFrame) -> str | None:
+    """Peak month of revenue (full months) and the latest year-over-year change when one exists.
+
+    Premise: at least one full month with revenue.
+    """
+    full = _full(kpis)
+    if not len(full) or not (full["revenue"] > 0).any():
+        return None
+    peak = full["revenue"].idxmax()
+    text = f"revenue peaks in {peak:%B %Y} at {full.loc[peak, 'revenue']:,.0f}; "
+    yoy = full["revenue_yoy"].dropna() if "revenue_yoy" in full else pd.Series(dtype=float)
+    if len(yoy):
+        text += (
+            f"the latest full month with a year-earlier comparison, {yoy.index[-1]:%B %Y}, is "
+            f"{yoy.iloc[-1]:+.1%} year over year."
+        )
+    else:
+        text += "no full month has a year-earlier month to compare with."
+    return _takeaway(text)
+
+
+def active_customers(kpis: pd.DataFrame) -> str | None:
+    """Range of active customers per full month; the items-customers correlation when it is defined.
+
+    Premise: at least one full month. The correlation needs three months and both series varying.
+    """
+    full = _full(kpis)
+    if not len(full):
+        return None
+    active = full["active_customers"]
+    text = (
+        f"active customers per full month range from {active.min():,} ({active.idxmin():%b %Y}) to "
+        f"{active.max():,} ({active.idxmax():%b %Y})"
+    )
+    if len(full) >= 3 and full["items_sold"].nunique() > 1 and active.nunique() > 1:
+        text += (
+            f"; the correlation of items sold with active customers across months is "
+            f"{full['items_sold'].corr(active):.2f}"
+        )
+    return _takeaway(text + ".")
+
+
+def revenue_per_order(kpis: pd.DataFrame) -> str | None:
+    """Typical (median) revenue per order and per active customer per month. Premise: a full month with orders."""
+    full = _full(kpis).dropna(subset=["revenue_per_order"])
+    if not len(full):
+        return None
+    per_order = full["revenue_per_order"]
+    return _takeaway(
+        f"an order brings {per_order.median():,.1f} in a typical month (median), between {per_order.min():,.1f} "
+        f"and {per_order.max():,.1f}; an active customer spends {full['revenue_per_customer'].median():,.1f} "
+        "a month (median)."
+    )
+
+
+def acquisition_is_steady(split: pd.DataFrame) -> bool:
+    """True when a monthly average of new customers describes the months after the first.
+
+    The last three months must hold at least :data:`ACQUISITION_STEADY_SHARE` of the mean of the
+    months before them (and there must be at least four months after the first).
+    """
+    later = split.iloc[1:]["new_customers"].astype(float)
+    if len(later) < 4:
+        return len(later) > 0 and bool((later > 0).all())
+    before, last = later.iloc[:-3].mean(), later.iloc[-3:].mean()
+    return bool(before > 0 and last >= ACQUISITION_STEADY_SHARE * before)
+
+
+def new_vs_existing(split: pd.DataFrame) -> str | None:
+    """Revenue share of existing customers after the first month; new customers per month when steady.
+
+    Premise: a month after the first (the first month is all new, the data being left-censored). When
+    acquisition is not steady (:func:`acquisition_is_steady`), the sentence gives the last three months'
+    figure instead of an average.
+    """
+    later = split.iloc[1:]
+    total = (later["existing_revenue"] + later["new_revenue"]).sum()
+    if not len(later) or total <= 0:
+        return None
+    text = f"after the first month, existing customers bring {later['existing_revenue'].sum() / total:.1%} of revenue"
+    if acquisition_is_steady(split):
+        text += f" and new customers arrive at {later['new_customers'].mean():,.0f} a month on average."
+    else:
+        last = later["new_customers"].iloc[-3:]
+        text += (
+            f"; acquisition is not steady: {last.mean():,.0f} new customers a month over the last "
+            f"{len(last)} month(s), against {later['new_customers'].iloc[:-3].mean():,.0f} before."
+            if len(later) > 3
+            else f"; new customers per month: {', '.join(f'{v:,}' for v in later['new_customers'])}."
+        )
+    return _takeaway(text)
+
+
+def cohort_retention(cohorts: pd.DataFrame) -> str | None:
+    """Mean share of a cohort buying again in the month after its first purchase. Premise: a month-1 cell."""
+    month_1 = cohorts.loc[cohorts["months_since"] == 1, "share_active"]
+    if not len(month_1):
+        return _takeaway("no cohort has a second month of data yet.")
+    return _takeaway(
+        f"on average {month_1.mean():.1%} of a cohort buys again in the month after its first purchase "
+        f"(across {len(month_1)} cohorts)."
+    )
+
+
+def breakdown(table: pd.DataFrame, by: str) -> str | None:
+    """Largest level's revenue share and the top three's. Premise: at least one level with revenue."""
+    if not len(table) or not table["revenue_share"].notna().any():
+        return None
+    top = min(3, len(table))
+    return _takeaway(
+        f"{len(table)} {by} level(s); the largest, *{table.index[0]}*, brings {table['revenue_share'].iloc[0]:.1%} "
+        f"of revenue"
+        + (f" and the top {top} bring {table['revenue_share'].head(top).sum():.1%}." if top > 1 else ".")
+    )
+
+
+# --------------------------------------------------------------------------- notebook 02
+def customer_file(customers: pd.DataFrame) -> str | None:
+    """Snapshot date, size and source tables of the customer file. Premise: a snapshot date recorded."""
+    snapshot = customers.attrs.get("snapshot_date")
+    if snapshot is None:
+        return None
+    tables_used = customers.attrs.get("tables") or []
+    return f"**Snapshot:** {snapshot}; {len(customers):,} customers x {customers.shape[1]} columns" + (
+        f" from the tables: {', '.join(map(str, tables_used))}." if tables_used else "."
+    )
+
+
+def rfm_distributions(customers: pd.DataFrame) -> str | None:
+    """Share of one-order customers, revenue share of the top 10% by spend, median recency.
+
+    Premise: customers with a positive total spend.
+    """
+    total = customers["monetary"].sum() if len(customers) else 0.0
+    if total <= 0:
+        return None
+    one_order = (customers["frequency"] == 1).mean()
+    top_decile = customers["monetary"].nlargest(max(1, len(customers) // 10)).sum() / total
+    return _takeaway(
+        f"{one_order:.1%} of customers ordered once; the top 10% of customers by spend bring {top_decile:.1%} "
+        f"of revenue; median recency is {customers['recency_days'].median():,.0f} days."
+    )
+
+
+def rfm_correlations(customers: pd.DataFrame) -> str | None:
+    """Spearman correlations of frequency with monetary and of recency with frequency.
+
+    Premise: each correlation is defined (both columns vary); a pair that does not is left out.
+    """
+    corr = customers[["recency_days", "frequency", "monetary"]].corr(method="spearman")
+    parts = []
+    if pd.notna(corr.loc["frequency", "monetary"]):
+        parts.append(
+            f"Spearman correlation of frequency with monetary value: {corr.loc['frequency', 'monetary']:.2f}"
+        )
+    if pd.notna(corr.loc["recency_days", "frequency"]):
+        parts.append(f"of recency with frequency: {corr.loc['recency_days', 'frequency']:.2f}")
+    return _takeaway("; ".join(parts) + ".") if parts else None
+
+
+def rfm_score_cells(customers: pd.DataFrame) -> str | None:
+    """The (R, F) cell with the highest mean spend; spend of the top F score against the lowest.
+
+    Premise: at least one cell; the comparison needs two distinct F scores (tie-aware scores may leave
+    some scores empty, e.g. no F = 2 when most customers bought once) and is made between the highest
+    and lowest F score present.
+    """
+    if not len(customers):
+        return None
+    cells = customers.groupby(["r_score", "f_score"])["monetary"].mean()
+    best = cells.idxmax()
+    text = f"the highest mean spend, {cells.max():,.0f}, is in the cell R={best[0]}, F={best[1]}"
+    by_f = customers.groupby("f_score")["monetary"].mean()
+    if len(by_f) >= 2 and by_f.iloc[0] > 0:
+        text += (
+            f"; customers scoring F={by_f.index[-1]} spend {by_f.iloc[-1] / by_f.iloc[0]:,.1f}x as much on "
+            f"average as those scoring F={by_f.index[0]}"
+        )
+    return _takeaway(text + ".")
+
+
+def rfm_segments(customers: pd.DataFrame) -> str | None:
+    """Largest named RFM segment and the one bringing the most revenue. Premise: RFM segments and revenue."""
+    if "rfm_segment" not in customers or not len(customers) or customers["monetary"].sum() <= 0:
+        return None
+    shares = customers["rfm_segment"].value_counts(normalize=True)
+    revenue = customers.groupby("rfm_segment")["monetary"].sum() / customers["monetary"].sum()
+    return _takeaway(
+        f"the largest segment is *{shares.index[0]}* ({shares.iloc[0]:.1%} of customers); "
+        f"*{revenue.idxmax()}* bring the most revenue ({revenue.max():.1%})."
+    )
+
+
+def top_customers(top: pd.DataFrame, customers: pd.DataFrame) -> str | None:
+    """Revenue share of the top customers shown. Premise: revenue."""
+    total = customers["monetary"].sum()
+    if total <= 0 or not len(top):
+        return None
+    return _takeaway(f"the top {len(top)} customers bring {top['monetary'].sum() / total:.1%} of revenue.")
+
+
+# --------------------------------------------------------------------------- notebook 03 and the index
+def model_choice(search: Any) -> str | None:
+    """The recommended model and why (the search's reason, its ranks those of ``search.table``)."""
+    best = getattr(search, "best", None)
+    return f"**Recommended:** {best.reason}" if best is not None and best.reason else None
+
+
+def runner_up(search: Any) -> str | None:
+    """Why the runner-up lost. Premise: the search has a runner-up (another k passed the filters)."""
+    second = getattr(search, "runner_up", None)
+    return second.reason if second is not None else None
+
+
+def segment_stability(k: int, silhouette: float, stability: pd.Series) -> str | None:
+    """Silhouette of the model and its mean/min bootstrap ARI. Premise: k >= 2 and at least one resample."""
+    if k < 2 or not len(stability) or not np.isfinite(silhouette):
+        return None
+    return _takeaway(
+        f"the silhouette of the {k} segments is {silhouette:.2f}; refitted on {len(stability)} bootstrap "
+        f"resamples the segmentation is recovered with a mean adjusted Rand index of {stability.mean():.2f} "
+        f"(min {stability.min():.2f})."
+    )
+
+
+def revenue_by_segment(profile: pd.DataFrame, names: Mapping[int, str]) -> str | None:
+    """Top segment's revenue and its lift; the two most profitable segments only when there are more than two.
+
+    Premise: at least two segments with revenue. The segment with the least revenue per customer is
+    named when there are more than two segments (with two it is simply the other one).
+    """
+    if len(profile) < 2 or not profile["revenue_share"].notna().any():
+        return None
+    lift = profile["revenue_share"] / profile["customer_share"]
+    top = profile["revenue_share"].idxmax()
+    text = (
+        f"*{names[top]}* ({profile.loc[top, 'customer_share']:.1%} of customers) brings "
+        f"{profile.loc[top, 'revenue_share']:.1%} of revenue, {lift[top]:.1f}x its share of customers"
+    )
+    if len(profile) > 2:
+        top_two = profile.nlargest(2, "revenue_share")
+        text += (
+            f"; the two most profitable segments together hold {top_two['customer_share'].sum():.1%} of customers "
+            f"and {top_two['revenue_share'].sum():.1%} of revenue. Least revenue per customer: "
+            f"*{names[lift.idxmin()]}* ({lift.min():.2f}x)"
+        )
+    return _takeaway(text + ".")
+
+
+def behaviour_families(features: Sequence[str]) -> list[str]:
+    """The behaviour families (:data:`BEHAVIOUR_FAMILIES`) among the clustering features, in order."""
+    found = []
+    for feature in features:
+        for key, words in BEHAVIOUR_FAMILIES.items():
+            if (feature.startswith(key) if key.endswith("_") else feature == key) and words not in found:
+                found.append(words)
+    return found
+
+
+def rfm_versus_clusters(crosstab: pd.DataFrame, features: Sequence[str]) -> str | None:
+    """Share of customers in their cluster's most common RFM segment; what the clusters add beyond RFM.
+
+    Premise: a non-empty cross-table. The behaviour clause is written only when the clustering features
+    include behaviour columns, and it names the families present.
+    """
+    total = crosstab.to_numpy().sum()
+    if total <= 0:
+        return None
+    purity = crosstab.max(axis=1).sum() / total
+    text = f"{purity:.1%} of customers fall in the most common RFM segment of their cluster"
+    families = behaviour_families(features)
+    if families:
+        text += f"; the clusters also use {', '.join(families)}, which RFM scores alone do not see"
+    return _takeaway(text + ".")
