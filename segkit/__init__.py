@@ -72,6 +72,9 @@ _EXPORTS: dict[str, str] = {
     "recommend_retrain_period": "segkit.stability",
     "rolling_origins": "segkit.stability",
     "segment_migration": "segkit.stability",
+    # clv
+    "fit_clv": "segkit.clv",
+    "ClvModel": "segkit.clv",
     # report
     "run_notebooks": "segkit.report",
     "RunError": "segkit.report",

@@ -7,17 +7,29 @@ Each input row is counted under exactly one reason, the first that applies, in t
 2. ``non_product``: the product id is a non-product code (postage, manual lines, bank charges, fees,
    test lines, "adjust bad debt"; :attr:`CleaningRules.non_product_codes`, compared exactly) or starts
    with a non-product prefix (gift vouchers ``gift_...``; compared case-insensitively).
-3. ``duplicate``: an exact copy (every column) of an earlier row; the first copy is kept.
+3. ``duplicate``: an exact copy (every column) of an earlier row that carries an order id; the first
+   copy is kept. Rows without an order id (no ``order_id`` column, or an empty one) are never dropped
+   as duplicates: two identical purchases on the same day are real repeat purchases in a log without
+   order numbers (the CDNOW log has 255 such rows). They are counted in
+   :attr:`CleaningReport.possible_duplicates` and kept.
 4. ``cancellation``: a cancellation line: the order id matches
    :attr:`CleaningRules.cancellation_pattern` (UCI "C" invoices) or the quantity is negative (the
    amount, when the table has no quantity).
 5. ``cancelled_purchase``: a purchase line whose whole quantity was netted away by later
    cancellations (see below).
-6. ``non_positive_price``: unit price (or, without one, amount) zero or negative; also lines whose
-   amount is zero.
+6. ``non_positive_price``: unit price (or, without one, amount) negative, or amount negative; zero
+   too when :attr:`CleaningRules.zero_amount` is ``"drop"``.
 7. ``outlier``: only when :attr:`CleaningRules.outliers` is on: amount above the
    :attr:`CleaningRules.outlier_quantile` of the lines still kept.
-8. ``kept``.
+8. ``zero_amount``: a $0 purchase line (amount or unit price exactly 0). **Kept** by default
+   (:attr:`CleaningRules.zero_amount` ``"keep"``) and reported under this reason: a $0 purchase is
+   still a purchase, so it counts for recency, frequency and the BTYD summaries (the published CDNOW
+   fits count the log's 8 $0 purchases) and adds no revenue. Every layout uses this default.
+9. ``kept``.
+
+Rows under ``zero_amount`` and ``kept`` form the clean table (:data:`KEPT_REASONS`). Customers
+who keep no line at all are listed, with the reason of most of their lines, in
+:attr:`CleaningReport.removed_customers`.
 
 Netting
 -------
@@ -60,6 +72,7 @@ from segkit.schema import (
 
 __all__ = [
     "REASONS",
+    "KEPT_REASONS",
     "DEFAULT_NON_PRODUCT_CODES",
     "CleaningRules",
     "CleaningReport",
@@ -75,11 +88,15 @@ REASONS: tuple[str, ...] = (
     "cancelled_purchase",
     "non_positive_price",
     "outlier",
+    "zero_amount",
     "kept",
 )
+#: Reasons of the rows that stay in the clean table.
+KEPT_REASONS: tuple[str, ...] = ("zero_amount", "kept")
 _CODE = {reason: code for code, reason in enumerate(REASONS)}
+_KEPT_CODES = np.array([_CODE[r] for r in KEPT_REASONS])
 #: Reasons of purchase lines (rows that reached the netting step).
-_PURCHASE_REASONS = ("cancelled_purchase", "non_positive_price", "outlier", "kept")
+_PURCHASE_REASONS = ("cancelled_purchase", "non_positive_price", "outlier", "zero_amount", "kept")
 
 #: Non-product stock codes of the UCI Online Retail data sets: postage (POST, DOT: dotcom postage,
 #: C2: carriage), manual lines (M, m), discounts (D), samples (S), bank charges, Amazon fees, CRUK
@@ -128,6 +145,9 @@ class CleaningRules:
         Flag lines whose amount exceeds ``outlier_quantile`` of the kept lines (off by default).
     outlier_quantile
         Quantile in (0, 1) of line amounts above which a line is an outlier.
+    zero_amount
+        ``"keep"`` (default): $0 purchase lines stay, under the reason ``zero_amount`` (they count
+        as purchases and add no revenue); ``"drop"``: they are removed as ``non_positive_price``.
     """
 
     non_product_codes: tuple[str, ...] = DEFAULT_NON_PRODUCT_CODES
@@ -136,8 +156,14 @@ class CleaningRules:
     net_cancellations: bool = True
     outliers: bool = False
     outlier_quantile: float = 0.999
+    zero_amount: str = "keep"
 
     def __post_init__(self) -> None:
+        if self.zero_amount not in ("keep", "drop"):
+            raise ParameterError(
+                f"CleaningRules.zero_amount must be 'keep' or 'drop', got {self.zero_amount!r}",
+                column="zero_amount",
+            )
         for name in ("non_product_codes", "non_product_prefixes"):
             value = getattr(self, name)
             if isinstance(value, str) or not all(isinstance(v, str) for v in value):
@@ -180,6 +206,12 @@ class CleaningReport:
         Amount taken off purchase lines by netting (fully and partly netted lines together).
     rules
         The rules used.
+    possible_duplicates
+        Kept rows without an order id that are exact copies of an earlier row (same customer, date,
+        amount...): possibly a double entry, possibly a real repeat purchase; kept and counted here.
+    removed_customers
+        Customers (index ``customer_id``) who had input lines but keep none: ``lines`` (their input
+        rows) and ``reason`` (the reason of most of their lines; ties go to the earlier reason).
     """
 
     reasons: pd.Series
@@ -188,6 +220,13 @@ class CleaningReport:
     partially_netted: int = 0
     netted_amount: float = 0.0
     rules: CleaningRules = field(default_factory=CleaningRules)
+    possible_duplicates: int = 0
+    removed_customers: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            {"lines": pd.Series(dtype="int64"), "reason": pd.Series(dtype="str")},
+            index=pd.Index([], dtype="str", name=CUSTOMER_ID),
+        )
+    )
 
     @property
     def n_input(self) -> int:
@@ -196,8 +235,8 @@ class CleaningReport:
 
     @property
     def n_kept(self) -> int:
-        """Number of kept rows."""
-        return int((self.reasons == "kept").sum())
+        """Number of rows in the clean table (reasons ``zero_amount`` and ``kept``)."""
+        return int(self.reasons.isin(KEPT_REASONS).sum())
 
     def to_frame(self) -> pd.DataFrame:
         """One row per reason (in :data:`REASONS` order, ``kept`` last): ``reason``, ``rows``, ``amount``.
@@ -229,10 +268,24 @@ class CleaningReport:
         lines.append(
             f"  customers with purchase lines: {int((customers['lines'] > 0).sum()):,}; with kept lines: {kept_customers:,}"
         )
+        if self.possible_duplicates:
+            lines.append(
+                f"  {self.possible_duplicates:,} kept lines without an order id repeat an earlier line exactly "
+                "(possible duplicates, kept: same-day repeat purchases are real)"
+            )
+        if len(self.removed_customers):
+            by_reason = self.removed_customers["reason"].value_counts()
+            lines.append(
+                f"  {len(self.removed_customers):,} customers removed entirely ("
+                + ", ".join(f"{reason}: {count:,}" for reason, count in by_reason.items())
+                + "); see removed_customers"
+            )
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return f"<pre>{self.__str__()}</pre>" + self.to_frame().to_html(index=False)
+        import html
+
+        return f"<pre>{html.escape(self.__str__())}</pre>" + self.to_frame().to_html(index=False)
 
 
 def clean_transactions(
@@ -263,7 +316,9 @@ def clean_transactions(
     book.assign(df[CUSTOMER_ID].isna().to_numpy(), "missing_customer_id")
     if PRODUCT_ID in df.columns:
         book.assign(_non_product(df[PRODUCT_ID], rules), "non_product")
-    book.assign(df.duplicated(keep="first").to_numpy(), "duplicate")
+    exact_copy = df.duplicated(keep="first").to_numpy()
+    has_order_id = df[ORDER_ID].notna().to_numpy() if ORDER_ID in df.columns else np.zeros(len(df), bool)
+    book.assign(exact_copy & has_order_id, "duplicate")
     book.assign(_is_cancellation(df, rules), "cancellation")
 
     netting = _netting(df, book, rules)
@@ -273,12 +328,15 @@ def clean_transactions(
         if UNIT_PRICE in df.columns
         else netting.amount
     )
-    book.assign((price <= 0) | (netting.amount <= 0), "non_positive_price")
+    zero = (price == 0) | (netting.amount == 0)
+    negative = (price < 0) | (netting.amount < 0) | np.isnan(price)
+    book.assign(negative | (zero if rules.zero_amount == "drop" else False), "non_positive_price")
     if rules.outliers and (~book.assigned).any():
         threshold = np.quantile(netting.amount[~book.assigned], rules.outlier_quantile)
         book.assign(netting.amount > threshold, "outlier")
+    book.assign(zero, "zero_amount")
 
-    kept = ~book.assigned
+    kept = ~book.assigned | book.has("zero_amount")
     clean = df.iloc[np.flatnonzero(kept)]
     if (kept & netting.netted).any():
         clean[AMOUNT] = netting.amount[kept]
@@ -295,8 +353,31 @@ def clean_transactions(
         partially_netted=int((kept & netting.netted).sum()),
         netted_amount=float(taken_off[netting.netted].sum()),
         rules=rules,
+        possible_duplicates=int((exact_copy & ~has_order_id & kept).sum()),
+        removed_customers=_removed_customers(df[CUSTOMER_ID], book.reason),
     )
     return clean, report
+
+
+def _removed_customers(customers: pd.Series, reason: np.ndarray) -> pd.DataFrame:
+    """Customers with input lines and no kept line: their line count and their main reason."""
+    known = customers.notna().to_numpy()
+    codes, uniques = pd.factorize(customers[known], sort=True)
+    n = len(uniques)
+    row_reason = reason[known]
+    kept = np.bincount(codes, weights=np.isin(row_reason, _KEPT_CODES), minlength=n)
+    lines = np.bincount(codes, minlength=n)
+    counts = np.zeros((n, len(REASONS)), dtype="int64")
+    np.add.at(counts, (codes, row_reason), 1)
+    removed = np.flatnonzero(kept == 0)
+    main = counts[removed].argmax(axis=1)  # argmax takes the first (earlier reason) on ties
+    return pd.DataFrame(
+        {
+            "lines": lines[removed].astype("int64"),
+            "reason": pd.Series(np.asarray(REASONS, dtype=object)[main], dtype="str").to_numpy(),
+        },
+        index=pd.Index(pd.Series(uniques[removed], dtype="str"), name=CUSTOMER_ID),
+    )
 
 
 class _ReasonBook:
@@ -479,7 +560,7 @@ def _by_customer(
         {
             "lines": count(is_purchase),
             "cancelled_lines": count(is_purchase & netted),
-            "kept_lines": count(reason == _CODE["kept"]),
+            "kept_lines": count(np.isin(reason, _KEPT_CODES)),
             "cancellation_lines": count(is_cancellation),
             "cancelled_amount": np.bincount(
                 codes, weights=np.where(netted, taken_off, 0.0)[relevant], minlength=n_customers

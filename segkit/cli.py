@@ -11,6 +11,8 @@ Examples
     $ segkit run                                   # the demo shop, into reports/demo/
     $ segkit run --data sales.csv --columns customer_id=Client order_date=Date amount=Total --name 2024-06
     $ segkit run --data ../shared/samples/online_retail_II_sample.csv --name sample
+    $ segkit run --data CDNOW_sample.txt --sep whitespace --no-header --date-format %Y%m%d \\
+          --columns customer_id=1 order_date=2 amount=4 --name cdnow
     $ segkit run --notebooks 03 -p k_max=6         # rerun one notebook of the demo run
     $ segkit demo-data --out data/raw/demo --layout generic
     $ segkit score --model data/processed/demo/model.skops --data new.csv --out segments.csv
@@ -19,6 +21,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="run the notebooks into reports/<run>/ (HTML + index) and data/processed/<run>/",
-        description="Run the four notebooks with papermill, export HTML reports and the index page. "
+        description="Run the notebooks (01-05) with papermill, export HTML reports and the index page. "
         "Without --data, the demo shop is generated into data/raw/demo/ (once) and used.",
     )
     _add_source_arguments(run, data_required=False)
@@ -129,7 +132,30 @@ def _add_source_arguments(parser: argparse.ArgumentParser, *, data_required: boo
         nargs="+",
         default=[],
         metavar="CANONICAL=SOURCE",
-        help="column mapping, e.g. customer_id=Client order_date=Date amount=Total",
+        help="column mapping, e.g. customer_id=Client order_date=Date amount=Total "
+        "(with --no-header, source columns are 0, 1, 2... by position)",
+    )
+    parser.add_argument(
+        "--sep",
+        default="",
+        metavar="SEP",
+        help="field delimiter of a text file: whitespace, tab, comma, semicolon, pipe or a character "
+        "(default: sniffed)",
+    )
+    parser.add_argument(
+        "--no-header",
+        dest="header",
+        action="store_false",
+        help="the file has no header line: columns are named 0, 1, 2... by position",
+    )
+    parser.add_argument(
+        "--date-format",
+        default="",
+        metavar="FORMAT",
+        help="strftime format of the dates, e.g. %%Y%%m%%d or %%d/%%m/%%Y (default: ISO / UCI layouts)",
+    )
+    parser.add_argument(
+        "--sheet", default="", metavar="NAME", help="XLSX sheet to read (default: every sheet)"
     )
 
 
@@ -159,6 +185,10 @@ def command_run(args: argparse.Namespace) -> int:
         reports_dir=args.reports_dir,
         seed=args.seed,
         sample_customers=args.sample_customers,
+        date_format=args.date_format,
+        sep=args.sep,
+        header=args.header,
+        sheet=args.sheet,
         parameters=parameters,
         notebooks=args.notebooks,
         notebooks_dir=args.notebooks_dir,
@@ -195,7 +225,17 @@ def command_score(args: argparse.Namespace) -> int:
         raise ParameterError(f"model file not found: {args.model}", column="model", examples=[args.model])
     columns = report.parse_assignments(args.columns, option="--columns", parse=False)
     model = load_model(model_path)
-    dataset = read_dataset(str(Path(args.data)), layout=args.layout, columns=columns or None)
+    if not Path(args.data).exists():
+        raise ParameterError(f"data source not found: {args.data}", column="data", examples=[args.data])
+    dataset = read_dataset(
+        str(Path(args.data)),
+        layout=args.layout,
+        columns=columns or None,
+        sep=args.sep or None,
+        header=args.header,
+        date_format=args.date_format or None,
+        sheet=args.sheet or None,
+    )
     scored = score_dataset(model, dataset)  # customer_id, segment_id, segment_name, rfm_segment
     out = write_csv_atomic(scored, Path(args.out))
     print(f"{len(scored):,} customers scored into {out}")
@@ -203,6 +243,45 @@ def command_score(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- helpers
+#: Longest error message printed (a message quoting a huge header is cut, saying so).
+MAX_MESSAGE_CHARS = 2000
+
+_PY_MAPPING = re.compile(r"columns=\{([^{}]*)\}")
+_PY_PAIR = re.compile(r"""['"]([^'"]+)['"]\s*:\s*['"]([^'"]*)['"]""")
+_PY_OPTIONS = (
+    (re.compile(r"""\blayout=['"]([\w-]+)['"]"""), r"--layout \1"),
+    (re.compile(r"""\bdate_format=['"]([^'"]+)['"]"""), r"--date-format '\1'"),
+    (re.compile(r"""\bsep=r?['"]([^'"]+)['"]"""), r"--sep '\1'"),
+    (re.compile(r"""\bsheet=['"]?([^'";,\s]+)['"]?"""), r"--sheet \1"),
+    (re.compile(r"\bheader=False\b"), "--no-header"),
+    (re.compile(r"""\brun=['"]([^'"]+)['"]"""), r"--name \1"),
+    (re.compile(r"\b(date_format|sep|sheet|columns)=(?=\s|$|[;,)])"), None),
+)
+
+
+def command_line_syntax(message: str) -> str:
+    """Rewrite the Python-syntax hints of a SegkitError message for a command-line user.
+
+    ``columns={'customer_id': 'cust'}`` becomes ``--columns customer_id=cust``, ``layout='generic'``
+    ``--layout generic``, ``date_format=`` ``--date-format`` and so on; a message longer than
+    :data:`MAX_MESSAGE_CHARS` is cut (a file's 64 KB header is not worth printing).
+    """
+
+    def mapping(match: re.Match[str]) -> str:
+        pairs = _PY_PAIR.findall(match.group(1))
+        return "--columns " + " ".join(f"{key}={value}" for key, value in pairs) if pairs else match.group(0)
+
+    text = _PY_MAPPING.sub(mapping, message)
+    for pattern, replacement in _PY_OPTIONS:
+        if replacement is None:
+            text = pattern.sub(lambda m: "--" + m.group(1).replace("_", "-"), text)
+        else:
+            text = pattern.sub(replacement, text)
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[: MAX_MESSAGE_CHARS - 60] + f" ... [message cut: {len(text):,} characters]"
+    return text
+
+
 def default_run_name(data: str | None) -> str:
     """``"demo"`` without data, else the data file's (or folder's) name as a safe run name."""
     import re
@@ -248,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except SegkitError as error:
-        print(f"segkit: error: {error}", file=sys.stderr)
+        print(f"segkit: error: {command_line_syntax(str(error))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("segkit: interrupted", file=sys.stderr)

@@ -1337,11 +1337,31 @@ def score_dataset(model: SegmentationModel, dataset: Any, snapshot_date: Any = N
     cancellations = getattr(report, "by_customer", None)
     kwargs: dict[str, Any] = {"snapshot_date": snapshot_date, "cancellations": cancellations}
     cf = features.customer_file(clean, **{k: v for k, v in tables.items() if k in needed}, **kwargs)
+    cf = _zero_absent_shares(cf, model.features, clean)
     cf = _add_rfm_segment(cf, model)
     frame = model.segment_frame(cf)
     if "rfm_segment" not in frame.columns:
         frame["rfm_segment"] = pd.array([None] * len(frame), dtype="str")
     return frame.sort_values(CUSTOMER_ID, kind="mergesort").reset_index(drop=True)
+
+
+#: Spend-mix feature families and the transaction column each is built from.
+_SHARE_FAMILIES: dict[str, str] = {"share_cat_": "category", "share_channel_": "channel"}
+
+
+def _zero_absent_shares(cf: pd.DataFrame, feature_names: Sequence[str], clean: pd.DataFrame) -> pd.DataFrame:
+    """A category (channel) the model knows but nobody in the new batch bought is a 0 share.
+
+    Only when the batch has the category (channel) column at all; a batch without it lacks an
+    input and the model's own error names the feature.
+    """
+    absent = {
+        name: 0.0
+        for name in feature_names
+        for prefix, column in _SHARE_FAMILIES.items()
+        if name.startswith(prefix) and name not in cf.columns and column in clean.columns
+    }
+    return cf.assign(**absent) if absent else cf
 
 
 def _add_rfm_segment(cf: pd.DataFrame, model: SegmentationModel) -> pd.DataFrame:

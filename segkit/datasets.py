@@ -1096,7 +1096,7 @@ def _order_rows(
 
     reason = np.full(n_lines, _R["kept"])
     reason[cancelled & ~partial] = _R["cancelled_purchase"]
-    reason[zero] = _R["non_positive_price"]
+    reason[zero] = _R["zero_amount"]  # kept by the cleaning under its own reason
     line_index = np.arange(n_lines)
     purchase = _Rows(
         cust=line_cust,
@@ -1712,7 +1712,7 @@ def _write_online_retail_ii(shop: DemoShop, folder: Path) -> None:
             "Country": tx["country"],
         }
     )
-    write_csv_atomic(frame, folder / ONLINE_RETAIL_II_FILE)
+    write_csv_atomic(frame, folder / ONLINE_RETAIL_II_FILE, neutralise=False)  # a raw source file
 
 
 def _hex_ids(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -1857,7 +1857,7 @@ def _write_olist(shop: DemoShop, folder: Path) -> None:
     from segkit.io import write_csv_atomic
 
     for name, frame in _olist_tables(shop).items():
-        write_csv_atomic(frame, folder / f"{OLIST_FILES[name]}.csv")
+        write_csv_atomic(frame, folder / f"{OLIST_FILES[name]}.csv", neutralise=False)  # raw source
 
 
 _WRITERS = {"generic": _write_generic, "olist": _write_olist, "online_retail_ii": _write_online_retail_ii}

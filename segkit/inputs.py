@@ -13,9 +13,9 @@ import pandas as pd
 
 from segkit.cleaning import CleaningReport, clean_transactions
 from segkit.io import Dataset, find_table, parse_columns, read_dataset, read_side_table
-from segkit.schema import CUSTOMER_ID, SIDE_TABLES, ParameterError
+from segkit.schema import CUSTOMER_ID, SIDE_TABLES, DataError, ParameterError
 
-__all__ = ["Inputs", "load_inputs"]
+__all__ = ["Inputs", "load_inputs", "check_enough_customers"]
 
 #: Side tables keyed by customer (restricted to the kept customers in :attr:`Inputs.clean`).
 _CUSTOMER_TABLES = ("customers", "sessions", "reviews")
@@ -53,6 +53,10 @@ def load_inputs(
     seed: int = 0,
     demo_dir: str | os.PathLike[str] = "data/raw/demo",
     date_format: str = "",
+    sep: str = "",
+    header: bool = True,
+    sheet: str | int = "",
+    min_customers: int = 2,
 ) -> Inputs:
     """Read (or generate), optionally sample, and clean the data named by a notebook's parameters.
 
@@ -79,10 +83,21 @@ def load_inputs(
     date_format
         strftime format of the source's dates (e.g. ``"%Y%m%d"``), or ``""`` to parse them strictly
         (ISO and the UCI layouts); see :func:`segkit.read_dataset`.
+    sep, header, sheet
+        Reader options of :func:`segkit.read_dataset` (``sep="whitespace"``, ``header=False``,
+        an XLSX sheet name); ``""`` means the reader's default.
+    min_customers
+        Fewest customers the clean data must hold (a segmentation needs at least two).
 
     Returns
     -------
     Inputs
+
+    Raises
+    ------
+    DataError
+        When fewer than ``min_customers`` customers keep a line after cleaning; the message gives
+        the cleaning reasons of the lines.
     """
     sample_customers = _check_count(sample_customers, "sample_customers")
     seed = _check_count(seed, "seed")
@@ -96,13 +111,43 @@ def load_inputs(
         else:
             raw, truth = _generate_demo(sample_customers, seed)
     else:
-        raw = read_dataset(data, layout=layout, columns=mapping or None, date_format=date_format or None)
+        raw = read_dataset(
+            data,
+            layout=layout,
+            columns=mapping or None,
+            date_format=date_format or None,
+            sep=sep or None,
+            header=bool(header),
+            sheet=None if sheet in ("", None) else sheet,
+        )
         if Path(data).is_dir():
             truth = _read_truth(Path(data))
         if sample_customers:
             raw = _sample_customers(raw, sample_customers, seed)
     clean_transactions_table, report = clean_transactions(raw.transactions)
+    check_enough_customers(clean_transactions_table, report, raw.source, min_customers)
     return Inputs(raw=raw, clean=_restrict(raw, clean_transactions_table), report=report, truth=truth)
+
+
+def check_enough_customers(
+    clean: pd.DataFrame, report: CleaningReport, source: str, min_customers: int = 2
+) -> None:
+    """Raise :class:`DataError` when the clean table holds fewer than ``min_customers`` customers.
+
+    The message says where the lines went (the cleaning reasons with their counts), so that a file
+    in which every line lacks a customer id, or every line is a cancellation, is explained.
+    """
+    n_customers = int(clean[CUSTOMER_ID].nunique())
+    if n_customers >= min_customers:
+        return
+    frame = report.to_frame()
+    reasons = ", ".join(f"{row.reason}: {row.rows:,}" for row in frame.itertuples() if row.rows)
+    raise DataError(
+        f"{source or 'the data'}: {n_customers} customer(s) keep a line after cleaning; "
+        f"a segmentation needs at least {min_customers}",
+        column=CUSTOMER_ID,
+        hint=f"where the {report.n_input:,} lines went: {reasons}",
+    )
 
 
 def _check_count(value: Any, name: str) -> int:

@@ -82,9 +82,11 @@ __all__ = [
     "find_table",
     "parse_columns",
     "run_dir",
+    "normalise_sep",
     "atomic_write",
     "write_parquet_atomic",
     "write_csv_atomic",
+    "neutralise_formulas",
     "write_json_atomic",
     "write_text_atomic",
 ]
@@ -233,6 +235,7 @@ def read_dataset(
     date_format: str | None = None,
     encoding: str | None = None,
     sheet: str | int | None = None,
+    header: bool = True,
 ) -> Dataset:
     """Read a file, a folder or a DataFrame into a :class:`Dataset` with canonical transactions.
 
@@ -248,9 +251,9 @@ def read_dataset(
         ``{"customer_id": "cust", "order_date": "date", "amount": "value"}`` (a JSON string is accepted).
         Canonical names present in the source need no mapping. Applies to the transactions table.
     sep
-        Field delimiter of text files: any single character, or a regular expression such as
-        ``r"\\s+"`` (whitespace). Default: tab for ``.tsv``/``.tab``, else sniffed from the header
-        among ``,`` ``;`` tab ``|``.
+        Field delimiter of text files: any single character, ``"whitespace"`` (or ``r"\\s+"``: runs of
+        blanks, leading blanks ignored), ``"tab"``, or a regular expression. Default: tab for
+        ``.tsv``/``.tab``, else sniffed from the first line among ``,`` ``;`` tab ``|``, then whitespace.
     date_format
         strftime format of ``order_date``, e.g. ``"%d/%m/%Y"`` or compact ``"%Y%m%d"``. Without it,
         ISO 8601 is tried, then the format guessed from the first value; either way every value must
@@ -259,26 +262,39 @@ def read_dataset(
         Text encoding. Default: UTF-8, falling back to latin-1 with a warning.
     sheet
         XLSX sheet name or index. Default: every sheet, stacked (they must share their columns).
+    header
+        False when the first line is data: the source's columns are then named by their 0-based
+        position as strings (``"0"``, ``"1"``...), e.g. ``columns={"customer_id": "1",
+        "order_date": "2", "amount": "4"}`` for the CDNOW log.
 
     Returns
     -------
     Dataset
         ``transactions`` canonical and validated; side tables when the source has them.
+
+    Examples
+    --------
+    >>> read_dataset("CDNOW_sample.txt", layout="generic", sep="whitespace", header=False,
+    ...              columns={"customer_id": "1", "order_date": "2", "amount": "4"},
+    ...              date_format="%Y%m%d")  # doctest: +SKIP
     """
     layout = _check_layout(layout)
     mapping = parse_columns(columns)
+    sep = normalise_sep(sep)
     if isinstance(source, pd.DataFrame):
+        if not header:
+            source = source.set_axis([str(i) for i in range(source.shape[1])], axis=1)
         return _read_frame_source(source, layout, mapping, date_format)
     path = Path(source)
     if not path.exists():
         raise DataError(f"{source}: no such file or folder", column=None)
     if path.is_dir() and not _is_parquet_dataset(path):
-        return _read_folder(path, layout, mapping, sep, date_format, encoding, sheet)
+        return _read_folder(path, layout, mapping, sep, date_format, encoding, sheet, header)
     if layout == "olist":
         raise ParameterError(
             f"{source}: layout 'olist' reads a folder of Olist CSV files, not a single file", column="layout"
         )
-    return _read_file_source(path, layout, mapping, sep, date_format, encoding, sheet)
+    return _read_file_source(path, layout, mapping, sep, date_format, encoding, sheet, header)
 
 
 def read_transactions(
@@ -289,6 +305,7 @@ def read_transactions(
     date_format: str | None = None,
     encoding: str | None = None,
     sheet: str | int | None = None,
+    header: bool = True,
 ) -> pd.DataFrame:
     """Read a source and return its canonical transaction table: ``read_dataset(...).transactions``.
 
@@ -302,6 +319,7 @@ def read_transactions(
         date_format=date_format,
         encoding=encoding,
         sheet=sheet,
+        header=header,
     ).transactions
 
 
@@ -361,6 +379,7 @@ def read_table(
     sheet: str | int | None = None,
     string_columns: Sequence[str] = (),
     usecols: Sequence[str] | None = None,
+    header: bool = True,
 ) -> pd.DataFrame:
     """Read one table file (text, Parquet or XLSX) as it is, with segkit's errors on bad files.
 
@@ -374,15 +393,50 @@ def read_table(
         Columns to read as text (ids: keeps leading zeros), where present.
     usecols
         Read only these columns (all must exist).
+    header
+        False when the first line (row) is data: columns are named ``"0"``, ``"1"``... by position.
     """
     path = Path(path)
     kind = _file_kind(path)
     if kind == "parquet":
-        return _read_parquet(path, usecols)
+        frame = _read_parquet(path, None if not header else usecols)
+        if not header:
+            frame = frame.set_axis([str(i) for i in range(frame.shape[1])], axis=1)
+            frame = frame[list(usecols)] if usecols else frame
+        return frame
     _check_not_empty(path)
     if kind == "excel":
-        return _read_excel(path, sheet, usecols)
-    return _read_text(path, sep=sep, encoding=encoding, string_columns=string_columns, usecols=usecols)
+        return _read_excel(path, sheet, usecols, header=header)
+    return _read_text(
+        path,
+        sep=normalise_sep(sep),
+        encoding=encoding,
+        string_columns=string_columns,
+        usecols=usecols,
+        header=header,
+    )
+
+
+#: Names accepted for ``sep`` besides a single character or a regular expression.
+SEP_NAMES: dict[str, str] = {
+    "whitespace": r"\s+",
+    "space": " ",
+    "tab": "\t",
+    "\\t": "\t",
+    "comma": ",",
+    "semicolon": ";",
+    "pipe": "|",
+}
+
+
+def normalise_sep(sep: str | None) -> str | None:
+    """The delimiter meant by ``sep``: ``"whitespace"`` -> ``r"\\s+"``, ``"tab"``/``"\\t"`` -> tab, ...
+
+    ``None`` or ``""`` mean "sniff it" and give None; any other text is used as it is.
+    """
+    if sep is None or sep == "":
+        return None
+    return SEP_NAMES.get(str(sep).lower() if len(str(sep)) > 1 else str(sep), str(sep))
 
 
 def parse_columns(columns: Mapping[str, str] | str | None) -> dict[str, str]:
@@ -454,26 +508,28 @@ def _read_file_source(
     date_format: str | None,
     encoding: str | None,
     sheet: str | int | None,
+    has_header: bool = True,
 ) -> Dataset:
     kind = _file_kind(path)
     if kind == "text":
         _check_not_empty(path)
         sep = sep or _sniff_sep(path, encoding)
-        header = _read_text_header(path, sep, encoding)
+        header = _read_text_header(path, sep, encoding, has_header)
         frame = None
     else:
-        frame = read_table(path, sheet=sheet)
+        frame = read_table(path, sheet=sheet, header=has_header)
         header = [str(c) for c in frame.columns]
     layout, mapping, date_formats = _plan_columns(layout, header, mapping, date_format, str(path))
     if frame is None:
         texts = [mapping[c] for c in STRING_COLUMNS if c in mapping]  # ids keep leading zeros
-        string_columns = texts + ([mapping[ORDER_DATE]] if date_formats else [])
+        string_columns = texts + [mapping[ORDER_DATE]]  # parsed by segkit: local time, checked order
         frame = _read_text(
             path,
             sep=sep,
             encoding=encoding,
             string_columns=string_columns,
             usecols=sorted(set(mapping.values())),
+            header=has_header,
         )
     transactions = _canonical_transactions(frame, mapping, date_formats, str(path))
     return Dataset(transactions=transactions, source=str(path), layout=layout)
@@ -500,6 +556,7 @@ def _read_folder(
     date_format: str | None,
     encoding: str | None,
     sheet: str | int | None,
+    header: bool = True,
 ) -> Dataset:
     has_olist = any(p.name.startswith("olist_") for p in folder.iterdir())
     if layout == "olist" or (layout == "auto" and has_olist):
@@ -508,14 +565,16 @@ def _read_folder(
     if transactions_path is None or layout == "online_retail":
         single = _single_table(folder)
         if single is not None:  # e.g. a folder holding one Online Retail file
-            return _read_file_source(single, layout, mapping, sep, date_format, encoding, sheet)
+            return _read_file_source(single, layout, mapping, sep, date_format, encoding, sheet, header)
         raise DataError(
             f"{folder}: folder holds no transactions.* table, no Olist files and not exactly one table file",
             hint="a generic folder holds transactions.csv|parquet|xlsx (plus optional customers.*, "
             "sessions.*, reviews.*, products.*); an Olist folder holds the olist_*.csv files; "
             "or pass the table file itself",
         )
-    bundle = _read_file_source(transactions_path, "generic", mapping, sep, date_format, encoding, sheet)
+    bundle = _read_file_source(
+        transactions_path, "generic", mapping, sep, date_format, encoding, sheet, header
+    )
     side: dict[str, pd.DataFrame | None] = {}
     for name in SIDE_TABLES:
         side_path = find_table(folder, name)
@@ -866,10 +925,63 @@ def _canonical_transactions(
         out[AMOUNT] = out[QUANTITY] * out[UNIT_PRICE]
     _check_no_missing(out, ORDER_DATE, context, mapping)
     _check_no_missing(out, AMOUNT, context, mapping)
+    _check_isolated_dates(out[ORDER_DATE], context)
+    _check_finite_amounts(out[AMOUNT], context)
     ordered = {c: out[c] for c in TRANSACTION_COLUMNS if c in out}
     table = pd.DataFrame(ordered)
     table.index = pd.RangeIndex(len(table))
     return validate_transactions(table)
+
+
+#: A date is "isolated" when it lies this many times the span of the central 98% of the dates (at
+#: least :data:`_ISOLATED_MIN_GAP`) before the 1st or after the 99th percentile, and such dates are
+#: at most 1% of the lines: a typing error (1900, 2200) rather than part of the data.
+_ISOLATED_SPANS = 2.0
+_ISOLATED_MIN_GAP = pd.Timedelta(days=730)
+_ISOLATED_MAX_SHARE = 0.01
+
+
+def _check_isolated_dates(dates: pd.Series, context: str) -> None:
+    """Refuse a few dates far from all the others (typing errors), naming the rows.
+
+    segkit refuses rather than drops them: a wrong year moves a customer's first or last purchase
+    by decades, and only the data owner knows the right date. Fix or remove those lines.
+    """
+    if len(dates) < 20:
+        return
+    low, high = dates.quantile([0.01, 0.99])
+    gap = max((high - low) * _ISOLATED_SPANS, _ISOLATED_MIN_GAP)
+    isolated = (dates < low - gap) | (dates > high + gap)
+    n_isolated = int(isolated.sum())
+    if n_isolated == 0 or n_isolated > _ISOLATED_MAX_SHARE * len(dates):
+        return
+    rows = np.flatnonzero(isolated.to_numpy())
+    raise DataError(
+        f"{context}: order_date has {n_isolated} date(s) far from all the others "
+        f"(the dates run {low:%Y-%m-%d} to {high:%Y-%m-%d}): typing errors?",
+        column=ORDER_DATE,
+        n_bad=n_isolated,
+        examples=[f"data row {i + 1}: {dates.iloc[i]:%Y-%m-%d}" for i in rows[:5]],
+        hint="fix those dates or remove those lines; segkit does not guess the right year",
+    )
+
+
+def _check_finite_amounts(amounts: pd.Series, context: str) -> None:
+    """Refuse infinite amounts and amounts too large to add up (> 1e15 in the source currency)."""
+    bad = ~np.isfinite(amounts.to_numpy(dtype="float64")) | (amounts.abs() > _MAX_AMOUNT).to_numpy()
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise DataError(
+            f"{context}: amount holds infinite or absurdly large values (above {_MAX_AMOUNT:.0e})",
+            column=AMOUNT,
+            n_bad=int(bad.sum()),
+            examples=[f"data row {i + 1}: {amounts.iloc[i]!r}" for i in rows[:5]],
+            hint="fix or remove those lines",
+        )
+
+
+#: Largest absolute line amount accepted (sums of a few million such lines stay exact in float64).
+_MAX_AMOUNT = 1e15
 
 
 def _check_no_missing(out: dict[str, pd.Series], column: str, context: str, mapping: dict[str, str]) -> None:
@@ -935,10 +1047,25 @@ def _parse_dates(
     used for all); None means ISO 8601, then the format pandas guesses from the first value.
     Parsing runs once per distinct value.
     """
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert(None).astype("datetime64[ns]")
+    try:
+        return _parse_date_values(values, column, date_formats, context)
+    except _OutOfRangeDates as exc:
+        raise bad_rows_error(
+            DataError,
+            f"{context}: column {column} holds dates outside the range segkit handles "
+            "(1677-09-22 to 2262-04-11): typing errors?",
+            column,
+            exc.values.astype("str"),
+        ) from None
+
+
+def _parse_date_values(
+    values: pd.Series, column: str, date_formats: Sequence[str] | None, context: str
+) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):  # local wall time, as the schema says
+        return _nanoseconds(values.dt.tz_localize(None), values)
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.astype("datetime64[ns]")
+        return _nanoseconds(values, values)
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         if not date_formats:
             raise bad_rows_error(
@@ -951,6 +1078,7 @@ def _parse_dates(
         values = normalize_id(values.astype("float64"))
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     text = pd.Series(uniques, dtype="object").map(_date_text)
+    date_formats = _day_month_order(text, date_formats, column, context)
     parsed = _parse_unique_dates(text, date_formats)
     bad_unique = parsed.isna() & text.notna()
     if bad_unique.any():
@@ -966,6 +1094,56 @@ def _parse_dates(
     valid = codes >= 0
     result[valid] = stamps[codes[valid]]
     return pd.Series(result, index=values.index, dtype="datetime64[ns]")
+
+
+_SLASHED_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
+
+
+def _day_month_order(
+    text: pd.Series, date_formats: Sequence[str] | None, column: str, context: str
+) -> Sequence[str] | None:
+    """Settle DD/MM against MM/DD from the values, or refuse to guess.
+
+    Only when no single format was given and every value is written ``a/b/yyyy`` (or with ``.``,
+    ``-``): a first part above 12 means day first, a second part above 12 month first; when every
+    part is <= 12 both readings are valid and :class:`DataError` asks for ``date_format`` (a layout's
+    own candidates, e.g. the UCI files published month first, keep their order).
+    Returns the candidate formats to try (day-first ones dropped or kept accordingly).
+    """
+    if date_formats is not None and len(date_formats) == 1:
+        return date_formats
+    present = text.dropna().astype("str")
+    if present.empty:
+        return date_formats
+    parts = present.str.extract(_SLASHED_DATE)
+    if parts.isna().any(axis=None):
+        return date_formats
+    first, second = parts[0].astype(int), parts[1].astype(int)
+    if (first > 12).any():
+        order = "day"
+    elif (second > 12).any():
+        order = "month"
+    elif date_formats is not None:  # a layout's candidates, in its published order (UCI: month first)
+        return date_formats
+    else:
+        raise DataError(
+            f"{context}: column {column} holds dates such as {present.iloc[0]!r} that read both as "
+            "day/month and as month/day (no day above 12); segkit does not guess",
+            column=column,
+            examples=present.head(3).tolist(),
+            hint="pass date_format='%d/%m/%Y' (day first) or date_format='%m/%d/%Y' (month first), "
+            "with the time part if any, e.g. '%d/%m/%Y %H:%M'",
+        )
+    if date_formats is None:
+        from pandas.tseries.api import guess_datetime_format
+
+        guessed = guess_datetime_format(str(present.iloc[0]), dayfirst=order == "day")
+        return (guessed,) if guessed else None
+    day_first = [f for f in date_formats if f.startswith("%d")]
+    month_first = [f for f in date_formats if f.startswith("%m")]
+    others = [f for f in date_formats if f not in day_first and f not in month_first]
+    kept = day_first if order == "day" else month_first
+    return tuple(kept + others) or date_formats
 
 
 def _date_text(value: Any) -> Any:
@@ -1000,15 +1178,36 @@ def _parse_unique_dates(text: pd.Series, date_formats: Sequence[str] | None) -> 
     return best
 
 
+class _OutOfRangeDates(Exception):
+    """Dates that parse but lie outside pandas' nanosecond range (1677-09-22 .. 2262-04-11)."""
+
+    def __init__(self, values: pd.Series) -> None:
+        super().__init__("dates out of range")
+        self.values = values
+
+
+_UTC_OFFSET = re.compile(r"(\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+
+
 def _to_datetime(text: pd.Series, fmt: str) -> pd.Series:
+    """Parse with one format; time-zone offsets are dropped: the local wall time is kept (schema)."""
+    present = text.dropna().astype("str")
+    if any(_UTC_OFFSET.search(value) for value in present):  # keep each value's local time
+        text = text.where(text.isna(), text.astype("str").str.replace(_UTC_OFFSET, r"\1", regex=True))
+        fmt = fmt.replace("%z", "").replace("%Z", "").strip()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-        except (ValueError, TypeError):  # mixed UTC offsets: compare them in UTC
-            parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        parsed = parsed.dt.tz_convert(None)
+        parsed = parsed.dt.tz_localize(None)
+    return _nanoseconds(parsed, text)
+
+
+def _nanoseconds(parsed: pd.Series, shown: pd.Series) -> pd.Series:
+    """``parsed`` as ``datetime64[ns]``; raises :class:`_OutOfRangeDates` (with ``shown`` values) when it cannot."""
+    out_of_range = parsed.notna() & ((parsed < pd.Timestamp.min) | (parsed > pd.Timestamp.max))
+    if out_of_range.any():
+        raise _OutOfRangeDates(shown[out_of_range])
     return parsed.astype("datetime64[ns]")
 
 
@@ -1096,11 +1295,15 @@ def _read_parquet(path: Path, usecols: Sequence[str] | None) -> pd.DataFrame:
     return frame
 
 
-def _read_excel(path: Path, sheet: str | int | None, usecols: Sequence[str] | None) -> pd.DataFrame:
+def _read_excel(
+    path: Path, sheet: str | int | None, usecols: Sequence[str] | None, header: bool = True
+) -> pd.DataFrame:
     import zipfile
 
     try:
-        sheets = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
+        sheets = pd.read_excel(
+            path, sheet_name=sheet, engine="openpyxl", header=0 if header else None, dtype=object
+        )
     except (KeyError, IndexError) as exc:
         raise ParameterError(f"{path}: no sheet {sheet!r} ({_first_line(exc)})", column="sheet") from None
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
@@ -1123,6 +1326,9 @@ def _read_excel(path: Path, sheet: str | int | None, usecols: Sequence[str] | No
                     hint=f"sheets: {', '.join(map(str, filled))}",
                 )
         frame = pd.concat(frames, ignore_index=True)
+    # cells as stored (dtype=object: a text id "00123" beside numeric ids is not turned into 123),
+    # then columns of one kind (all numbers, all dates) get their dtype back
+    frame = frame.infer_objects()
     frame.columns = [str(c) for c in frame.columns]
     if usecols:
         frame = frame[list(usecols)]
@@ -1155,16 +1361,21 @@ def _sniff_sep(path: Path, encoding: str | None) -> str:
     first = lines[0] if lines else ""
     counts = {sep: first.count(sep) for sep in (",", "\t", ";", "|")}
     best = max(counts, key=lambda s: counts[s])
-    return best if counts[best] > 0 else ","
+    if counts[best] > 0:
+        return best
+    return r"\s+" if len(first.split()) > 1 else ","
 
 
-def _read_text_header(path: Path, sep: str, encoding: str | None) -> list[str]:
+def _read_text_header(path: Path, sep: str, encoding: str | None, header: bool = True) -> list[str]:
+    """The column names of a text file; without a header, ``"0"``, ``"1"``... for the first line's fields."""
     lines = _decode_head(path, encoding).splitlines()
     if not lines or not lines[0].strip():
         raise DataError(f"{path}: the file is empty or its first line is blank")
     if len(sep) == 1:
-        return [h.strip() for h in next(csv.reader([lines[0]], delimiter=sep))]
-    return [h.strip().strip('"') for h in re.split(sep, lines[0].strip())]
+        names = [h.strip() for h in next(csv.reader([lines[0]], delimiter=sep))]
+    else:
+        names = [h.strip().strip('"') for h in re.split(sep, lines[0].strip())]
+    return names if header else [str(i) for i in range(len(names))]
 
 
 def _read_text(
@@ -1174,16 +1385,17 @@ def _read_text(
     encoding: str | None,
     string_columns: Sequence[str],
     usecols: Sequence[str] | None,
+    header: bool = True,
 ) -> pd.DataFrame:
     """Read a delimited text file: pyarrow for one-character delimiters, pandas otherwise."""
     sep = sep or _sniff_sep(path, encoding)
-    header = _read_text_header(path, sep, encoding)
-    strings = [c for c in string_columns if c in header]
+    names = _read_text_header(path, sep, encoding, header)
+    strings = [c for c in string_columns if c in names]
     encodings = [encoding] if encoding else ["utf-8", "latin-1"]
     last_error: Exception | None = None
     for position, enc in enumerate(encodings):
         try:
-            frame = _read_text_once(path, sep, enc, strings, usecols)
+            frame = _read_text_once(path, sep, enc, strings, usecols, None if header else names)
         except UnicodeDecodeError as exc:
             last_error = exc
             continue
@@ -1193,15 +1405,21 @@ def _read_text(
             raise DataError(f"{path}: not a readable table ({_first_line(exc)})") from None
         if position > 0:
             warnings.warn(f"{path}: not valid UTF-8; read as {enc}", UnicodeWarning, stacklevel=3)
-        if frame.empty and len(frame.columns) <= 1 and not header:
+        if frame.empty and len(frame.columns) <= 1 and not names:
             raise DataError(f"{path}: the file is empty")
         return frame
     raise DataError(f"{path}: could not decode the file ({_first_line(last_error)})")
 
 
 def _read_text_once(
-    path: Path, sep: str, encoding: str, strings: Sequence[str], usecols: Sequence[str] | None
+    path: Path,
+    sep: str,
+    encoding: str,
+    strings: Sequence[str],
+    usecols: Sequence[str] | None,
+    names: Sequence[str] | None = None,
 ) -> pd.DataFrame:
+    """One read with one encoding; ``names`` given means the file has no header line."""
     if len(sep) == 1:
         import pyarrow as pa
         import pyarrow.csv as pacsv
@@ -1209,7 +1427,10 @@ def _read_text_once(
         try:
             table = pacsv.read_csv(
                 path,
-                read_options=pacsv.ReadOptions(encoding=encoding if encoding != "utf-8" else "utf8"),
+                read_options=pacsv.ReadOptions(
+                    encoding=encoding if encoding != "utf-8" else "utf8",
+                    column_names=list(names) if names is not None else None,
+                ),
                 parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
                     include_columns=list(usecols) if usecols else None,
@@ -1221,15 +1442,20 @@ def _read_text_once(
             if "UTF8" in str(exc) or "utf8" in str(exc).lower():
                 raise UnicodeDecodeError(encoding, b"", 0, 1, "invalid UTF-8") from None
             # pyarrow is strict (e.g. newlines inside quoted values): let pandas try
-            return _read_text_pandas(path, sep, encoding, strings, usecols)
+            return _read_text_pandas(path, sep, encoding, strings, usecols, names)
         if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
             raise UnicodeDecodeError(encoding, b"", 0, 1, "invalid UTF-8")  # pyarrow infers binary
         return table.to_pandas(date_as_object=False)
-    return _read_text_pandas(path, sep, encoding, strings, usecols)
+    return _read_text_pandas(path, sep, encoding, strings, usecols, names)
 
 
 def _read_text_pandas(
-    path: Path, sep: str, encoding: str, strings: Sequence[str], usecols: Sequence[str] | None
+    path: Path,
+    sep: str,
+    encoding: str,
+    strings: Sequence[str],
+    usecols: Sequence[str] | None,
+    names: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     engine = "c" if len(sep) == 1 or sep == r"\s+" else "python"
     return pd.read_csv(
@@ -1239,6 +1465,8 @@ def _read_text_pandas(
         dtype={c: "str" for c in strings} or None,
         usecols=list(usecols) if usecols else None,
         engine=engine,
+        header=None if names is not None else "infer",
+        names=list(names) if names is not None else None,
     )
 
 
@@ -1305,12 +1533,56 @@ def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike[str], **kwarg
     return Path(path)
 
 
-def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike[str], **kwargs: Any) -> Path:
-    """Write ``df`` to CSV atomically, without the index unless ``index=True`` is passed."""
+def write_csv_atomic(
+    df: pd.DataFrame, path: str | os.PathLike[str], *, neutralise: bool = True, **kwargs: Any
+) -> Path:
+    """Write ``df`` to CSV atomically, without the index unless ``index=True`` is passed.
+
+    ``neutralise`` (default): text cells and column names that a spreadsheet would run as a formula
+    are prefixed with ``'`` (see :func:`neutralise_formulas`); numbers stay numbers. Writers of raw
+    source files (the demo shop's layouts) pass False so that the files hold the data as they are.
+    """
     kwargs.setdefault("index", False)
+    if neutralise:
+        df = neutralise_formulas(df)
     with atomic_write(path) as tmp:
         df.to_csv(tmp, **kwargs)
     return Path(path)
+
+
+#: First characters with which a spreadsheet (Excel, LibreOffice, Sheets) starts a formula.
+FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with text cells starting with ``= + - @`` (or tab, CR) prefixed by ``'`` (CSV injection).
+
+    Only text is changed: numeric, boolean and date columns (a negative amount) stay as they are,
+    so do text cells that start otherwise. Column names and a text index are treated the same way.
+    The input is not modified.
+    """
+
+    def fix(value: Any) -> Any:
+        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+    out = df
+    for column in df.columns:
+        values = df[column]
+        if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
+            hit = values.map(
+                lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS), na_action="ignore"
+            )
+            if hit.fillna(False).astype(bool).any():
+                out = out.copy() if out is df else out
+                out[column] = values.map(fix, na_action="ignore").astype(values.dtype)
+    names = [fix(c) for c in out.columns]
+    if names != list(out.columns):
+        out = out.set_axis(names, axis=1)
+    if out.index.dtype == object or pd.api.types.is_string_dtype(out.index.dtype):
+        fixed_index = out.index.map(fix)
+        if not fixed_index.equals(out.index):
+            out = out.set_axis(fixed_index, axis=0)
+    return out
 
 
 def write_json_atomic(obj: Any, path: str | os.PathLike[str], indent: int = 2) -> Path:

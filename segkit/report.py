@@ -1,10 +1,10 @@
-"""Run the four notebooks with papermill, export them to offline HTML and write the run's index page.
+"""Run the numbered notebooks with papermill, export them to offline HTML and write the run's index page.
 
-A *run* (DESIGN "A run") executes ``notebooks/01_eda.ipynb`` ... ``04_maintenance_simulation.ipynb`` in
+A *run* (DESIGN "A run") executes ``notebooks/01_eda.ipynb`` ... ``05_clv.ipynb`` in
 order, headlessly, with the same parameters, and produces::
 
     data/processed/<run>/   customers.parquet, segments.csv, model.skops (+ .json), summary_0N.json, run.json
-    reports/<run>/          01_eda.html ... 04_maintenance_simulation.html, index.html, executed/*.ipynb
+    reports/<run>/          01_eda.html ... 05_clv.html, index.html, executed/*.ipynb
 
 It is atomic: everything is written under ``data/processed/.<run>.partial/`` and
 ``reports/.<run>.partial/`` and moved into place only when every notebook succeeded. A failed run
@@ -50,6 +50,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "02_customer_files",
     "03_clustering",
     "04_maintenance_simulation",
+    "05_clv",
 )
 
 #: Parameters every notebook defines (DESIGN "Notebook parameters"), set by the runner itself.
@@ -64,12 +65,32 @@ COMMON_PARAMETERS: tuple[str, ...] = (
     "sample_customers",
 )
 
+#: Reader options every notebook defines and passes to ``segkit.load_inputs``; set by the runner.
+READ_PARAMETERS: tuple[str, ...] = ("date_format", "sep", "header", "sheet")
+
+#: Parameters the runner owns, with the ``segkit run`` option that sets each (``-p`` for them is refused).
+RUNNER_FLAGS: dict[str, str] = {
+    "data": "--data",
+    "layout": "--layout",
+    "columns": "--columns",
+    "run": "--name",
+    "processed_dir": "--processed-dir",
+    "reports_dir": "--reports-dir",
+    "seed": "--seed",
+    "sample_customers": "--sample-customers",
+    "date_format": "--date-format",
+    "sep": "--sep",
+    "header": "--no-header",
+    "sheet": "--sheet",
+}
+
 #: Human titles of the notebooks, used on the index page.
 NOTEBOOK_TITLES: dict[str, str] = {
     "01_eda": "Exploratory data analysis",
     "02_customer_files": "Customer files and RFM",
     "03_clustering": "Segmentation",
     "04_maintenance_simulation": "Model maintenance simulation",
+    "05_clv": "Customer lifetime value",
 }
 
 #: Largest HTML report segkit accepts without a warning, in bytes.
@@ -98,7 +119,7 @@ OUTPUT_FILES: tuple[tuple[str, str], ...] = (
     ("customers.parquet", "Customer file: one row per customer, every feature"),
     (
         "segments.csv",
-        "Segment of every customer (customer_id, segment_id, segment_name, rfm_segment), for CRM/BI",
+        "Segment of every customer (customer_id, segment_id, segment_name, rfm_segment; expected_purchases, prob_alive, clv), for CRM/BI",
     ),
     ("model.skops", "Segmentation model (load with segkit.load_model)"),
     ("model.json", "Model metadata, human-readable"),
@@ -173,7 +194,7 @@ def find_notebooks_dir(override: str | os.PathLike[str] | None = None) -> Path:
     raise ParameterError(
         f"notebooks folder not found (looked in {', '.join(str(c) for c in candidates)})",
         column="notebooks_dir",
-        hint="pass --notebooks-dir pointing at the folder holding 01_eda.ipynb ... 04_maintenance_simulation.ipynb",
+        hint="pass --notebooks-dir pointing at the folder holding 01_eda.ipynb ... 05_clv.ipynb",
     )
 
 
@@ -244,6 +265,23 @@ def check_extra_parameters(extra: Mapping[str, Any], defined: Mapping[str, Seque
         hint=("did you mean " + ", ".join(hints) + " " if hints else "")
         + f"(known: {', '.join(name for name in known if name not in COMMON_PARAMETERS)})",
     )
+
+
+def check_runner_owned(parameters: Mapping[str, Any]) -> None:
+    """Refuse ``-p`` values for the parameters the runner owns, naming the option to use instead.
+
+    The runner stages ``run``, ``processed_dir`` and ``reports_dir`` and checks ``data`` before any
+    notebook starts; a ``-p`` override would write outside the staged folders and record inputs the
+    notebooks did not read.
+    """
+    owned = [name for name in parameters if name in RUNNER_FLAGS]
+    if owned:
+        raise ParameterError(
+            "the runner sets " + ", ".join(map(repr, owned)) + " itself; -p cannot change them",
+            column="parameters",
+            examples=[f"-p {name}=..." for name in owned],
+            hint="use " + ", ".join(f"{RUNNER_FLAGS[name]} instead of -p {name}" for name in owned),
+        )
 
 
 def check_run_name(run: str) -> str:
@@ -651,6 +689,8 @@ def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     ``segments`` (03: rows of id, name, customers, share, revenue_share, action) and ``retrain``
     (04, e.g. ``"every 90 days"``), and notebook 03's sentences on the chosen model (``model_choice``)
     and on why the runner-up lost (``runner_up``), both written by :mod:`segkit.narrative`'s sources.
+    From 05: ``clv_total``, ``clv_horizon_months``, ``prob_alive_mean`` and, per segment, ``clv_share`` and
+    ``prob_alive``.
     """
     eda, clusters, maintenance = (summaries.get(n) or {} for n in ("01", "03", "04"))
     segments = [
@@ -677,6 +717,20 @@ def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         "retrain": f"every {days:,} days" if isinstance(days, int) and days > 0 else None,
         "model_choice": clusters.get("reason"),
         "runner_up": (clusters.get("runner_up") or {}).get("reason"),
+        **_clv_figures(summaries.get("05", {}), segments),
+    }
+
+
+def _clv_figures(summary: Mapping[str, Any], segments: list[dict[str, Any]]) -> dict[str, Any]:
+    """Notebook 05's headline figures; its per-segment value joined into ``segments`` by id (in place)."""
+    by_id = {row.get("segment_id"): row for row in summary.get("segments", []) if isinstance(row, Mapping)}
+    for row in segments:
+        value = by_id.get(row["id"], {})
+        row["clv_share"], row["prob_alive"] = value.get("clv_share"), value.get("prob_alive_mean")
+    return {
+        "clv_total": summary.get("clv_total"),
+        "clv_horizon_months": summary.get("horizon_months"),
+        "prob_alive_mean": summary.get("prob_alive_mean"),
     }
 
 
@@ -929,6 +983,10 @@ def run_notebooks(
     reports_dir: str | os.PathLike[str] = "reports",
     seed: int = 0,
     sample_customers: int = 0,
+    date_format: str = "",
+    sep: str = "",
+    header: bool = True,
+    sheet: str = "",
     parameters: Mapping[str, Any] | None = None,
     notebooks: str | Iterable[str] | None = None,
     notebooks_dir: str | os.PathLike[str] | None = None,
@@ -956,6 +1014,9 @@ def run_notebooks(
         Seed of every random choice in the notebooks.
     sample_customers
         Use a seeded sample of this many customers (0 = all).
+    date_format, sep, header, sheet
+        Reader options (see :func:`segkit.read_dataset`): dates' strftime format, text delimiter
+        (``"whitespace"``...), False for a file without a header line, XLSX sheet; ``""`` = default.
     parameters
         Extra notebook parameters (``-p key=value``). Each notebook receives the ones its
         ``parameters`` cell defines; a name that no selected notebook defines raises
@@ -978,16 +1039,25 @@ def run_notebooks(
     -------
     RunResult
 
+    Before any notebook starts, the input is read, mapped, date-parsed and cleaned once
+    (:func:`preflight`): a bad file fails in seconds with the error a Python user gets. A run holds
+    a lock (``<processed_dir>/.<run>.lock``): a second run of the same name stops at once.
+
     Raises
     ------
     RunError
         A notebook failed: names the notebook, the cell and the error; the partial folders are kept.
     ParameterError
-        Bad run name, notebook selection or data path.
+        Bad run name, notebook selection or data path; ``-p`` for a parameter the runner owns; the
+        same folder for processed and reports; a run of the same name already in progress.
+    SegkitError
+        The input cannot be read, mapped or cleaned to at least two customers.
     """
     log = log if log is not None else sys.stderr
     run = check_run_name(run)
     stems = select_notebooks(notebooks)
+    check_runner_owned(parameters or {})
+    _check_distinct_roots(processed_dir, reports_dir)
     data_value = _resolve_data(data)
     columns_json = _columns_json(columns)
     folder = find_notebooks_dir(notebooks_dir)
@@ -996,18 +1066,163 @@ def run_notebooks(
         raise ParameterError(f"notebook(s) missing from {folder}", column="notebooks", examples=missing)
     defined = {stem: notebook_parameters(folder / f"{stem}.ipynb") for stem in stems}
     check_extra_parameters(parameters or {}, defined)
-    staging = _Staging.prepare(processed_dir, reports_dir, run, partial_rerun=set(stems) != set(NOTEBOOKS))
+    read_options = {
+        "date_format": date_format or "",
+        "sep": sep or "",
+        "header": bool(header),
+        "sheet": sheet or "",
+    }
+    _check_read_parameters(read_options, defined)
+    preflight(
+        data_value,
+        layout=layout,
+        columns=columns_json,
+        seed=seed,
+        sample_customers=sample_customers,
+        **read_options,
+    )
+    with run_lock(processed_dir, run):
+        return _run_locked(
+            run=run,
+            stems=stems,
+            folder=folder,
+            defined=defined,
+            processed_dir=processed_dir,
+            reports_dir=reports_dir,
+            data_value=data_value,
+            common={
+                "data": data_value,
+                "layout": layout,
+                "columns": columns_json,
+                "run": run,
+                "seed": int(seed),
+                "sample_customers": int(sample_customers),
+                **read_options,
+                **dict(parameters or {}),
+            },
+            kernel_name=kernel_name,
+            keep_code=keep_code,
+            progress=progress,
+            log=log,
+        )
 
+
+def preflight(
+    data: str,
+    *,
+    layout: str = "auto",
+    columns: str = "",
+    seed: int = 0,
+    sample_customers: int = 0,
+    date_format: str = "",
+    sep: str = "",
+    header: bool = True,
+    sheet: str = "",
+) -> None:
+    """Read, map, parse and clean the input as the notebooks will, and require two customers.
+
+    Raises the :class:`~segkit.schema.SegkitError` the notebooks would raise, before any kernel
+    starts. The demo shop (``data="demo"``) is generated valid and is not read here.
+    """
+    if str(data) == "demo":
+        return
+    from segkit.inputs import load_inputs
+
+    load_inputs(
+        data,
+        layout=layout,
+        columns=columns,
+        sample_customers=int(sample_customers),
+        seed=int(seed),
+        date_format=date_format,
+        sep=sep,
+        header=header,
+        sheet=sheet,
+    )
+
+
+@contextmanager
+def run_lock(processed_dir: str | os.PathLike[str], run: str) -> Iterator[Path]:
+    """Hold ``<processed_dir>/.<run>.lock`` (an OS file lock, released when the process ends).
+
+    Raises
+    ------
+    ParameterError
+        At once, when another process holds the lock (a run of the same name is in progress).
+    """
+    import fcntl
+
+    root = Path(processed_dir).expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f".{run}.lock"
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise ParameterError(
+                f"run {run!r} is already in progress ({holder}); this run stopped without touching it",
+                column="run",
+                hint="wait until it finishes, or pass another --name",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}, started {datetime.now(UTC).isoformat(timespec='seconds')}")
+        handle.flush()
+        yield path
+    finally:
+        handle.close()
+
+
+def _check_distinct_roots(processed_dir: str | os.PathLike[str], reports_dir: str | os.PathLike[str]) -> None:
+    processed = Path(processed_dir).expanduser().resolve()
+    reports = Path(reports_dir).expanduser().resolve()
+    if processed == reports:
+        raise ParameterError(
+            f"--processed-dir and --reports-dir are the same folder ({processed.name}); a run writes "
+            "one folder of its name under each",
+            column="reports_dir",
+            hint="give them different folders, e.g. --processed-dir data/processed --reports-dir reports",
+        )
+
+
+def _check_read_parameters(read_options: Mapping[str, Any], defined: Mapping[str, Sequence[str]]) -> None:
+    """Every notebook that reads the data must take the reader options the run sets."""
+    defaults = {"date_format": "", "sep": "", "header": True, "sheet": ""}
+    used = [name for name, value in read_options.items() if value != defaults[name]]
+    for stem, names in defined.items():
+        lacking = [name for name in used if "data" in names and name not in names]
+        if lacking:
+            raise ParameterError(
+                f"notebook {stem} has no parameter(s) {', '.join(lacking)}: it would read the data otherwise",
+                column="notebooks",
+                hint="add them to its parameters cell and pass them to segkit.load_inputs",
+            )
+
+
+def _run_locked(
+    *,
+    run: str,
+    stems: list[str],
+    folder: Path,
+    defined: Mapping[str, Sequence[str]],
+    processed_dir: str | os.PathLike[str],
+    reports_dir: str | os.PathLike[str],
+    data_value: str,
+    common: Mapping[str, Any],
+    kernel_name: str,
+    keep_code: bool,
+    progress: bool,
+    log: TextIO,
+) -> RunResult:
+    """The body of :func:`run_notebooks`, run while holding the run's lock."""
+    staging = _Staging.prepare(processed_dir, reports_dir, run, partial_rerun=set(stems) != set(NOTEBOOKS))
     run_parameters = {
-        "data": data_value,
-        "layout": layout,
-        "columns": columns_json,
-        "run": run,
+        **common,
         "processed_dir": str(staging.processed.parent),
         "reports_dir": str(staging.reports.parent),
-        "seed": int(seed),
-        "sample_customers": int(sample_customers),
-        **dict(parameters or {}),
     }
     recorded_parameters = {
         **run_parameters,

@@ -197,6 +197,8 @@ def normalize_id(values: pd.Series) -> pd.Series:
 
     Float ids (``17850.0``, from a CSV column with missing values or an Excel sheet) lose the
     trailing ``.0`` only when every non-missing value is integral; other values keep their text.
+    A column that mixes numbers and text (an Excel sheet, a DataFrame) keeps every value: ``123``
+    becomes ``"123"``, ``17850.0`` becomes ``"17850"``, ``"00123"`` stays ``"00123"``.
     Missing ids stay missing (``NaN``), empty strings become missing.
     """
     if pd.api.types.is_float_dtype(values.dtype):
@@ -207,9 +209,28 @@ def normalize_id(values: pd.Series) -> pd.Series:
         return values.astype("str").where(values.notna(), None).astype("str")
     if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         return values.astype("str")
+    if values.dtype == object:
+        values = pd.Series([_id_text(v) for v in values], index=values.index, dtype="object")
     out = values.astype("str") if not pd.api.types.is_string_dtype(values.dtype) else values
-    out = out.str.strip()
+    out = out.astype("str").str.strip()
     return out.mask(out == "")
+
+
+def _id_text(value: Any) -> str | None:
+    """The text of one id cell of a mixed (object) column; None when missing."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        if np.isnan(value):
+            return None
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
 
 
 def transaction_schema(columns: Iterable[str] | None = None):

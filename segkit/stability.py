@@ -134,12 +134,12 @@ def _transactions_of(data: Any) -> pd.DataFrame:
                 frame.index[bad.to_numpy()],
             )
     amount = pd.to_numeric(frame[AMOUNT], errors="coerce").to_numpy(float)
-    bad = ~(np.isfinite(amount) & (amount > 0))
+    bad = ~(np.isfinite(amount) & (amount >= 0))
     if bad.any():
         raise bad_rows_error(
             DataError,
-            "transactions: amounts must be positive numbers (cancellations and zero prices are removed "
-            "by segkit.clean_transactions)",
+            "transactions: amounts must be finite and not negative (cancellations are removed by "
+            "segkit.clean_transactions; $0 purchases are kept and count as purchases)",
             AMOUNT,
             frame[AMOUNT][bad],
         )

@@ -80,6 +80,7 @@ SUMMARY_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool, str]]] = {
         "steps": ((int,), True, "simulated steps"),
         "period_days": ((int,), True, "days between steps"),
     },
+    "05": {},  # notebook 05 (customer lifetime value): read as written, the index picks its own keys
 }  # fmt: skip
 
 #: Keys every record of summary_03's ``segments`` has.

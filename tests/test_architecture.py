@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from segkit.report import COMMON_PARAMETERS
+from segkit.report import COMMON_PARAMETERS, READ_PARAMETERS
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "segkit"
@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "summary": 3,  # the summary files' schema and the executive summary (io + formatting)
     "inputs": 3,  # io + datasets + cleaning: the notebooks' one call to get clean data
     "clustering": 4,
+    "clv": 4,  # BG/NBD + Gamma-Gamma on the BTYD summary of features
     "stability": 5,
     "narrative": 5,  # every fact sentence of notebooks 01-03 and the index (above clustering)
     "viz": 6,
@@ -42,8 +43,8 @@ EXCEPTIONS: set[tuple[str, str]] = {
     ("cli", "browser"),  # segkit run --screenshots
 }
 
-#: DESIGN's common notebook parameters (set by the runner), then date_format and currency (-p when given)
-NOTEBOOK_PARAMETERS = [*COMMON_PARAMETERS, "date_format", "currency"]
+#: DESIGN's common notebook parameters (set by the runner), then the reader options (--date-format, --sep...), then currency
+NOTEBOOK_PARAMETERS = [*COMMON_PARAMETERS, *READ_PARAMETERS, "currency"]
 
 
 def _segkit_module(path: Path) -> str:
@@ -96,9 +97,9 @@ def _notebooks() -> list[Path]:
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
-def test_four_numbered_notebooks():
+def test_five_numbered_notebooks():
     names = [p.stem for p in _notebooks()]
-    assert names == ["01_eda", "02_customer_files", "03_clustering", "04_maintenance_simulation"]
+    assert names == ["01_eda", "02_customer_files", "03_clustering", "04_maintenance_simulation", "05_clv"]
 
 
 @pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.stem)

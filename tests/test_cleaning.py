@@ -40,7 +40,7 @@ def reference_clean(df: pd.DataFrame, rules: CleaningRules | None = None) -> tup
             or any(product.lower().startswith(p.lower()) for p in rules.non_product_prefixes)
         ):
             reasons[i] = "non_product"
-        elif duplicate:
+        elif duplicate and not pd.isna(row.get("order_id")):
             reasons[i] = "duplicate"
         elif row["quantity"] < 0 or (
             isinstance(row.get("order_id"), str) and re.search(rules.cancellation_pattern, row["order_id"])
@@ -78,8 +78,10 @@ def reference_clean(df: pd.DataFrame, rules: CleaningRules | None = None) -> tup
             continue
         if original[i] > 0 and quantity[i] == 0:
             reasons[i] = "cancelled_purchase"
-        elif r["unit_price"] <= 0 or r["amount"] <= 0:
+        elif r["unit_price"] < 0 or r["amount"] < 0:
             reasons[i] = "non_positive_price"
+        elif r["unit_price"] == 0 or r["amount"] == 0:
+            reasons[i] = "zero_amount"
         else:
             reasons[i] = "kept"
     return [str(r) for r in reasons], quantity
@@ -113,7 +115,8 @@ def test_each_reason_in_contract_order():
             ("c1", "2", 1, "A", 3, 2.0),  # purchase, later fully cancelled
             ("c1", "2", 1, "A", 3, 2.0),  # exact duplicate of the line above
             ("c1", "C3", 2, "A", -3, 2.0),  # cancellation (C invoice, negative quantity)
-            ("c1", "4", 3, "B2", 2, 0.0),  # zero price
+            ("c1", "4", 3, "B1", 2, -1.0),  # negative price
+            ("c1", "4", 3, "B2", 2, 0.0),  # zero price: a $0 purchase, kept under its own reason
             ("c1", "5", 3, "X", 2, 1.5),  # kept
         ]
     )
@@ -126,9 +129,10 @@ def test_each_reason_in_contract_order():
         "duplicate",
         "cancellation",
         "non_positive_price",
+        "zero_amount",
         "kept",
     ]
-    assert clean["product_id"].tolist() == ["X"]
+    assert clean["product_id"].tolist() == ["B2", "X"]
     frame = report.to_frame()
     assert frame["reason"].tolist() == list(REASONS)
     assert frame["rows"].sum() == len(df)
@@ -219,8 +223,8 @@ def test_amount_only_table_without_product_is_cleaned_without_netting():
         }
     )
     clean, report = clean_transactions(df)
-    assert report.reasons.tolist() == ["kept", "cancellation", "non_positive_price"]
-    assert len(clean) == 1
+    assert report.reasons.tolist() == ["kept", "cancellation", "zero_amount"]
+    assert clean["customer_id"].tolist() == ["a", "b"]  # the $0 purchase stays
 
 
 def test_bad_rules_and_bad_tables_raise_segkit_errors():
@@ -262,14 +266,14 @@ def test_vectorised_cleaning_matches_the_slow_reference(rows):
     clean, report = clean_transactions(df)
     expected_reasons, expected_quantity = reference_clean(df)
     assert report.reasons.astype(str).tolist() == expected_reasons
-    kept = np.array(expected_reasons) == "kept"
+    kept = np.isin(expected_reasons, ["kept", "zero_amount"])
     np.testing.assert_allclose(clean["quantity"].to_numpy(), expected_quantity[kept])
     # the report always adds up, and netting never leaves a negative quantity
     frame = report.to_frame()
     assert frame["rows"].sum() == len(df)
     assert frame["amount"].sum() == pytest.approx(df["amount"].sum())
     assert (clean["quantity"] > 0).all()
-    assert (clean["amount"] > 0).all()
+    assert (clean["amount"] >= 0).all()  # $0 purchases are kept (reason zero_amount)
     np.testing.assert_allclose(clean["amount"], clean["quantity"] * clean["unit_price"])
     by_customer = report.by_customer
     assert (by_customer["cancelled_lines"] <= by_customer["lines"]).all()

@@ -188,7 +188,7 @@ def test_score_writes_the_scored_customers(capsys, tmp_path, monkeypatch):
     (tmp_path / "new.csv").write_text("x\n")
     scored = pd.DataFrame({"customer_id": ["A", "B"], "segment_id": [1, 0], "segment_name": ["Low", "High"]})
     monkeypatch.setattr(model, "load_model", lambda path: ("model", Path(path).name))
-    monkeypatch.setattr(io, "read_dataset", lambda source, layout, columns: ("dataset", layout, columns))
+    monkeypatch.setattr(io, "read_dataset", lambda source, layout, columns, **_: ("dataset", layout, columns))
     received = []
     monkeypatch.setattr(clustering, "score_dataset", lambda m, d: received.append((m, d)) or scored)
     code, out, _ = run_main(

@@ -30,7 +30,7 @@ RUN = "demo"
 
 
 def notebooks_or_skip() -> Path:
-    """The repository's notebooks folder; skip while any of the four notebooks is not written yet."""
+    """The repository's notebooks folder; skip while any of the run's notebooks is not written yet."""
     missing = [stem for stem in report.NOTEBOOKS if not (NOTEBOOKS_DIR / f"{stem}.ipynb").is_file()]
     if missing:
         pytest.skip(f"notebooks not written yet: {', '.join(missing)}")
@@ -144,7 +144,18 @@ def test_segments_csv_matches_the_model_and_the_customer_file(processed):
     from segkit import load_model
 
     segments = pd.read_csv(processed / "segments.csv", dtype={"customer_id": "str"})
-    assert list(segments.columns) == ["customer_id", "segment_id", "segment_name", "rfm_segment"]
+    assert list(segments.columns) == [
+        "customer_id",
+        "segment_id",
+        "segment_name",
+        "rfm_segment",
+        "expected_purchases",  # notebook 05's CLV columns
+        "prob_alive",
+        "clv",
+    ]
+    valued = segments.dropna(subset=["clv"])  # customers first seen on the last day are not valued
+    assert len(valued) >= 0.95 * len(segments)
+    assert (valued["clv"] >= 0).all() and valued["prob_alive"].between(0, 1).all()
     customers = pd.read_parquet(processed / "customers.parquet")
     assert len(segments) == len(customers) > 0
     assert segments["customer_id"].is_unique
@@ -165,7 +176,7 @@ def test_segments_csv_matches_the_model_and_the_customer_file(processed):
 def test_summaries_and_run_record(processed, demo_run):
     workspace, _ = demo_run
     summaries = report.read_summaries(processed)
-    assert sorted(summaries) == ["01", "02", "03", "04"]
+    assert sorted(summaries) == ["01", "02", "03", "04", "05"]
     customers = pd.read_parquet(processed / "customers.parquet")
     assert summaries["02"]["customers"] == len(customers)
 
@@ -193,6 +204,7 @@ def test_index_page_shows_the_run(reports, processed):
     for name in pd.read_csv(processed / "segments.csv")["segment_name"].unique():
         assert str(name) in page.replace("&#39;", "'").replace("&amp;", "&")
     assert 'id="kf-retrain">n/a<' not in page  # notebook 04's recommendation is shown
+    assert f'id="kf-clv">{report._format_value(summaries["05"]["clv_total"])}<' in page  # notebook 05's value
     for stem in report.NOTEBOOKS:
         assert f'href="{stem}.html"' in page
     for name in ("segments.csv", "customers.parquet", "model.skops", "run.json"):  # copies: self-contained

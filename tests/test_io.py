@@ -542,7 +542,7 @@ def canonical_tables(draw):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(canonical_tables())
 def test_any_valid_table_round_trips_through_csv_and_parquet(tmp_path, table):
-    csv_path = write_csv_atomic(table, tmp_path / "rt.csv")
+    csv_path = write_csv_atomic(table, tmp_path / "rt.csv", neutralise=False)  # a raw round trip
     parquet_path = write_parquet_atomic(table, tmp_path / "rt.parquet", index=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

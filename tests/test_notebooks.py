@@ -1,4 +1,4 @@
-"""The four notebooks run headlessly on a small demo shop and pass ``pytest --nbval-lax``.
+"""The five notebooks run headlessly on a small demo shop and pass ``pytest --nbval-lax``.
 
 papermill injects the small parameters (data = a 1,500-customer demo shop written once per session,
 outputs in a temporary folder) into copies of the notebooks without executing them
@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import papermill
 import pytest
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def parameterized_notebooks(tmp_path_factory) -> tuple[Path, Path]:
-    """Copies of the four notebooks with the small parameters injected; returns (folder, processed_dir)."""
+    """Copies of the five notebooks with the small parameters injected; returns (folder, processed_dir)."""
     from test_e2e import FAST_PARAMETERS, notebooks_or_skip, small_shop_folder
 
     source = notebooks_or_skip()
@@ -98,6 +99,16 @@ def test_notebooks_pass_nbval_lax(parameterized_notebooks):
     assert int(passed.group(1)) == n_cells
     # the notebooks wrote their outputs where the injected parameters told them
     run = processed / "nbval"
-    for name in ("summary_01.json", "summary_02.json", "summary_03.json", "summary_04.json"):
+    for name in (
+        "summary_01.json",
+        "summary_02.json",
+        "summary_03.json",
+        "summary_04.json",
+        "summary_05.json",
+    ):
         assert (run / name).is_file(), name
     assert (run / "customers.parquet").is_file() and (run / "segments.csv").is_file()
+    # notebook 05 adds the CLV columns to notebook 03's customer tags
+    assert {"segment_id", "expected_purchases", "prob_alive", "clv"} <= set(
+        pd.read_csv(run / "segments.csv").columns
+    )

@@ -80,6 +80,13 @@ STANDIN_CELLS: dict[str, list[str]] = {
         "'delay_days': None, 'start': '2023-01-01', 'end': '2023-06-30', 'steps': 3, 'period_days': 30}, "
         "run_dir(processed_dir, run))",
     ],
+    "05_clv": [
+        "import plotly.express as px\nfrom segkit.io import run_dir, write_json_atomic\n"
+        "from segkit.viz import setup_notebook\nsetup_notebook()",
+        "px.line(x=[1, 2, 3], y=[1, 3, 6]).show()",
+        "write_json_atomic({'clv_total': 1234.5, 'horizon_months': 12.0, 'prob_alive_mean': 0.8, 'segments': "
+        "[{'segment_id': 0, 'clv_share': 0.75, 'prob_alive_mean': 0.9}]}, run_dir(processed_dir, run) / 'summary_05.json')",
+    ],
 }
 
 
@@ -88,7 +95,7 @@ STANDIN_EXTRA_PARAMETERS = {"03_clustering": "k_max = 4\n"}
 
 
 def write_standin_notebooks(folder: Path) -> Path:
-    """Write the four stand-in notebooks into ``folder`` (a title cell, a parameters cell, then STANDIN_CELLS)."""
+    """Write the stand-in notebooks into ``folder`` (a title cell, a parameters cell, then STANDIN_CELLS)."""
     folder.mkdir(parents=True, exist_ok=True)
     for stem, cells in STANDIN_CELLS.items():
         notebook = nbformat.v4.new_notebook()
@@ -452,6 +459,49 @@ def test_key_figures_reads_the_summaries_by_their_schema():
     assert figures["retrain"] == "every 90 days"
     assert report.key_figures({"04": SUMMARIES["04"]})["n_segments"] is None  # the simulation's k is not it
     assert (figures["period_start"], figures["period_end"]) == ("2022-01-01", "2024-06-30")
+    assert figures["clv_total"] is None and figures["segments"][0]["clv_share"] is None  # no notebook 05
+
+
+def test_key_figures_join_the_clv_value_per_segment():
+    summaries = {
+        "03": {
+            "segments": [
+                {"segment_id": 0, "segment_name": "Loyal"},
+                {"segment_id": 1, "segment_name": "Lost"},
+            ]
+        },
+        "05": {
+            "clv_total": 9876.5,
+            "horizon_months": 12.0,
+            "prob_alive_mean": 0.7,
+            "segments": [{"segment_id": 1, "clv_share": 0.2, "prob_alive_mean": 0.4}],
+        },
+    }
+    figures = report.key_figures(summaries)
+    assert (figures["clv_total"], figures["clv_horizon_months"], figures["prob_alive_mean"]) == (
+        9876.5,
+        12.0,
+        0.7,
+    )
+    loyal, lost = figures["segments"]
+    assert (lost["clv_share"], lost["prob_alive"]) == (0.2, 0.4)
+    assert (loyal["clv_share"], loyal["prob_alive"]) == (None, None)  # a segment 05 did not value
+    page = report.render_index(
+        {
+            "run": "r",
+            "parameters": {},
+            "data_source": "d",
+            "figures": figures,
+            "summaries": {},
+            "summary_titles": {},
+            "reports": [],
+            "outputs": [],
+            "version": "0",
+            "run_date": "now",
+        }
+    )
+    assert 'id="kf-clv">9,876<' in page and "next 12 months" in page
+    assert 'id="kf-alive">70.0 %<' in page and ">20.0 %<" in page
 
 
 def test_describe_inputs_lists_every_file_of_a_folder_with_size_and_sha256(tmp_path):

@@ -2,7 +2,7 @@
 matplotlib/yellowbrick where they serve better.
 
 One module per notebook keeps each file readable: :mod:`segkit.viz.eda` (notebook 01),
-:mod:`segkit.viz.customers` (02), :mod:`segkit.viz.clusters` (03), :mod:`segkit.viz.maintenance` (04),
+:mod:`segkit.viz.customers` (02), :mod:`segkit.viz.clusters` (03), :mod:`segkit.viz.maintenance` (04), :mod:`segkit.viz.clv` (05),
 plus :mod:`segkit.viz.yb_compat` (the yellowbrick compatibility layer) and :mod:`segkit.viz._common`.
 ``segkit.viz.<figure>`` finds a figure function in whichever module defines it.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from segkit.viz._common import PALETTE, sample_for_scatter, segment_colour, segment_colours, setup_notebook
 
-_SUBMODULES = ("eda", "customers", "clusters", "maintenance", "yb_compat")
+_SUBMODULES = ("eda", "customers", "clusters", "maintenance", "clv", "yb_compat")
 
 __all__ = ["PALETTE", "sample_for_scatter", "segment_colour", "segment_colours", "setup_notebook"]
 

@@ -1,0 +1,324 @@
+"""Real files and hostile input (issue 15): headerless / whitespace files, ids, dates, odd inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from segkit.io import read_dataset, read_transactions
+
+ROOT = Path(__file__).resolve().parents[1]
+CDNOW = ROOT.parent / "shared" / "samples" / "CDNOW_sample.txt"
+CDNOW_COLUMNS = {"customer_id": "1", "order_date": "2", "amount": "4"}
+
+
+@pytest.fixture(scope="module")
+def cdnow_path() -> Path:
+    if not CDNOW.is_file():
+        pytest.skip(f"CDNOW sample not found at {CDNOW} (it lives in ../shared/samples)")
+    return CDNOW
+
+
+@pytest.mark.parametrize("sep", ["whitespace", r"\s+"])
+def test_reader_whitespace_headerless_cdnow(cdnow_path, sep):
+    data = read_dataset(
+        cdnow_path, layout="generic", sep=sep, header=False, columns=CDNOW_COLUMNS, date_format="%Y%m%d"
+    )
+    tx = data.transactions
+    # published: 6,919 purchase records of 2,357 customers, first purchase in the first 12 weeks of 1997
+    assert len(tx) == 6919
+    assert tx["customer_id"].nunique() == 2357
+    assert tx["order_date"].min() == pd.Timestamp("1997-01-01")
+    assert tx["order_date"].max() <= pd.Timestamp("1998-06-30")
+    assert int((tx["amount"] == 0).sum()) == 8
+    first = tx.iloc[0]
+    assert (first["customer_id"], first["order_date"], first["amount"]) == (
+        "0001",  # ids keep their leading zeros
+        pd.Timestamp("1997-01-01"),
+        29.33,
+    )
+    raw = pd.read_csv(cdnow_path, sep=r"\s+", header=None)
+    assert tx["amount"].sum() == pytest.approx(raw[4].sum())
+
+
+def test_reader_headerless_quantity_is_not_multiplied(cdnow_path):
+    tx = read_transactions(
+        cdnow_path,
+        layout="generic",
+        sep="whitespace",
+        header=False,
+        columns={**CDNOW_COLUMNS, "quantity": "3"},
+        date_format="%Y%m%d",
+    )
+    raw = pd.read_csv(cdnow_path, sep=r"\s+", header=None)
+    assert tx["quantity"].tolist() == raw[3].astype(float).tolist()
+    assert tx["amount"].tolist() == raw[4].astype(float).tolist()
+
+
+def test_reader_whitespace_is_sniffed_and_headerless_csv_and_xlsx(tmp_path):
+    text = "  a1   20240105  10.5\r\n  b2  20240210 20\r\n"
+    path = tmp_path / "log.txt"
+    path.write_text(text, newline="")
+    mapping = {"customer_id": "0", "order_date": "1", "amount": "2"}
+    sniffed = read_transactions(path, layout="generic", header=False, columns=mapping, date_format="%Y%m%d")
+    assert sniffed["customer_id"].tolist() == ["a1", "b2"]
+    assert sniffed["amount"].tolist() == [10.5, 20.0]
+    csv_path = tmp_path / "log.csv"
+    csv_path.write_text("a1,20240105,10.5\nb2,20240210,20\n")
+    from_csv = read_transactions(
+        csv_path, layout="generic", header=False, columns=mapping, date_format="%Y%m%d"
+    )
+    pd.testing.assert_frame_equal(from_csv, sniffed)
+    xlsx = tmp_path / "log.xlsx"
+    pd.DataFrame([["a1", "20240105", 10.5], ["b2", "20240210", 20]]).to_excel(xlsx, header=False, index=False)
+    from_xlsx = read_transactions(xlsx, layout="generic", header=False, columns=mapping, date_format="%Y%m%d")
+    pd.testing.assert_frame_equal(from_xlsx, sniffed)
+
+
+# --------------------------------------------------------------------------- item 1: mixed ids
+_ID_CELLS = st.lists(
+    st.one_of(
+        st.integers(min_value=0, max_value=10**9),
+        st.text(alphabet="0123456789", min_size=1, max_size=7).map(lambda t: "0" + t),  # leading zero
+        st.text(alphabet="ABCXYZ-", min_size=1, max_size=6),
+    ),
+    min_size=2,
+    max_size=12,
+)
+
+
+def _mixed_frame(ids: list) -> pd.DataFrame:
+    n = len(ids)
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(ids, dtype="object"),
+            "order_id": pd.Series(list(reversed(ids)), dtype="object"),
+            "product_id": pd.Series(ids, dtype="object"),
+            "order_date": pd.date_range("2024-01-01", periods=n, freq="D"),
+            "amount": [float(i + 1) for i in range(n)],
+        }
+    )
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ids=_ID_CELLS)
+def test_item1_mixed_int_str_ids_keep_every_value(tmp_path, ids):
+    expected = [str(v) for v in ids]
+    frame = _mixed_frame(ids)
+    csv_path = tmp_path / "t.csv"
+    frame.to_csv(csv_path, index=False)
+    xlsx_path = tmp_path / "t.xlsx"
+    frame.to_excel(xlsx_path, index=False)  # ints stay numbers, "00123" stays text in the sheet
+    parquet_path = tmp_path / "t.parquet"
+    frame.astype({c: "str" for c in ("customer_id", "order_id", "product_id")}).to_parquet(parquet_path)
+    for source in (frame, csv_path, xlsx_path, parquet_path):
+        tx = read_transactions(source, layout="generic")
+        assert tx["customer_id"].tolist() == expected, source
+        assert tx["order_id"].tolist() == list(reversed(expected)), source
+        assert tx["product_id"].tolist() == expected, source
+
+
+# --------------------------------------------------------------------------- item 9: cleaning
+def test_item9_same_day_repeats_without_order_id_are_kept_and_reported():
+    from segkit.cleaning import clean_transactions
+
+    day = pd.Timestamp("1997-01-01")
+    no_order_ids = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["a", "a", "b"], dtype="str"),
+            "order_date": [day, day, day],
+            "amount": [12.0, 12.0, 5.0],
+        }
+    )
+    clean, report = clean_transactions(no_order_ids)
+    assert len(clean) == 3  # two identical same-day purchases without order ids are both real
+    assert report.possible_duplicates == 1
+    assert "possible duplicates" in str(report)
+    with_order_ids = no_order_ids.assign(order_id=pd.Series(["1", "1", "2"], dtype="str"))
+    clean, report = clean_transactions(with_order_ids)
+    assert report.reasons.tolist() == ["kept", "duplicate", "kept"]
+    assert report.possible_duplicates == 0
+
+
+def test_item9_zero_dollar_purchases_are_kept_under_their_own_reason():
+    from segkit.cleaning import CleaningRules, clean_transactions
+
+    tx = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["a", "a", "z"], dtype="str"),
+            "order_date": pd.to_datetime(["1997-01-01", "1997-02-01", "1997-01-05"]),
+            "amount": [0.0, 10.0, 0.0],
+        }
+    )
+    clean, report = clean_transactions(tx)
+    assert report.reasons.tolist() == ["zero_amount", "kept", "zero_amount"]
+    assert clean["order_date"].min() == pd.Timestamp("1997-01-01")  # first purchase date unchanged
+    assert set(clean["customer_id"]) == {"a", "z"}  # a $0-only customer stays a customer
+    frame = report.to_frame().set_index("reason")
+    assert frame.loc["zero_amount", "rows"] == 2 and frame.loc["zero_amount", "amount"] == 0
+    dropped, report = clean_transactions(tx, CleaningRules(zero_amount="drop"))
+    assert report.reasons.tolist() == ["non_positive_price", "kept", "non_positive_price"]
+    assert report.removed_customers.to_dict("index") == {"z": {"lines": 1, "reason": "non_positive_price"}}
+
+
+def test_item9_cdnow_keeps_its_zero_dollar_purchases_and_repeat_rows(cdnow_path):
+    from segkit.cleaning import clean_transactions
+
+    tx = read_transactions(
+        cdnow_path,
+        layout="generic",
+        sep="whitespace",
+        header=False,
+        columns=CDNOW_COLUMNS,
+        date_format="%Y%m%d",
+    )
+    clean, report = clean_transactions(tx)
+    assert len(clean) == len(tx) == 6919
+    assert clean["customer_id"].nunique() == 2357
+    assert report.to_frame().set_index("reason").loc["zero_amount", "rows"] == 8
+    assert report.possible_duplicates == int(tx.duplicated().sum()) > 0
+    assert report.removed_customers.empty
+
+
+def test_item9_customers_removed_entirely_are_listed_with_their_reason():
+    from segkit.cleaning import clean_transactions
+
+    tx = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["a", "b", "b", "c"], dtype="str"),
+            "order_id": pd.Series(["1", "C2", "C3", "4"], dtype="str"),
+            "order_date": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]),
+            "product_id": pd.Series(["A", "A", "A", "POST"], dtype="str"),
+            "quantity": [1.0, -1.0, -2.0, 1.0],
+            "unit_price": [2.0, 2.0, 2.0, 5.0],
+            "amount": [2.0, -2.0, -4.0, 5.0],
+        }
+    )
+    _, report = clean_transactions(tx)
+    removed = report.removed_customers
+    assert removed.index.tolist() == ["b", "c"]
+    assert removed["reason"].tolist() == ["cancellation", "non_product"]
+    assert removed["lines"].tolist() == [2, 1]
+    assert "2 customers removed entirely" in str(report)
+
+
+# --------------------------------------------------------------------------- item 4: score
+def test_item4_score_accepts_a_batch_without_one_category_or_channel():
+    from segkit import clustering
+    from segkit.cleaning import clean_transactions
+    from segkit.datasets import make_demo_shop
+    from segkit.features import customer_file
+    from segkit.io import Dataset
+
+    shop = make_demo_shop(n_customers=400, seed=4)
+    clean, report = clean_transactions(shop.transactions)
+    customers = customer_file(clean, cancellations=report.by_customer)
+    shares = [c for c in customers.columns if c.startswith(("share_cat_", "share_channel_"))]
+    model = clustering.fit_segmentation(
+        customers, "kmeans", 3, features=["recency_days", "frequency", *shares], seed=0
+    )
+    tx = shop.transactions
+    for column, prefix in (("category", "share_cat_"), ("channel", "share_channel_")):
+        dropped = next(c for c in shares if c.startswith(prefix)).removeprefix(prefix)
+        batch = tx[tx[column].astype(str) != dropped].reset_index(drop=True)
+        scored = clustering.score_dataset(model, Dataset(batch))
+        assert scored["customer_id"].nunique() == len(scored) > 0
+        assert scored["segment_id"].isin(range(3)).all()
+
+
+# --------------------------------------------------------------------------- item 10: CSV injection
+def test_item10_csv_outputs_neutralise_formula_cells_and_keep_numbers(tmp_path):
+    import csv
+
+    from segkit.io import write_csv_atomic
+
+    payloads = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A2)", "\tTAB", "safe", "a=b"]
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Series(payloads, dtype="str"),
+            "segment_name": pd.Series(['=HYPERLINK("http://x")', *["Loyal"] * 6], dtype="str"),
+            "segment_id": [-1, 0, 1, 2, 3, 4, 5],
+            "amount": [-3.5, 0.0, 1.25, -0.5, 2.0, 3.0, 4.0],
+        }
+    )
+    path = write_csv_atomic(frame, tmp_path / "segments.csv")
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    ids = [row["customer_id"] for row in rows]
+    assert ids == ["'=cmd|' /C calc'!A0", "'+1+1", "'-2+3", "'@SUM(A1:A2)", "'\tTAB", "safe", "a=b"]
+    assert rows[0]["segment_name"].startswith("'=")
+    assert [float(row["amount"]) for row in rows] == frame["amount"].tolist()  # numbers stay numbers
+    assert [int(row["segment_id"]) for row in rows] == frame["segment_id"].tolist()
+    assert frame["customer_id"].iloc[0].startswith("=")  # the caller's frame is not modified
+    back = pd.read_csv(path)
+    assert pd.api.types.is_float_dtype(back["amount"]) and pd.api.types.is_integer_dtype(back["segment_id"])
+
+
+# --------------------------------------------------------------------------- item 6: dates
+def _dated(dates: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i % 7}" for i in range(len(dates))],
+            "order_date": dates,
+            "amount": [10.0] * len(dates),
+        }
+    )
+
+
+@pytest.mark.parametrize("bad", ["1500-03-01", "2300-01-01"])
+def test_item6_out_of_bounds_dates_are_a_segkit_error(tmp_path, bad):
+    from segkit.schema import DataError
+
+    path = tmp_path / "t.csv"
+    _dated(["2024-01-01", bad, "2024-01-03"]).to_csv(path, index=False)
+    for source in (path, _dated(["2024-01-01", bad, "2024-01-03"])):
+        with pytest.raises(DataError, match="outside the range") as info:
+            read_transactions(source, layout="generic")
+        assert info.value.column == "order_date" and info.value.n_bad == 1
+
+
+@pytest.mark.parametrize("typo", ["1900-05-02", "2200-05-02"])
+def test_item6_an_isolated_typo_date_is_refused_naming_the_row(typo):
+    from segkit.schema import DataError
+
+    dates = [str(d.date()) for d in pd.date_range("2023-01-01", periods=300, freq="D")]
+    dates[41] = typo
+    with pytest.raises(DataError, match="far from all the others") as info:
+        read_transactions(_dated(dates), layout="generic")
+    assert info.value.examples == [f"data row 42: {typo}"]
+    # a long history is not a typo: a thin early tail of real orders passes
+    tail = ["2020-03-01", "2021-09-01", "2022-02-01", "2022-06-01", "2022-09-01"]
+    history = [*tail, *dates[:41], *dates[42:]]
+    assert len(read_transactions(_dated(history), layout="generic")) == 304
+
+
+def test_item6_time_zone_offsets_keep_the_local_time(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "customer_id,order_date,amount\na,2024-01-01T10:00:00+05:00,1\nb,2024-01-02 10:00:00-03:00,2\n"
+        "c,2024-01-03T23:30:00Z,3\n"
+    )
+    expected = pd.to_datetime(["2024-01-01 10:00", "2024-01-02 10:00", "2024-01-03 23:30"]).tolist()
+    assert read_transactions(path)["order_date"].tolist() == expected
+    aware = _dated(["2024-01-01 10:00"] * 3).assign(
+        order_date=pd.to_datetime(["2024-01-01 10:00"] * 3).tz_localize("Europe/Paris")
+    )
+    assert read_transactions(aware)["order_date"].tolist() == [pd.Timestamp("2024-01-01 10:00")] * 3
+
+
+def test_item6_day_month_order_is_never_guessed_silently():
+    from segkit.schema import DataError
+
+    with pytest.raises(DataError, match="day/month and as month/day") as info:
+        read_transactions(_dated(["01/02/2024", "03/04/2024", "12/11/2024"]), layout="generic")
+    assert "date_format" in info.value.hint
+    day_first = read_transactions(_dated(["01/02/2024", "13/04/2024"]), layout="generic")
+    assert day_first["order_date"].tolist() == pd.to_datetime(["2024-02-01", "2024-04-13"]).tolist()
+    month_first = read_transactions(_dated(["01/02/2024", "04/13/2024"]), layout="generic")
+    assert month_first["order_date"].tolist() == pd.to_datetime(["2024-01-02", "2024-04-13"]).tolist()
+    given = read_transactions(_dated(["01/02/2024", "03/04/2024"]), layout="generic", date_format="%d/%m/%Y")
+    assert given["order_date"].tolist() == pd.to_datetime(["2024-02-01", "2024-04-03"]).tolist()
