@@ -695,12 +695,12 @@ def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     eda, clusters, maintenance = (summaries.get(n) or {} for n in ("01", "03", "04"))
     segments = [
         {
-            "id": record["segment_id"],
-            "name": record["segment_name"],
-            "share": record["customer_share"],
-            "revenue_share": record["revenue_share"],
-            "customers": record["customers"],
-            "action": record["action"],
+            "id": record.get("segment_id"),
+            "name": record.get("segment_name", ""),
+            "share": record.get("customer_share"),
+            "revenue_share": record.get("revenue_share"),
+            "customers": record.get("customers"),
+            "action": record.get("action", ""),
         }
         for record in clusters.get("segments", [])
     ]

@@ -501,7 +501,7 @@ def test_key_figures_join_the_clv_value_per_segment():
         }
     )
     assert 'id="kf-clv">9,876<' in page and "next 12 months" in page
-    assert 'id="kf-alive">70.0 %<' in page and ">20.0 %<" in page
+    assert 'id="kf-alive">70.0%<' in page and ">20.0%<" in page  # segkit.formatting.percent
 
 
 def test_describe_inputs_lists_every_file_of_a_folder_with_size_and_sha256(tmp_path):
