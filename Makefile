@@ -1,5 +1,6 @@
 # segkit: two commands set up everything on a fresh machine with only python3.
 #   make report   create .venv, generate the demo shop, run the four notebooks, write reports/demo/
+#                 (make report SCREENSHOTS=1 also writes reports/demo/screenshots/ at 390 and 1366 px)
 #   make test     create .venv, run the whole test suite
 # The environment is (re)installed when .venv is missing or pyproject.toml changed.
 
@@ -29,7 +30,7 @@ $(STAMP): pyproject.toml
 env: $(STAMP)
 
 report: $(STAMP)
-	$(BIN)/segkit run --name $(RUN)
+	$(BIN)/segkit run --name $(RUN) $(if $(SCREENSHOTS),--screenshots)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -71,6 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--keep-code", action="store_true", help="show the code in the HTML reports")
     run.add_argument(
+        "--currency",
+        default="",
+        metavar="CODE",
+        help="ISO code shown on amounts, e.g. GBP (default: Online Retail GBP, Olist BRL, else none)",
+    )
+    run.add_argument(
+        "--screenshots",
+        action="store_true",
+        help="also write screenshots of every page at 390 and 1366 px into reports/<run>/screenshots/",
+    )
+    run.add_argument(
         "--sample-customers", type=int, default=0, metavar="N", help="use a seeded sample of N customers"
     )
     run.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
@@ -160,6 +171,10 @@ def command_run(args: argparse.Namespace) -> int:
 
     columns = report.parse_assignments(args.columns, option="--columns", parse=False)
     parameters = report.parse_assignments(args.parameters, option="-p")
+    if args.currency:
+        from segkit.formatting import resolve_currency
+
+        parameters["currency"] = resolve_currency(args.currency)
     if args.sample_customers < 0:
         raise ParameterError(
             "--sample-customers must be >= 0", column="sample_customers", examples=[args.sample_customers]
@@ -189,6 +204,11 @@ def command_run(args: argparse.Namespace) -> int:
     print(f"run {result.run}: reports in {result.reports}, outputs in {result.processed}")
     print(f"open {result.index}")
     print(result.timing_table())
+    if args.screenshots:
+        from segkit import browser
+
+        shots = browser.screenshot_run(result.reports)
+        print(f"{len(shots)} screenshots in {result.reports / browser.SCREENSHOT_FOLDER}")
     return 0
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "available_breakdowns",
     "breakdown",
     "cohort_retention",
+    "kpi_changes",
     "monthly_kpis",
     "new_vs_existing",
     "table_overview",
@@ -74,8 +75,10 @@ def _text(value: object) -> str:
         return ""
     if isinstance(value, pd.Timestamp):
         return value.isoformat(sep=" ") if value != value.normalize() else value.date().isoformat()
-    if isinstance(value, (float, np.floating)):
-        return f"{value:.6g}"
+    if isinstance(value, (float, np.floating)):  # for people: at most 2 decimals (tiny values: 2 digits)
+        if float(value).is_integer():
+            return f"{value:.0f}"
+        return f"{value:.2f}" if abs(value) >= 0.01 else f"{value:.2g}"
     return str(value)
 
 
@@ -392,3 +395,80 @@ def breakdown(transactions: pd.DataFrame, by: str = COUNTRY) -> pd.DataFrame:
     table["avg_order_value"] = table["revenue"] / table["orders"]
     table.index.name = by
     return table.sort_values(["revenue", "lines"], ascending=False, kind="stable")
+
+
+# --------------------------------------------------------------------------- changes
+#: Monthly KPIs whose largest change :func:`kpi_changes` looks for by default.
+CHANGE_KPIS: tuple[str, ...] = ("active_customers", "orders", "revenue_per_order")
+
+
+def kpi_changes(
+    kpis: pd.DataFrame,
+    metrics: tuple[str, ...] = CHANGE_KPIS,
+    window: int = 3,
+    material_ratio: float = 1.25,
+) -> pd.DataFrame:
+    """The largest lasting change of each monthly KPI: when it happened and how big it is.
+
+    A change point in its simplest form: for every month ``t`` with ``window`` full months on each
+    side, the step of ``t`` is the difference between the mean log value of ``t`` and the
+    ``window - 1`` months after it and the mean log value of the ``window`` months before it. The
+    month with the largest absolute step is the KPI's largest change (the earliest on ties); a step
+    change scores highest exactly at its first month. The levels reported are the medians of the two
+    windows (typical months), and ``ratio = after / before``. Partial months (the data start or end
+    inside them) are left out; months with a zero value are skipped.
+
+    Parameters
+    ----------
+    kpis
+        :func:`monthly_kpis` output.
+    metrics
+        KPI columns to examine.
+    window
+        Months on each side (at least 2).
+    material_ratio
+        A change is *material* when ``after / before`` is at least this or at most its inverse.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per metric with enough months (``2 * window`` full months): ``metric``, ``month``
+        (first day of the first month at the new level), ``before``, ``after`` (typical monthly
+        values), ``ratio`` (after / before) and ``material`` (bool). Empty when the data are too
+        short.
+    """
+    if isinstance(window, bool) or not isinstance(window, int) or window < 2:
+        raise ParameterError(f"window must be an integer >= 2, got {window!r}", column="window")
+    missing = [m for m in (*metrics, "partial") if m not in kpis.columns]
+    if missing:
+        raise SchemaError(f"kpis: column {missing[0]!r} is missing (use eda.monthly_kpis)", column=missing[0])
+    full = kpis.loc[~kpis["partial"].astype(bool)]
+    rows = []
+    for metric in metrics:
+        values = full[metric].astype("float64")
+        best = None
+        for position in range(window, len(values) - window + 1):
+            before_values = values.iloc[position - window : position]
+            after_values = values.iloc[position : position + window]
+            if not ((before_values > 0).all() and (after_values > 0).all()):
+                continue
+            score = abs(float(np.log(after_values).mean() - np.log(before_values).mean()))
+            before, after = float(before_values.median()), float(after_values.median())
+            if best is None or score > best[0] + 1e-12:
+                best = (score, values.index[position], before, after)
+        if best is None:
+            continue
+        _, month, before, after = best
+        ratio = after / before
+        rows.append(
+            {
+                "metric": metric,
+                "month": pd.Timestamp(month),
+                "before": before,
+                "after": after,
+                "ratio": ratio,
+                "material": bool(ratio >= material_ratio or ratio <= 1 / material_ratio),
+            }
+        )
+    columns = ["metric", "month", "before", "after", "ratio", "material"]
+    return pd.DataFrame(rows, columns=columns)

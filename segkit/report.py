@@ -404,7 +404,7 @@ def _offline_output(output: Any) -> int:
     if not data:
         return 0
     if PLOTLY_MIME in data:
-        data["text/html"] = _figure_html(data.pop(PLOTLY_MIME))
+        data["text/html"] = _deferred(_figure_html(data.pop(PLOTLY_MIME)))
         return 1
     markup = data.get("text/html")
     if not markup:
@@ -412,8 +412,15 @@ def _offline_output(output: Any) -> int:
     if isinstance(markup, list):
         markup = "".join(markup)
     has_figure = "Plotly.newPlot" in markup or "plotly-graph-div" in markup
-    data["text/html"] = _strip_scripts(markup) if "<script" in markup.lower() else markup
+    markup = _strip_scripts(markup) if "<script" in markup.lower() else markup
+    data["text/html"] = _deferred(markup)
     return int(has_figure)
+
+
+def _deferred(markup: str) -> str:
+    """Let segkit's template draw the charts below the fold when the browser is idle
+    (``templates/responsive.js``); plain ``Plotly.newPlot`` where the template is not there."""
+    return markup.replace("Plotly.newPlot(", "(window.segkitPlot || Plotly.newPlot)(")
 
 
 def _is_empty_html_output(output: Any) -> bool:
@@ -431,6 +438,8 @@ def export_html(
     *,
     keep_code: bool = False,
     nav: str = "",
+    summary_html: str = "",
+    redact: Mapping[str, str] | None = None,
 ) -> Path:
     """Export an executed notebook to a self-contained HTML report that renders offline.
 
@@ -445,6 +454,12 @@ def export_html(
         for stakeholders.
     nav
         Text of the navigation bar linking back to ``index.html``; ``""`` for no bar.
+    summary_html
+        An HTML fragment shown at the top of the report (the run's executive summary, already
+        escaped: :func:`segkit.summary.executive_summary_html`).
+    redact
+        Text to replace in every output and markdown cell, e.g. absolute folders of this machine ->
+        their names (see :func:`redactions`). Longest first.
 
     Returns
     -------
@@ -459,7 +474,9 @@ def export_html(
     if not keep_code:
         for cell in notebook.cells:
             if cell.cell_type == "code":
-                cell.outputs = [o for o in cell.get("outputs", []) if o.get("name") != "stderr"]
+                cell.outputs = [o for o in cell.get("outputs", []) if _for_stakeholders(o)]
+    if redact:
+        _redact_notebook(notebook, redact)
     notebook.metadata["title"] = _notebook_title(notebook, Path(executed_path).stem)
     _escape_markdown_outputs(notebook)
 
@@ -482,7 +499,9 @@ def export_html(
         enabled=True,
     )
     exporter.register_preprocessor(PlotlyOfflinePreprocessor, enabled=True)
-    body, _ = exporter.from_notebook_node(notebook, resources={"segkit_nav": nav})
+    body, _ = exporter.from_notebook_node(
+        notebook, resources={"segkit_nav": nav, "segkit_summary": summary_html}
+    )
     from segkit.io import write_text_atomic
 
     target = Path(html_path)
@@ -507,6 +526,54 @@ def _escape_markdown_outputs(notebook: Any) -> None:
             if "text/markdown" in data:
                 text = data.pop("text/markdown")
                 data["text/html"] = render(text if isinstance(text, str) else "".join(text))
+
+
+def _for_stakeholders(output: Any) -> bool:
+    """False for outputs meant for data scientists only: stderr and stdout streams, and results that
+    are nothing but a plain-text repr (a dict or DataFrame printed at the end of a cell)."""
+    if output.get("output_type") == "stream":
+        return False
+    if output.get("output_type") == "execute_result":
+        data = output.get("data") or {}
+        return bool(set(data) - {"text/plain"})
+    return True
+
+
+def redactions(folders: Mapping[str | os.PathLike[str], str]) -> dict[str, str]:
+    """Replacement map for :func:`export_html`'s ``redact``: each absolute folder -> its given name.
+
+    Both the path as given and its resolved form are mapped; shorter entries come after longer ones
+    so that a folder inside another is replaced first.
+    """
+    mapping: dict[str, str] = {}
+    for folder, name in folders.items():
+        for variant in {str(folder), str(Path(folder).expanduser().resolve())}:
+            if variant and variant not in (".", "/"):
+                mapping.setdefault(variant, name)
+    return dict(sorted(mapping.items(), key=lambda item: -len(item[0])))
+
+
+def _redact_text(text: str, redact: Mapping[str, str]) -> str:
+    for old, new in redact.items():
+        if old in text:
+            text = text.replace(old + "/", (new + "/") if new else "").replace(old, new)
+    return text
+
+
+def _redact_notebook(notebook: Any, redact: Mapping[str, str]) -> None:
+    """Replace machine paths in markdown cells and in text outputs, in place."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _redact_text(cell.source, redact)
+            continue
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = _redact_text("".join(output["text"]), redact)
+            for mime, value in (output.get("data") or {}).items():
+                if mime.startswith("text/"):
+                    text = "".join(value) if isinstance(value, list) else value
+                    if isinstance(text, str):
+                        output["data"][mime] = _redact_text(text, redact)
 
 
 def _notebook_title(notebook: Any, fallback: str) -> str:
@@ -634,46 +701,6 @@ def format_timing_table(seconds: Mapping[str, Mapping[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def _first(summaries: Mapping[str, Mapping[str, Any]], keys: Sequence[str], prefer: str | None = None) -> Any:
-    """The value of the first of ``keys`` found, looking in summary ``prefer`` first, then in notebook order."""
-    order = ([prefer] if prefer in summaries else []) + [n for n in sorted(summaries) if n != prefer]
-    for number in order:
-        for key in keys:
-            value = summaries[number].get(key)
-            if value not in (None, "", [], {}):
-                return value
-    return None
-
-
-def _segment_rows(value: Any) -> list[dict[str, Any]]:
-    """Normalise a summary's segments entry into rows with id, name, customer share and revenue share.
-
-    Accepts a list of records (``segment_id``/``id``, ``segment_name``/``name``, ``customer_share``/
-    ``share``, ``revenue_share``, ``customers``, ``action``) or a mapping name -> share or record.
-    """
-    if isinstance(value, Mapping):
-        value = [
-            {"name": name, **(v if isinstance(v, Mapping) else {"share": v})} for name, v in value.items()
-        ]
-    if not isinstance(value, list):
-        return []
-    rows = []
-    for position, item in enumerate(value):
-        if not isinstance(item, Mapping):
-            continue
-        rows.append(
-            {
-                "id": item.get("segment_id", item.get("id", position)),
-                "name": item.get("segment_name", item.get("name", "")),
-                "share": item.get("customer_share", item.get("share", item.get("size_share"))),
-                "revenue_share": item.get("revenue_share"),
-                "customers": item.get("customers", item.get("n_customers", item.get("size"))),
-                "action": item.get("action", ""),
-            }
-        )
-    return rows
-
-
 def _retrain_text(days: Any, period: Any, short: Any = None) -> Any:
     """``"every 90 days"`` from a number of days, else notebook 04's short answer (``retrain_short``,
     e.g. "too short to tell"), else the period as notebook 04 wrote it (or None)."""
@@ -697,38 +724,43 @@ def _monitored_model(summary_04: Mapping[str, Any]) -> str | None:
 
 
 def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Pick the headline figures of a run from its summaries (None where no notebook reported one).
+    """The headline figures of a run, read from its summary files by the keys of
+    :data:`segkit.summary.SUMMARY_SCHEMA` (None where the notebook did not run).
 
-    Data figures come from notebook 01 first, segments from 03, the retraining advice from 04
-    (then from any summary holding the key). Returns a dict with ``customers``, ``revenue``,
-    ``currency``, ``orders``, ``period_start``, ``period_end``, ``n_segments``, ``segments`` (rows of
-    id, name, customers, share, revenue_share, action), ``retrain`` (e.g. ``"every 90 days"``),
-    ``retrain_reason``, and notebook 03's sentences on the chosen model (``model_choice``) and on why the
-    runner-up lost (``runner_up``), both written by :mod:`segkit.narrative`'s sources (None when absent);
-    from 05 ``clv_total``, ``clv_horizon_months``, ``prob_alive_mean`` and, per segment, ``clv_share`` and
+    Returns a dict with ``customers``, ``revenue``, ``currency``, ``orders``, ``period_start``,
+    ``period_end`` (notebook 01; customers from 03 when 01 did not run), ``n_segments`` and
+    ``segments`` (03: rows of id, name, customers, share, revenue_share, action) and ``retrain``
+    (04, e.g. ``"every 90 days"``), and notebook 03's sentences on the chosen model (``model_choice``)
+    and on why the runner-up lost (``runner_up``), both written by :mod:`segkit.narrative`'s sources.
+    From 05: ``clv_total``, ``clv_horizon_months``, ``prob_alive_mean`` and, per segment, ``clv_share`` and
     ``prob_alive``.
     """
-    segments = _segment_rows(_first(summaries, ("segments", "segment_table"), prefer="03"))
-    clustering = {"03": summaries["03"]} if "03" in summaries else {}  # notebook 04's k is the simulation's
-    n_segments = _first(clustering, ("n_segments", "k"))
+    eda, clusters, maintenance = (summaries.get(n) or {} for n in ("01", "03", "04"))
+    segments = [
+        {
+            "id": record.get("segment_id"),
+            "name": record.get("segment_name", ""),
+            "share": record.get("customer_share"),
+            "revenue_share": record.get("revenue_share"),
+            "customers": record.get("customers"),
+            "action": record.get("action", ""),
+        }
+        for record in clusters.get("segments", [])
+    ]
+    days = maintenance.get("recommended_retraining_days")
     return {
-        "customers": _first(summaries, ("customers", "n_customers"), prefer="01"),
-        "revenue": _first(summaries, ("revenue", "total_revenue"), prefer="01"),
-        "currency": _first(summaries, ("currency",), prefer="01"),
-        "orders": _first(summaries, ("orders", "n_orders"), prefer="01"),
-        "period_start": _first(summaries, ("period_start", "first_date"), prefer="01"),
-        "period_end": _first(summaries, ("period_end", "last_date"), prefer="01"),
-        "n_segments": len(segments) if segments else n_segments,
+        "customers": eda.get("customers", clusters.get("customers")),
+        "revenue": eda.get("revenue"),
+        "currency": eda.get("currency") or clusters.get("currency") or "",
+        "orders": eda.get("orders"),
+        "period_start": eda.get("period_start"),
+        "period_end": eda.get("period_end"),
+        "n_segments": clusters.get("k"),
         "segments": segments,
-        "retrain": _retrain_text(
-            _first(summaries, ("recommended_retraining_days", "retrain_days"), prefer="04"),
-            _first(summaries, ("recommended_retrain_period", "retrain_period"), prefer="04"),
-            summaries.get("04", {}).get("retrain_short"),
-        ),
-        "retrain_reason": summaries.get("04", {}).get("reason"),  # 03 also has a "reason": the model choice
-        "retrain_model": _monitored_model(summaries.get("04", {})),
-        "model_choice": summaries.get("03", {}).get("reason"),
-        "runner_up": (summaries.get("03", {}).get("runner_up") or {}).get("reason"),
+        "retrain": _retrain_text(days, None, maintenance.get("retrain_short")),
+        "retrain_model": _monitored_model(maintenance),
+        "model_choice": clusters.get("reason"),
+        "runner_up": (clusters.get("runner_up") or {}).get("reason"),
         **_clv_figures(summaries.get("05", {}), segments),
     }
 
@@ -747,31 +779,42 @@ def _clv_figures(summary: Mapping[str, Any], segments: list[dict[str, Any]]) -> 
 
 
 def _format_value(value: Any) -> str:
-    """Readable text for a summary value: thousands separators, 3 significant decimals, lists joined."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if value != value:  # NaN
-            return "n/a"
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.3g}"
-    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+    """Readable text for a summary value: thousands separators, at most 2 decimals, mappings as
+    ``key: value`` pairs, lists joined, missing as ``-``."""
+    from segkit import formatting as fmt
+
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return "; ".join(f"{str(k).replace('_', ' ')}: {_format_value(v)}" for k, v in value.items())
+    if isinstance(value, list):
         return ", ".join(_format_value(v) for v in value)
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return str(value)
+    return fmt.number(value)
 
 
 def _format_share(value: Any) -> str:
+    from segkit import formatting as fmt
+
     if not isinstance(value, int | float) or isinstance(value, bool):
         return "" if value is None else str(value)
-    return f"{100 * value:.1f} %" if value <= 1 else f"{value:.1f} %"
+    return fmt.percent(value)
+
+
+def _format_money(value: Any, currency: str = "") -> str:
+    from segkit import formatting as fmt
+
+    return fmt.money(value, currency or "", decimals=0)
 
 
 def _scalar_items(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Key/value pairs of a summary for the index's detail tables (nested tables shown as JSON)."""
-    return [(str(key), _format_value(value)) for key, value in summary.items() if key != "segments"]
+    """Key/value pairs of a summary for the index's detail tables (lists of records left out: the
+    segments have their own table)."""
+    return [
+        (str(key).replace("_", " "), _format_value(value))
+        for key, value in summary.items()
+        if not (isinstance(value, list) and any(isinstance(v, Mapping) for v in value))
+        and key not in ("explanation",)
+    ]
 
 
 def render_index(context: Mapping[str, Any]) -> str:
@@ -786,6 +829,7 @@ def render_index(context: Mapping[str, Any]) -> str:
     )
     environment.filters["value"] = _format_value
     environment.filters["share"] = _format_share
+    environment.filters["money"] = _format_money
     return environment.get_template("index.html.j2").render(**context)
 
 
@@ -796,10 +840,12 @@ def build_index(
     run: str,
     parameters: Mapping[str, Any],
     seconds: Mapping[str, Mapping[str, float]],
-    processed_link: str | None = None,
     run_date: str | None = None,
 ) -> Path:
     """Write ``reports/index.html`` from the run's summaries and parameters (never from HTML).
+
+    The output files are copied into ``reports/files/`` so that the reports folder is self-contained
+    (zip it and every link works elsewhere).
 
     Parameters
     ----------
@@ -811,15 +857,14 @@ def build_index(
         The notebook parameters of the run.
     seconds
         Seconds per notebook, as in :attr:`RunResult.seconds`.
-    processed_link
-        Relative link from the final reports folder to the final processed folder.
     run_date
         ISO timestamp of the run (UTC); now by default.
     """
     from segkit import __version__
+    from segkit import summary as run_summary
 
-    summaries = read_summaries(processed)
-    link_base = processed_link if processed_link is not None else os.path.relpath(processed, reports)
+    summaries = run_summary.read_summaries(processed)
+    raw_summaries = read_summaries(processed)
     reports_list = [
         {
             "stem": stem,
@@ -831,22 +876,19 @@ def build_index(
         }
         for stem in NOTEBOOKS
     ]
-    outputs = [
-        {
-            "name": name,
-            "description": description,
-            "href": f"{link_base}/{name}".replace(os.sep, "/"),
-            "bytes": (processed / name).stat().st_size,
-        }
-        for name, description in OUTPUT_FILES
-        if (processed / name).is_file()
-    ]
+    outputs = copy_outputs(processed, reports / OUTPUT_FOLDER)
+    data_source = _source_name(parameters.get("data", ""))
     context = {
         "run": run,
-        "parameters": {key: _format_value(value) for key, value in parameters.items()},
-        "data_source": str(parameters.get("data", "")),
+        "parameters": {
+            key: data_source if key == "data" else _format_value(value)
+            for key, value in parameters.items()
+            if key not in MACHINE_PARAMETERS
+        },
+        "data_source": data_source,
         "figures": key_figures(summaries),
-        "summaries": {number: _scalar_items(summary) for number, summary in summaries.items()},
+        "executive_summary": run_summary.executive_summary(summaries),
+        "summaries": {number: _scalar_items(summary) for number, summary in raw_summaries.items()},
         "summary_titles": {stem.split("_", 1)[0]: NOTEBOOK_TITLES[stem] for stem in NOTEBOOKS},
         "reports": reports_list,
         "outputs": outputs,
@@ -858,6 +900,41 @@ def build_index(
     target = reports / "index.html"
     write_text_atomic(render_index(context), target)
     return target
+
+
+#: Folder of the reports holding copies of the run's output files (so that the folder is self-contained).
+OUTPUT_FOLDER = "files"
+#: Output files larger than this are listed on the index but not copied into the reports folder (bytes).
+MAX_COPIED_BYTES = 200 * 1024 * 1024
+#: Parameters that hold folders of this machine: not shown on the index page.
+MACHINE_PARAMETERS: tuple[str, ...] = ("processed_dir", "reports_dir")
+
+
+def _source_name(data: Any) -> str:
+    """The data source as shown to readers: ``demo``, or the file or folder name (never a full path)."""
+    text = str(data or "")
+    return text if text in ("", "demo") else Path(text).name
+
+
+def copy_outputs(processed: Path, target: Path) -> list[dict[str, Any]]:
+    """Copy the run's output files (:data:`OUTPUT_FILES`) into ``target``; describe each for the index.
+
+    Files above :data:`MAX_COPIED_BYTES` are not copied (``href`` None): they stay in the processed
+    folder only.
+    """
+    rows = []
+    for name, description in OUTPUT_FILES:
+        source = processed / name
+        if not source.is_file():
+            continue
+        size = source.stat().st_size
+        href = None
+        if size <= MAX_COPIED_BYTES:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+            href = f"{target.name}/{name}"
+        rows.append({"name": name, "description": description, "href": href, "bytes": size})
+    return rows
 
 
 # --------------------------------------------------------------------------- running
@@ -1190,17 +1267,38 @@ def _run_locked(
                 staging.reports,
                 {key: value for key, value in run_parameters.items() if key in defined[stem]},
                 kernel_name=kernel_name,
-                keep_code=keep_code,
                 progress=progress,
-                nav=f"run {run}",
-                log=log,
             )
-            result.html[stem] = staging.final_reports / f"{stem}.html"
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
+    # exported once every notebook ran, so that each report opens with the run's executive summary
+    summary_html = _summary_html(staging.processed)
+    redact = redactions(
+        {
+            staging.processed: run,
+            staging.reports: run,
+            staging.processed.parent: "",
+            staging.reports.parent: "",
+            staging.final_processed: run,
+            staging.final_reports: run,
+            folder: "notebooks",
+            **({data_value: Path(data_value).name} if data_value != "demo" else {}),
+        }
+    )
+    for stem in stems:
+        seconds[stem]["export"] = _export_one(
+            staging.reports / "executed" / f"{stem}.ipynb",
+            staging.reports / f"{stem}.html",
+            keep_code=keep_code,
+            nav=f"run {run}",
+            summary_html=summary_html,
+            redact=redact,
+            log=log,
+        )
+        result.html[stem] = staging.final_reports / f"{stem}.html"
 
     result.seconds = {stem: seconds[stem] for stem in NOTEBOOKS if stem in seconds}
     _write_run_record(
@@ -1257,24 +1355,31 @@ def _run_one(
     parameters: Mapping[str, Any],
     *,
     kernel_name: str,
-    keep_code: bool,
     progress: bool,
-    nav: str,
-    log: TextIO,
 ) -> dict[str, float]:
-    """Execute one notebook into ``reports/executed/`` and export its HTML; return the seconds of each step."""
+    """Execute one notebook into ``reports/executed/``; return ``{"execute": seconds}``."""
     executed = reports / "executed" / source.name
     started = time.perf_counter()
     with _kernel_imports_this_segkit():
         _execute(source, executed, parameters, cwd=source.parent, kernel_name=kernel_name, progress=progress)
-    execute_seconds = time.perf_counter() - started
+    return {"execute": round(time.perf_counter() - started, 2)}
+
+
+def _export_one(executed: Path, html_path: Path, *, log: TextIO, **options: Any) -> float:
+    """Export one executed notebook to HTML (see :func:`export_html`); return the seconds it took."""
     started = time.perf_counter()
-    html_path = export_html(executed, reports / f"{source.stem}.html", keep_code=keep_code, nav=nav)
-    export_seconds = time.perf_counter() - started
+    export_html(executed, html_path, **options)
     size = html_path.stat().st_size
     if size > MAX_REPORT_BYTES:
         print(f"warning: {html_path.name} is {size / 2**20:.1f} MB, above the 10 MB target", file=log)
-    return {"execute": round(execute_seconds, 2), "export": round(export_seconds, 2)}
+    return round(time.perf_counter() - started, 2)
+
+
+def _summary_html(processed: Path) -> str:
+    """The executive summary of the run's summary files, as an HTML section (``""`` when empty)."""
+    from segkit import summary
+
+    return summary.executive_summary_html(summary.executive_summary(summary.read_summaries(processed)))
 
 
 def _write_run_record(
@@ -1314,7 +1419,6 @@ def _write_run_record(
         run=run,
         parameters=parameters,
         seconds=seconds,
-        processed_link=os.path.relpath(staging.final_processed, staging.final_reports),
         run_date=run_date.strftime("%Y-%m-%d %H:%M UTC"),
     )
 

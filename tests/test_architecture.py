@@ -25,6 +25,8 @@ LAYERS: dict[str, int] = {
     "model": 1,
     "naming": 1,  # segment names and actions from a rule table over the profile
     "datasets": 2,  # may use io to write files
+    "formatting": 2,  # numbers, amounts, dates and tables for people (labels from features' column docs)
+    "summary": 3,  # the summary files' schema and the executive summary (io + formatting)
     "inputs": 3,  # io + datasets + cleaning: the notebooks' one call to get clean data
     "clustering": 4,
     "clv": 4,  # BG/NBD + Gamma-Gamma on the BTYD summary of features
@@ -33,14 +35,16 @@ LAYERS: dict[str, int] = {
     "viz": 6,
     "report": 7,
     "cli": 7,
+    "browser": 7,  # the run's pages in headless Chromium: audit, screenshots, timing
 }
 #: allowed same-or-higher imports, each a documented exception
 EXCEPTIONS: set[tuple[str, str]] = {
     ("cli", "report"),  # the command line is a thin front end on the runner
+    ("cli", "browser"),  # segkit run --screenshots
 }
 
-#: DESIGN's common notebook parameters (set by the runner), then the reader options (--date-format, --sep...)
-NOTEBOOK_PARAMETERS = [*COMMON_PARAMETERS, *READ_PARAMETERS]
+#: DESIGN's common notebook parameters (set by the runner), then the reader options (--date-format, --sep...), then currency
+NOTEBOOK_PARAMETERS = [*COMMON_PARAMETERS, *READ_PARAMETERS, "currency"]
 
 
 def _segkit_module(path: Path) -> str:

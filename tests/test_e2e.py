@@ -207,8 +207,8 @@ def test_index_page_shows_the_run(reports, processed):
     assert f'id="kf-clv">{report._format_value(summaries["05"]["clv_total"])}<' in page  # notebook 05's value
     for stem in report.NOTEBOOKS:
         assert f'href="{stem}.html"' in page
-    for name in ("segments.csv", "customers.parquet", "model.skops", "run.json"):
-        assert f'href="../../data/processed/{RUN}/{name}"' in page
+    for name in ("segments.csv", "customers.parquet", "model.skops", "run.json"):  # copies: self-contained
+        assert f'href="files/{name}"' in page and (reports / "files" / name).is_file()
 
 
 def test_maintenance_advice_is_for_the_model_notebook_03_saved(processed, reports):

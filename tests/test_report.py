@@ -40,9 +40,11 @@ STANDIN_CELLS: dict[str, list[str]] = {
         "tx = pd.read_csv(data, parse_dates=['order_date'])\n"
         "if 'customer_id' not in tx.columns:\n    raise missing_column_error('customer_id', tx.columns, source=data)",
         "px.bar(tx.groupby(tx.order_date.dt.month).amount.sum()).show()",
-        "write_json_atomic({'customers': int(tx.customer_id.nunique()), 'revenue': float(tx.amount.sum()),"
+        "from segkit.summary import write_summary\n"
+        "write_summary('01', {'customers': int(tx.customer_id.nunique()), 'revenue': float(tx.amount.sum()),"
+        " 'orders': len(tx), 'currency': '', 'raw_lines': len(tx), 'kept_lines': len(tx), 'cleaning': {'kept': len(tx)},"
         " 'period_start': str(tx.order_date.min().date()), 'period_end': str(tx.order_date.max().date()),"
-        " 'rows_raw': len(tx)}, run_dir(processed_dir, run) / 'summary_01.json')",
+        " 'rows_raw': len(tx)}, run_dir(processed_dir, run))",
     ],
     "02_customer_files": [
         "import pandas as pd\nimport plotly.express as px\nimport segkit\n"
@@ -63,16 +65,20 @@ STANDIN_CELLS: dict[str, list[str]] = {
         "write_json_atomic({'k': 2}, run_dir(processed_dir, run) / 'model.json')",
         "px.pie(cf, names='segment_name').show()",
         "shares = cf.segment_name.value_counts(normalize=True)\n"
-        "write_json_atomic({'n_segments': 2, 'segments': [{'segment_id': i, 'segment_name': n, 'customer_share': "
-        "float(shares[n])} for i, n in enumerate(['Big spenders', 'Small spenders'])]}, "
-        "run_dir(processed_dir, run) / 'summary_03.json')",
+        "from segkit.summary import write_summary\n"
+        "write_summary('03', {'k': 2, 'algorithm': 'threshold', 'customers': len(cf), 'segments': [{'segment_id': i, "
+        "'segment_name': n, 'customer_share': float(shares[n]), 'customers': int((cf.segment_name == n).sum()), "
+        "'revenue_share': float(cf.loc[cf.segment_name == n, 'monetary'].sum() / cf.monetary.sum()), 'action': ''}"
+        " for i, n in enumerate(['Big spenders', 'Small spenders'])]}, run_dir(processed_dir, run))",
     ],
     "04_maintenance_simulation": [
         "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\nimport plotly.express as px\n"
         "from segkit.io import run_dir, write_json_atomic\nfrom segkit.viz import setup_notebook\nsetup_notebook()",
         "plt.plot([0, 1], [1, 0])\nplt.show()\npx.line(x=[1, 2, 3], y=[0.9, 0.8, 0.7]).show()",
-        "write_json_atomic({'recommended_retraining_days': 90, 'reason': 'stand-in'}, "
-        "run_dir(processed_dir, run) / 'summary_04.json')",
+        "from segkit.summary import write_summary\n"
+        "write_summary('04', {'recommended_retraining_days': 90, 'reason': 'stand-in', 'obsolete_on': None, "
+        "'delay_days': None, 'start': '2023-01-01', 'end': '2023-06-30', 'steps': 3, 'period_days': 30}, "
+        "run_dir(processed_dir, run))",
     ],
     "05_clv": [
         "import plotly.express as px\nfrom segkit.io import run_dir, write_json_atomic\n"
@@ -218,14 +224,16 @@ def test_index_page_shows_key_figures_and_links(standin_run):
     assert 'id="kf-customers">40<' in page
     revenue = pd.read_csv(root / "data" / "raw" / "tx.csv").amount.sum()
     assert f'id="kf-revenue">{revenue:,.0f}<' in page
+    assert 'id="executive-summary"' in page and "customers placed" in page
     assert "Big spenders" in page and "Small spenders" in page
     assert 'id="kf-retrain">every 90 days<' in page
     assert "2023-01-01" in page  # data period
     for stem in report.NOTEBOOKS:
         assert f'href="{stem}.html"' in page
-    # output files link from reports/<run>/ to data/processed/<run>/
-    assert 'href="../../data/processed/unit/segments.csv"' in page
-    assert (root / "reports" / "unit" / "../../data/processed/unit/segments.csv").resolve().is_file()
+    # output files are copied into the reports folder, so that it is self-contained
+    assert 'href="files/segments.csv"' in page
+    assert (root / "reports" / "unit" / "files" / "segments.csv").is_file()
+    assert str(root) not in page  # no path of this machine
 
 
 @pytest.mark.slow
@@ -440,29 +448,19 @@ def test_timing_table_has_a_row_per_notebook_and_a_total():
     assert lines[3].split() == ["total", "3.5", "1.5", "5.0"]
 
 
-def test_key_figures_reads_the_summaries():
-    summaries = {
-        "01": {"customers": 120, "revenue": 5000.5, "period_start": "2022-01-01", "period_end": "2024-06-30"},
-        "03": {
-            "segments": [
-                {"segment_id": 0, "segment_name": "Loyal", "customer_share": 0.25, "revenue_share": 0.6}
-            ]
-        },
-        "04": {
-            "recommended_retraining_days": 90,
-            "reason": "ARI fell below 0.75",
-            "start": "2023-01-01",
-            "k": 5,
-        },
-    }
-    figures = report.key_figures(summaries)
-    assert figures["customers"] == 120
-    assert figures["revenue"] == 5000.5
-    assert figures["n_segments"] == 1
-    assert figures["segments"][0]["name"] == "Loyal" and figures["segments"][0]["revenue_share"] == 0.6
+def test_key_figures_reads_the_summaries_by_their_schema():
+    from test_summary import SUMMARIES
+
+    figures = report.key_figures(SUMMARIES)
+    assert figures["customers"] == 19943 and figures["orders"] == 207596
+    assert figures["revenue"] == 8643391.77 and figures["currency"] == "GBP"
+    assert figures["n_segments"] == 3
+    assert (
+        figures["segments"][0]["name"] == "High-value loyal"
+        and figures["segments"][0]["revenue_share"] == 0.6
+    )
     assert figures["retrain"] == "every 90 days"
-    assert report.key_figures({"04": summaries["04"]})["n_segments"] is None  # the simulation's k is not it
-    assert figures["retrain_reason"] == "ARI fell below 0.75"
+    assert report.key_figures({"04": SUMMARIES["04"]})["n_segments"] is None  # the simulation's k is not it
     assert (figures["period_start"], figures["period_end"]) == ("2022-01-01", "2024-06-30")
     assert figures["clv_total"] is None and figures["segments"][0]["clv_share"] is None  # no notebook 05
 
@@ -506,7 +504,7 @@ def test_key_figures_join_the_clv_value_per_segment():
         }
     )
     assert 'id="kf-clv">9,876<' in page and "next 12 months" in page
-    assert 'id="kf-alive">70.0 %<' in page and ">20.0 %<" in page
+    assert 'id="kf-alive">70.0%<' in page and ">20.0%<" in page  # segkit.formatting.percent
 
 
 def test_key_figures_name_the_monitored_model_and_the_short_answer():

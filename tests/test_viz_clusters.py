@@ -73,8 +73,9 @@ def test_profile_heatmap_and_snake_plot_show_z_scores(fitted):
     _, _, model = fitted
     heat = clusters.profile_heatmap(model)
     z = model.profile[[f"z_{f}" for f in model.features]].to_numpy()
-    np.testing.assert_allclose(np.asarray(heat.data[0].z, dtype=float), z)
-    assert list(heat.data[0].x) == model.features
+    np.testing.assert_allclose(np.asarray(heat.data[0].z, dtype=float), z.T)  # a row per feature
+    assert list(heat.data[0].y) == model.features
+    assert list(heat.data[0].x) == [str(i) for i in model.profile.index]
     snake = clusters.snake_plot(model, ["recency_days", "monetary"])
     assert len(snake.data) == model.k
     np.testing.assert_allclose(

@@ -72,7 +72,8 @@ def test_segment_shares_and_sankey(results):
     sankey = vm.migration_sankey(migration, vm.segment_labels(sim)).data[0]
     assert sum(sankey.link.value) == migration.counts.to_numpy().sum()
     assert len(sankey.node.label) == 2 * (sim.k + 1)
-    assert sankey.node.label[0].startswith(f"S0 {sim.model.segment_names[0]}")
+    assert sankey.node.label[0].startswith("S0 (")  # short on the diagram (fits a phone) ...
+    assert sankey.node.customdata[0] == f"S0 {sim.model.segment_names[0]}"  # ... the full name in the hover
 
 
 def test_recommendation_box_escapes_and_gives_the_headline(results):
@@ -98,7 +99,7 @@ def test_notebook_parameters_and_summary():
     names = [line.split("=")[0].strip() for line in "".join(parameters["source"]).splitlines()]
     assert names == [*NOTEBOOK_PARAMETERS, "period", "window", "horizon_days", "start"]
     code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
-    assert any("summary_04.json" in source for source in code)
+    assert any('write_summary("04"' in source for source in code)
 
 
 @pytest.mark.slow

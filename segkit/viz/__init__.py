@@ -12,11 +12,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from segkit.viz._common import PALETTE, sample_for_scatter, setup_notebook
+from segkit.viz._common import PALETTE, sample_for_scatter, segment_colour, segment_colours, setup_notebook
 
 _SUBMODULES = ("eda", "customers", "clusters", "maintenance", "clv", "yb_compat")
 
-__all__ = ["PALETTE", "sample_for_scatter", "setup_notebook"]
+__all__ = ["PALETTE", "sample_for_scatter", "segment_colour", "segment_colours", "setup_notebook"]
 
 
 def __getattr__(name: str) -> Any:

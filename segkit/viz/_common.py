@@ -22,6 +22,17 @@ PALETTE: tuple[str, ...] = (
     "#7F7F7F",
 )
 
+
+def segment_colour(segment_id: int) -> str:
+    """The colour of segment ``segment_id`` on every page (plotly and matplotlib/yellowbrick alike)."""
+    return PALETTE[int(segment_id) % len(PALETTE)]
+
+
+def segment_colours(k: int) -> list[str]:
+    """The colours of segments ``0..k-1``, in order (see :func:`segment_colour`)."""
+    return [segment_colour(i) for i in range(int(k))]
+
+
 #: Largest number of points a scatter plot draws; more are sampled (seeded) and the caption says so.
 MAX_SCATTER_POINTS = 5_000
 

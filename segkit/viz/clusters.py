@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 from segkit.clustering import ALGORITHM_LABELS, ModelSearch
 from segkit.model import SegmentationModel
 from segkit.schema import SchemaError
-from segkit.viz._common import MAX_SCATTER_POINTS, PALETTE, sample_for_scatter, style
+from segkit.viz._common import MAX_SCATTER_POINTS, PALETTE, sample_for_scatter, segment_colour, style
 
 __all__ = [
     "dendrogram",
@@ -30,17 +30,17 @@ __all__ = [
 
 #: Panels of :func:`model_search_panel`: column, title, whether larger is better.
 SEARCH_PANELS: tuple[tuple[str, str, bool], ...] = (
-    ("inertia", "Inertia (within-cluster SS)", False),
+    ("inertia", "Inertia", False),
     ("silhouette", "Silhouette", True),
     ("calinski_harabasz", "Calinski-Harabasz", True),
     ("davies_bouldin", "Davies-Bouldin", False),
-    ("stability", "Bootstrap stability (mean ARI)", True),
-    ("smallest_share", "Smallest segment (share)", True),
+    ("stability", "Stability (mean ARI)", True),
+    ("smallest_share", "Smallest segment share", True),
 )
 
 
 def _segment_colour(segment_id: int) -> str:
-    return PALETTE[int(segment_id) % len(PALETTE)]
+    return segment_colour(segment_id)
 
 
 def _segment_label(model: SegmentationModel, segment_id: int) -> str:
@@ -60,10 +60,12 @@ def model_search_panel(search: ModelSearch) -> go.Figure:
     The knee of each inertia curve is ringed and the recommended model is starred.
     """
     table = search.table
-    fig = make_subplots(rows=2, cols=3, subplot_titles=[title for _, title, _ in SEARCH_PANELS])
+    fig = make_subplots(
+        rows=3, cols=2, subplot_titles=[title for _, title, _ in SEARCH_PANELS], vertical_spacing=0.11
+    )
     algorithms = list(dict.fromkeys(table["algorithm"]))
     for panel, (column, _, _) in enumerate(SEARCH_PANELS):
-        row, col = divmod(panel, 3)
+        row, col = divmod(panel, 2)
         for i, algorithm in enumerate(algorithms):
             part = table[table["algorithm"] == algorithm]
             fig.add_trace(
@@ -115,7 +117,7 @@ def model_search_panel(search: ModelSearch) -> go.Figure:
     fig.update_xaxes(title_text="k", dtick=1)
     label = ALGORITHM_LABELS.get(search.best.algorithm, search.best.algorithm)
     return style(
-        fig.update_layout(height=660),
+        fig.update_layout(height=860),
         "Model search: metrics against the number of segments",
         f"Recommended: {label}, k={search.best.k} (star); rings mark each inertia curve's knee. "
         f"Fitted on {search.sample_size:,} of {search.n_customers:,} customers.",
@@ -138,21 +140,23 @@ def silhouette_plot(
     order = np.lexsort((-values, segments))
     fig = go.Figure()
     position = np.arange(len(order))
-    for segment_id in range(model.k):
+    for segment_id in range(model.k):  # one filled outline per segment (not a bar per customer: fast to draw)
         mask = segments[order] == segment_id
         fig.add_trace(
-            go.Bar(
+            go.Scatter(
                 x=values[order][mask],
                 y=position[mask],
-                orientation="h",
+                mode="lines",
+                fill="tozerox",
                 name=_segment_label(model, segment_id),
-                marker=dict(color=_segment_colour(segment_id), line=dict(width=0)),
+                line=dict(color=_segment_colour(segment_id), width=0.5),
+                fillcolor=_segment_colour(segment_id),
                 hovertemplate="silhouette %{x:.2f}<extra></extra>",
             )
         )
     mean = float(values.mean())
     fig.add_vline(x=mean, line=dict(color="#D55E00", dash="dash"), annotation_text=f"mean {mean:.2f}")
-    fig.update_layout(bargap=0, height=560, xaxis_title="silhouette coefficient", yaxis=dict(visible=False))
+    fig.update_layout(height=560, xaxis_title="silhouette coefficient", yaxis=dict(visible=False))
     return style(fig, f"Silhouette of the {model.k} segments (mean {mean:.2f})", caption)
 
 
@@ -175,7 +179,7 @@ def dendrogram(
     layout = scipy_dendrogram(tree, no_plot=True, color_threshold=cut)
     fig = go.Figure()
     links = pd.DataFrame({"x": layout["icoord"], "y": layout["dcoord"], "colour": layout["color_list"]})
-    for i, (colour, group) in enumerate(links.groupby("colour", sort=True)):  # one trace per colour
+    for colour, group in links.groupby("colour", sort=True):  # one trace per link group
         xs = np.concatenate([np.r_[np.asarray(x, dtype=float), np.nan] for x in group["x"]])
         ys = np.concatenate([np.r_[np.asarray(y, dtype=float), np.nan] for y in group["y"]])
         fig.add_trace(
@@ -185,7 +189,8 @@ def dendrogram(
                 mode="lines",
                 showlegend=False,
                 hoverinfo="skip",
-                line=dict(color="#7F7F7F" if colour == "C0" else PALETTE[i % len(PALETTE)], width=1.2),
+                # scipy's link groups are not segkit's segments: one neutral colour keeps the segment colours unambiguous
+                line=dict(color="#7F7F7F" if colour == "C0" else "#3B3B3B", width=1.2),
             )
         )
     fig.add_hline(y=cut, line=dict(color="#D55E00", dash="dash"), annotation_text=f"cut into {k} clusters")
@@ -275,7 +280,7 @@ def pca_projection(
     for segment_id in range(model.k):
         mask = ids == segment_id
         fig.add_trace(
-            go.Scattergl(
+            go.Scatter(  # SVG: no WebGL start-up (about a second in a software-rendered browser)
                 x=points[mask, 0],
                 y=points[mask, 1],
                 mode="markers",
@@ -318,28 +323,37 @@ def _z_table(model: SegmentationModel, features: list[str] | None) -> pd.DataFra
 def profile_heatmap(model: SegmentationModel, features: list[str] | None = None) -> go.Figure:
     """Heatmap of each segment's standardised difference from the overall mean, per feature.
 
-    Cells are (segment mean - overall mean) / overall standard deviation; hover shows the segment mean.
+    One row per feature and one column per segment (labelled by id, named in the hover and the title's
+    caption), so that the chart stays legible on a phone. Cells are (segment mean - overall mean) /
+    overall standard deviation; hover shows the segment mean.
     """
     z = _z_table(model, features)
     means = model.profile[[f"mean_{c}" for c in z.columns]].to_numpy()
     limit = float(np.nanmax(np.abs(z.to_numpy()))) or 1.0
+    ids = [str(i) for i in model.profile.index]
     fig = go.Figure(
         go.Heatmap(
-            z=z.to_numpy(),
-            x=list(z.columns),
-            y=list(z.index),
+            z=z.to_numpy().T,
+            x=ids,
+            y=list(z.columns),
             zmin=-limit,
             zmax=limit,
             colorscale="RdBu_r",
-            customdata=means,
-            text=np.round(z.to_numpy(), 1),
+            customdata=np.stack([means.T, np.tile(np.array(z.index, dtype=object), (len(z.columns), 1))], -1),
+            text=np.round(z.to_numpy().T, 1),
             texttemplate="%{text}",
-            hovertemplate="%{y}<br>%{x}<br>z=%{z:.2f}<br>mean=%{customdata:,.2f}<extra></extra>",
-            colorbar=dict(title="z"),
+            hovertemplate="%{customdata[1]}<br>%{y}<br>z=%{z:.2f}<br>mean=%{customdata[0]:,.2f}<extra></extra>",
+            colorbar=dict(title="z", thickness=12),
         )
     )
-    fig.update_layout(height=140 + 45 * len(z), yaxis=dict(autorange="reversed"), xaxis=dict(tickangle=-40))
-    return style(fig, "Segment profiles: standardised difference from the overall mean")
+    fig.update_layout(
+        height=max(420, 160 + 26 * len(z.columns)),
+        yaxis=dict(autorange="reversed", automargin=True),
+        xaxis=dict(title="segment id", type="category", side="top"),
+    )
+    return style(
+        fig, "Segment profiles: standardised difference from the overall mean", "columns: segment ids"
+    )
 
 
 def snake_plot(model: SegmentationModel, features: list[str] | None = None) -> go.Figure:

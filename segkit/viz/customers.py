@@ -90,8 +90,8 @@ def rfm_distributions(customers: pd.DataFrame, bins: int = 40) -> go.Figure:
             1,
             col,
         )
-        fig.update_xaxes(
-            title_text=label + (" - log scale" if log else ""),
+        fig.update_xaxes(  # short titles (three panels side by side must fit a phone); the caption names log axes
+            title_text=label.split(" (")[0],
             type="log" if log else "linear",
             row=1,
             col=col,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from segkit.viz._common import PALETTE, style
+from segkit.viz._common import PALETTE, segment_colour, style
 
 _FEATURE_LABELS = {
     "recency_days": ("last order {:.0f} days ago", 1),
@@ -33,7 +33,7 @@ def segment_labels(sim) -> dict[int, str]:
 
 
 def _colour(segment: int) -> str:
-    return PALETTE[segment % len(PALETTE)]
+    return segment_colour(segment)
 
 
 def ari_over_time(
@@ -239,8 +239,11 @@ def migration_sankey(migration, names: dict[Any, str] | None = None):
     sources = list(migration.counts.index)
     targets = list(migration.counts.columns)
 
-    def label(value, when):
-        return f"{names.get(value, value if isinstance(value, str) else f'S{value}')} ({when})"
+    def label(value, when):  # short on the diagram (it must fit a phone); the full name in the hover
+        return f"{value if isinstance(value, str) else f'S{value}'} ({when})"
+
+    def full(value):
+        return names.get(value, value if isinstance(value, str) else f"S{value}")
 
     date_a = migration.date_a.date() if migration.date_a is not None else "before"
     date_b = migration.date_b.date() if migration.date_b is not None else "after"
@@ -248,7 +251,14 @@ def migration_sankey(migration, names: dict[Any, str] | None = None):
     colours = [_colour(v) if not isinstance(v, str) else "#BBBBBB" for v in sources + targets]
     fig = go.Figure(
         go.Sankey(
-            node=dict(label=node_labels, color=colours, pad=14, thickness=16),
+            node=dict(
+                label=node_labels,
+                color=colours,
+                pad=14,
+                thickness=16,
+                customdata=[full(v) for v in sources + targets],
+                hovertemplate="%{customdata}<br>%{value:,} customers<extra></extra>",
+            ),
             link=dict(
                 source=[sources.index(v) for v in table["from"]],
                 target=[len(sources) + targets.index(v) for v in table["to"]],

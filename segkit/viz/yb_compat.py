@@ -29,10 +29,13 @@ from __future__ import annotations
 
 import types
 import warnings
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from segkit.viz._common import segment_colours
 
 #: Attribute set on each patched module, so that :func:`apply` is idempotent.
 MARKER = "_segkit_yb_compat"
@@ -187,6 +190,20 @@ def _model_sample(model: Any, customer_file: pd.DataFrame, sample_size: int, see
     return model.transform(customer_file)
 
 
+@contextmanager
+def _no_pyplot_figures():
+    """Close the pyplot figures yellowbrick opens as a side effect (the notebook's inline backend would
+    show each a second time); segkit's figures are plain ``matplotlib.figure.Figure`` objects."""
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    try:
+        yield
+    finally:
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
+
+
 def _new_axes(figsize: tuple[float, float]):
     from matplotlib.figure import Figure
 
@@ -238,10 +255,10 @@ def elbow_yb(
     figure, ax = _new_axes((7, 4.5))
     estimator = ALGORITHM_REGISTRY["kmeans"].estimator(ks[0], len(X), seed)  # the engine's k-means
     visualizer = KElbowVisualizer(estimator, k=ks, metric=metric, timings=False, ax=ax)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _no_pyplot_figures():
         warnings.simplefilter("ignore")  # "no knee found" is shown on the figure instead
         visualizer.fit(X)
-    visualizer.finalize()
+        visualizer.finalize()
     ax.set_title(f"Elbow of k-means ({metric}); knee at k={visualizer.elbow_value_}")
     return figure
 
@@ -253,11 +270,25 @@ def silhouette_yb(model: Any, customer_file: pd.DataFrame, seed: int = 0, sample
     apply()
     X = _model_sample(model, customer_file, sample_size, seed)
     figure, ax = _new_axes((7, 5))
-    visualizer = SilhouetteVisualizer(_segments_estimator(model).fit(X), ax=ax, is_fitted=True)
-    visualizer.fit(X)
-    visualizer.finalize()
+    with _no_pyplot_figures():
+        visualizer = SilhouetteVisualizer(
+            _segments_estimator(model).fit(X), ax=ax, is_fitted=True, colors=segment_colours(model.k)
+        )
+        visualizer.fit(X)
+        visualizer.finalize()
     ax.set_title(f"Silhouette of {model.k} segments (mean {visualizer.silhouette_score_:.2f})")
     return figure
+
+
+def _colour_centres(ax: Any, k: int) -> None:
+    """Give each segment's circle on an intercluster map its segment colour (yellowbrick draws all in one)."""
+    from matplotlib.colors import to_rgba
+
+    for collection in ax.collections:
+        if len(collection.get_offsets()) == k:
+            colours = segment_colours(k)
+            collection.set_facecolor([to_rgba(c, 0.35) for c in colours])
+            collection.set_edgecolor([to_rgba(c, 0.9) for c in colours])
 
 
 def intercluster_yb(model: Any, customer_file: pd.DataFrame, seed: int = 0, sample_size: int = 5_000):
@@ -270,9 +301,10 @@ def intercluster_yb(model: Any, customer_file: pd.DataFrame, seed: int = 0, samp
     visualizer = InterclusterDistance(
         _segments_estimator(model).fit(X), ax=ax, is_fitted=True, random_state=seed, legend_loc="upper left"
     )
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _no_pyplot_figures():
         warnings.simplefilter("ignore", FutureWarning)  # sklearn's MDS default-init notice
         visualizer.fit(X)
-    visualizer.finalize()
+        visualizer.finalize()
+    _colour_centres(ax, model.k)
     ax.set_title(f"Intercluster distance map of {model.k} segments")
     return figure
