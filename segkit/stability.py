@@ -336,7 +336,7 @@ class WindowLog:
         frequency = np.bincount(customer, weights=self.orders[lo:hi], minlength=n)
         codes = np.flatnonzero(frequency > 0)
         monetary = np.bincount(customer, weights=self.amount[lo:hi], minlength=n)
-        with_orders = self.amount[lo:hi] > 0
+        with_orders = self.orders[lo:hi] > 0  # a $0 purchase is a purchase (cleaning keeps it)
         last = np.full(n, -1, dtype=np.int64)
         np.maximum.at(last, customer[with_orders], day[with_orders])
         first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)

@@ -476,3 +476,30 @@ def test_model_none_searches_the_start_window_as_notebook_03():
     )
     assert sim.params["k_source"].startswith("searched on the start window")
     assert log.customer_frame(start, 365, ["frequency"]).shape[0] == len(customers)
+
+
+def test_window_counts_a_zero_amount_purchase_like_customer_file():
+    """A customer whose only purchase in the window is $0 (cleaning keeps it, issue 15) gets finite
+    recency and tenure equal to customer_file's, not the sentinels of 'no purchase' (regression: the
+    demo run's notebook 04 fed them to Ward as non-finite values)."""
+    from segkit import cleaning, features
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c", "c"],
+            "order_id": ["1", "2", "3", "4", "5"],
+            "order_date": pd.to_datetime(
+                ["2023-01-05", "2023-03-01", "2023-02-10", "2023-01-20", "2023-02-25"]
+            ),
+            "amount": [10.0, 12.0, 0.0, 5.0, 0.0],
+        }
+    )
+    clean, _ = cleaning.clean_transactions(frame)
+    log = stability.WindowLog.from_transactions(frame)
+    snapshot_day = log.last_day + 1
+    columns = ["recency_days", "frequency", "monetary", "tenure_days", "mean_days_between_orders"]
+    got = log.customer_frame(snapshot_day, snapshot_day, columns)
+    expected = features.customer_file(clean, snapshot_date=log.to_date(snapshot_day))
+    assert np.isfinite(got.to_numpy(dtype=float)).all()
+    for column in columns:
+        np.testing.assert_allclose(got[column], expected.loc[got.index, column], err_msg=column)
