@@ -13,6 +13,7 @@ from test_architecture import NOTEBOOK_PARAMETERS
 import segkit
 from segkit import clv
 from segkit.viz import clv as vc
+from segkit.viz._common import segment_colour
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "05_clv.ipynb"
 
@@ -45,8 +46,9 @@ def test_clv_by_segment_names_the_segments(model):
     segments = pd.Series(np.where(predictions["frequency"] > 2, 0, 1), index=predictions.index)
     table = model.segment_value(segments, horizon=6)
     fig = vc.clv_by_segment(table, {0: "Regulars", 1: "Others"})
-    assert list(fig.data[0].x) == ["Regulars", "Others"]
-    np.testing.assert_allclose(fig.data[0].y, table["clv_sum"])
+    assert list(fig.data[0].y) == ["0 Regulars", "1 Others"]  # horizontal bars: names fit a phone
+    np.testing.assert_allclose(fig.data[0].x, table["clv_sum"])
+    assert list(fig.data[0].marker.color) == [segment_colour(0), segment_colour(1)]  # one colour per segment
 
 
 def test_sentences_follow_the_numbers(model):

@@ -33,6 +33,17 @@ def segment_colours(k: int) -> list[str]:
     return [segment_colour(i) for i in range(int(k))]
 
 
+#: Longest axis label of a feature name on charts that list features (the full name is in the hover).
+MAX_FEATURE_LABEL = 20
+
+
+def short_feature_label(name: str, max_chars: int = MAX_FEATURE_LABEL) -> str:
+    """A feature name short enough for a phone's axis: ``share_cat_fashion_bags_accessories`` ->
+    ``"cat fashion bags ac…"``; names of at most ``max_chars`` characters keep their words."""
+    text = str(name).replace("share_channel_", "channel ").replace("share_cat_", "cat ").replace("_", " ")
+    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "\u2026"
+
+
 #: Largest number of points a scatter plot draws; more are sampled (seeded) and the caption says so.
 MAX_SCATTER_POINTS = 5_000
 

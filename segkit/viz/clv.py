@@ -6,10 +6,11 @@ and returns a plotly figure. Nothing here computes results.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from segkit.viz._common import PALETTE, style
+from segkit.viz._common import PALETTE, segment_colour, short_feature_label, style
 
 
 def cumulative_purchases(weekly: pd.DataFrame, calibration_end: pd.Timestamp | None = None) -> go.Figure:
@@ -73,16 +74,24 @@ def clv_by_segment(table: pd.DataFrame, names: dict | None = None) -> go.Figure:
     names
         Optional segment label -> display name.
     """
-    labels = [str((names or {}).get(s, s)) for s in table.index]
+    labels = [f"{s} {(names or {}).get(s, '')}".strip() for s in table.index]
     fig = go.Figure(
         go.Bar(
-            x=labels,
-            y=table["clv_sum"],
-            marker_color=[PALETTE[i % len(PALETTE)] for i in range(len(table))],
-            customdata=table[["customers", "clv_median", "prob_alive_mean"]].to_numpy(),
-            hovertemplate="%{x}<br>CLV total %{y:,.0f}<br>%{customdata[0]:,} customers<br>"
+            y=[short_feature_label(label, 24) for label in labels],
+            x=table["clv_sum"],
+            orientation="h",
+            marker_color=[
+                segment_colour(s) if isinstance(s, int | np.integer) else PALETTE[-1] for s in table.index
+            ],
+            hovertext=labels,
+            customdata=table[["customers", "clv_median", "prob_alive_mean"]].to_numpy(dtype=float),
+            hovertemplate="%{hovertext}<br>CLV total %{x:,.0f}<br>%{customdata[0]:,} customers<br>"
             "median %{customdata[1]:,.1f}<br>P(alive) %{customdata[2]:.0%}<extra></extra>",
         )
     )
-    fig.update_layout(xaxis_title="Segment", yaxis_title="Expected value over the horizon (sum)")
+    fig.update_layout(
+        height=max(360, 140 + 34 * len(table)),
+        xaxis_title="Expected value over the horizon (sum)",
+        yaxis=dict(title="", autorange="reversed", automargin=True),
+    )
     return style(fig, "Expected customer value per segment")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from segkit.viz._common import PALETTE, segment_colour, style
+from segkit.viz._common import PALETTE, segment_colour, short_feature_label, style
 
 _FEATURE_LABELS = {
     "recency_days": ("last order {:.0f} days ago", 1),
@@ -162,13 +162,15 @@ def drift_heatmap(sim, metric: str = "psi"):
         go.Heatmap(
             z=table.to_numpy(),
             x=table.columns,
-            y=table.index,
+            y=[short_feature_label(f) for f in table.index],
+            customdata=[[f] * table.shape[1] for f in table.index],
             colorscale="OrRd",
             zmin=0,
-            colorbar=dict(title=metric.upper()),
-            hovertemplate="%{y}<br>%{x|%Y-%m-%d}<br>" + metric.upper() + " %{z:.3f}<extra></extra>",
+            colorbar=dict(title=metric.upper(), thickness=12),
+            hovertemplate="%{customdata}<br>%{x|%Y-%m-%d}<br>" + metric.upper() + " %{z:.3f}<extra></extra>",
         )
     )
+    fig.update_layout(height=max(420, 160 + 22 * len(table.index)), yaxis=dict(automargin=True))
     fig.update_xaxes(title="date")
     caption = "context only: the alarm comes from the agreement, not from drift" if metric == "psi" else ""
     return style(fig, f"Feature drift against the training window ({metric.upper()})", caption)
@@ -183,12 +185,13 @@ def top_drifting_features(sim, date: Any = None, metric: str = "psi", n: int = 1
     at_step = sim.drift[sim.drift["step"] == step]
     wide = at_step.pivot(index="feature", columns="metric", values="value")
     wide = wide.sort_values(metric, ascending=False).head(n).reset_index()
+    wide.insert(0, "label", [short_feature_label(f) for f in wide["feature"]])
     fig = px.bar(
         wide,
         x=metric,
-        y="feature",
+        y="label",
         orientation="h",
-        hover_data=[c for c in wide.columns if c != "feature"],
+        hover_data=[c for c in wide.columns if c != "label"],
         color_discrete_sequence=[PALETTE[3]],
     )
     fig.update_yaxes(autorange="reversed", title="")
