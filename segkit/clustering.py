@@ -42,7 +42,8 @@ its bootstrap stability (mean ARI across resamples) is at least ``min_stability`
 that pass, the choice is a consensus of the shape metrics (:data:`CONSENSUS_CRITERIA`): silhouette
 (higher is better), Calinski-Harabasz (higher), Davies-Bouldin (lower), the distance ``|k - knee|`` to
 the elbow of the algorithm's inertia curve (kneedle: the k farthest below the chord of the normalised
-curve) and, for Gaussian mixtures, BIC (lower). On each criterion a row's rank is 1 + the number of rows
+curve; an elbow is read to +-1 cluster, so distances within 1 of the best tie) and, for Gaussian
+mixtures, BIC (lower). On each criterion a row's rank is 1 + the number of rows
 better than it by more than the criterion's tolerance (differences within the noise of a sampled
 silhouette do not decide), scaled to 0 (best) .. 1 (worst) among the rows where the criterion is
 defined; the row with the smallest mean of these normalised ranks wins. Exact ties go to the higher
@@ -742,7 +743,7 @@ CONSENSUS_CRITERIA: dict[str, tuple[bool, float, str]] = {
     "silhouette": (True, 0.02, "linear"),
     "calinski_harabasz": (True, 0.02, "log"),
     "davies_bouldin": (False, 0.05, "linear"),
-    "knee_gap": (False, 0.0, "linear"),
+    "knee_gap": (False, 1.0, "linear"),  # an elbow is read to +-1 cluster: within 1 of it ties
     "bic": (False, 10.0, "linear"),
 }
 CRITERION_LABELS: dict[str, str] = {

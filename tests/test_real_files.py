@@ -635,10 +635,19 @@ def test_item3_data_text_is_escaped_in_every_html_page(tmp_path):
     processed = tmp_path / "processed"
     processed.mkdir()
     segments = [
-        {"segment_id": i, "segment_name": p, "customers": 1, "action": p} for i, p in enumerate(PAYLOADS)
-    ]
-    (processed / "summary_03.json").write_text(json.dumps({"segments": segments, "n_segments": 5}))
-    (processed / "summary_01.json").write_text(json.dumps({"customers": 5, "currency": PAYLOADS[0]}))
+        {"segment_id": i, "segment_name": p, "customers": 1, "customer_share": 0.2, "revenue_share": 0.2,
+         "action": p}
+        for i, p in enumerate(PAYLOADS)
+    ]  # fmt: skip
+    # summary files that follow segkit.summary.SUMMARY_SCHEMA (the index ignores off-schema files)
+    (processed / "summary_03.json").write_text(
+        json.dumps({"k": len(segments), "algorithm": "kmeans", "customers": len(segments), "segments": segments,
+                    "reason": PAYLOADS[0]})
+    )  # fmt: skip
+    (processed / "summary_01.json").write_text(
+        json.dumps({"customers": 5, "orders": 5, "revenue": 5.0, "currency": "", "period_start": "2024-01-01",
+                    "period_end": "2024-02-01", "raw_lines": 5, "kept_lines": 5, "cleaning": {"kept": 5}})
+    )  # fmt: skip
     pages.append(
         report.build_index(processed, tmp_path, run="x", parameters={"data": PAYLOADS[1]}, seconds={})
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -76,7 +77,7 @@ STANDIN_CELLS: dict[str, list[str]] = {
         "from segkit.io import run_dir, write_json_atomic\nfrom segkit.viz import setup_notebook\nsetup_notebook()",
         "plt.plot([0, 1], [1, 0])\nplt.show()\npx.line(x=[1, 2, 3], y=[0.9, 0.8, 0.7]).show()",
         "from segkit.summary import write_summary\n"
-        "write_summary('04', {'recommended_retraining_days': 90, 'reason': 'stand-in', 'obsolete_on': None, "
+        "write_summary('04', {'verdict': 'retrain_every', 'recommended_retraining_days': 90, 'reason': 'stand-in', 'obsolete_on': None, "
         "'delay_days': None, 'start': '2023-01-01', 'end': '2023-06-30', 'steps': 3, 'period_days': 30}, "
         "run_dir(processed_dir, run))",
     ],
@@ -279,6 +280,7 @@ def test_failed_run_names_notebook_cell_and_error_and_keeps_last_good_run(standi
 def test_cli_failed_run_exits_2_with_the_segkit_message(standin_run, capsys):
     root, _ = standin_run
     bad = write_transactions(root / "data" / "raw" / "bad2.csv", customer_column="client")
+    shutil.rmtree(root / "reports" / ".unit.partial", ignore_errors=True)  # an earlier test's failed run
     code = main(
         [
             "run",
