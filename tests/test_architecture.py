@@ -130,3 +130,15 @@ def test_notebook_is_thin_and_stripped(path):
     tree = ast.parse("".join(parameters[0]["source"]))
     assigned = [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets]
     assert assigned[: len(NOTEBOOK_PARAMETERS)] == NOTEBOOK_PARAMETERS
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter(path):
+    """papermill drops a parameter line it cannot parse (e.g. a comment holding '='), so `-p` would not
+    reach it: every assignment of the parameters cell must be one papermill sees."""
+    import papermill
+
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    assigned = [node.targets[0].id for node in ast.parse("".join(cell["source"])).body]
+    assert list(papermill.inspect_notebook(str(path))) == assigned
