@@ -91,7 +91,7 @@ def clv_by_segment(table: pd.DataFrame, names: dict | None = None) -> go.Figure:
     )
     fig.update_layout(
         height=max(360, 140 + 34 * len(table)),
-        xaxis_title="Expected value over the horizon (sum)",
+        xaxis_title="Expected value (sum)",
         yaxis=dict(title="", autorange="reversed", automargin=True),
     )
     return style(fig, "Expected customer value per segment")
