@@ -31,7 +31,7 @@ LAYERS: dict[str, int] = {
     "clustering": 4,
     "clv": 4,  # BG/NBD + Gamma-Gamma on the BTYD summary of features
     "stability": 5,
-    "narrative": 5,  # every fact sentence of notebooks 01-03 and the index (above clustering)
+    "narrative": 4,  # every fact sentence of notebooks and index; imports no segkit module (stability uses it)
     "viz": 6,
     "report": 7,
     "cli": 7,

@@ -333,7 +333,12 @@ def test_unstable_model_is_reported_in_plain_words(sim):
     unstable.noise = pd.Series([0.42, 0.55, 0.38, 0.61])
     unstable.threshold = stability.alarm_threshold(unstable.noise)
     unstable.unstable, unstable.alarm = True, None
-    unstable.alternative = {"algorithm": "kmeans", "k": 2, "noise_ari_mean": 0.93}
+    unstable.alternative = {
+        "algorithm": "kmeans",
+        "algorithm_label": "k-means",
+        "k": 2,
+        "noise_ari_mean": 0.93,
+    }
     rec = stability.recommend_retrain_period(unstable)
     assert rec.verdict == "unstable" and rec.days is None
     assert "too unstable to monitor" in rec.explanation and f"{unstable.noise.mean():.2f}" in rec.explanation
