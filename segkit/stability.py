@@ -625,6 +625,25 @@ class Simulation:
         return pd.Series(values, index=self.log.customer_ids[codes], name="segment")
 
 
+#: What to change when the log is too short, by the parameter to blame.
+_TOO_SHORT_HINTS = {
+    "window": "collect more history, or use a shorter window or period",
+    "start": "use a later start",
+    "period": "use a shorter period, an earlier start or a longer log",
+}
+
+
+def _too_short(detail: str, needed: int, available: int, column: str) -> HistoryTooShort:
+    """The "too short to tell" error, with the days needed and available and what to change."""
+    return HistoryTooShort(
+        f"too short to tell: {detail}",
+        needed_days=needed,
+        available_days=available,
+        column=column,
+        hint=_TOO_SHORT_HINTS[column],
+    )
+
+
 def _windows(
     log: WindowLog, start: Any, end: Any, period_days: int, window_days: int
 ) -> tuple[int, int, int]:
@@ -634,14 +653,13 @@ def _windows(
     needed = window_days + MIN_STEPS_AFTER_START * period_days
     if start is None:
         if span < needed:
-            raise HistoryTooShort(
-                f"too short to tell: the log covers {span} days ({log.origin.date()} to "
-                f"{log.to_date(log.last_day).date()}); a {window_days}-day window plus {MIN_STEPS_AFTER_START} "
-                f"steps of {period_days} days needs {needed} days of history, {needed - span} more",
-                needed_days=needed,
-                available_days=span,
-                column="window",
-                hint="collect more history, or use a shorter window or period",
+            raise _too_short(
+                f"the log covers {span} days ({log.origin.date()} to {log.to_date(log.last_day).date()}); a "
+                f"{window_days}-day window plus {MIN_STEPS_AFTER_START} steps of {period_days} days needs "
+                f"{needed} days of history, {needed - span} more",
+                needed,
+                span,
+                "window",
             )
         start_day = window_days
     else:
@@ -654,12 +672,10 @@ def _windows(
             )
     fixed_window = min(window_days, start_day)
     if fixed_window < MIN_WINDOW_DAYS:
-        raise HistoryTooShort(
-            f"too short to tell: the start {log.to_date(start_day).date()} has only {fixed_window} days of "
-            f"history; at least {MIN_WINDOW_DAYS} are needed for a window",
-            needed_days=MIN_WINDOW_DAYS + MIN_STEPS_AFTER_START * period_days,
-            available_days=span,
-            column="start",
+        detail = f"the start {log.to_date(start_day).date()} has only {fixed_window} days of history"
+        needed = MIN_WINDOW_DAYS + MIN_STEPS_AFTER_START * period_days
+        raise _too_short(
+            f"{detail}; at least {MIN_WINDOW_DAYS} are needed for a window", needed, span, "start"
         )
     if end is None:
         end_day = last_snapshot
@@ -671,13 +687,12 @@ def _windows(
         end_day = min(log.to_day(_parse_date(end, "end")), last_snapshot)
     n_after = (end_day - start_day) // period_days if end_day >= start_day else 0
     if n_after < MIN_STEPS_AFTER_START:
-        raise HistoryTooShort(
-            f"too short to tell: from {log.to_date(start_day).date()} to {log.to_date(end_day).date()} only "
-            f"{max(n_after, 0)} step(s) of {period_days} days remain, at least {MIN_STEPS_AFTER_START} are needed",
-            needed_days=start_day + MIN_STEPS_AFTER_START * period_days,
-            available_days=span,
-            column="period",
-            hint="use a shorter period, an earlier start or a longer log",
+        raise _too_short(
+            f"from {log.to_date(start_day).date()} to {log.to_date(end_day).date()} only {max(n_after, 0)} "
+            f"step(s) of {period_days} days remain, at least {MIN_STEPS_AFTER_START} are needed",
+            start_day + MIN_STEPS_AFTER_START * period_days,
+            span,
+            "period",
         )
     return start_day, end_day, fixed_window
 
