@@ -32,9 +32,12 @@ lines. Share columns the model has but the window lacks are 0 (the customer spen
 
 The alarm, calibrated to the model's own noise
 ----------------------------------------------
-At the start, :data:`NOISE_ROUNDS` refits on bootstrap resamples of the start window, each with
-another seed, are compared (ARI) with the frozen model on the start customers: that is the ARI the
-model gives on *unchanged* data. The alarm threshold is ``mean - 3 x std`` of those ARIs (std at
+At the start, :data:`NOISE_ROUNDS` bootstrap resamples of the start window are refitted with other
+seeds and compared (ARI) with the frozen model on the start customers: that is the ARI the model
+gives on *unchanged* data. Every comparison (each noise round, each step until the alarm fires)
+keeps the best of :data:`REFITS` refits with different seeds (:func:`best_refit`): a refit now and
+then lands in a neighbouring partition of unchanged data, and a step counts toward the alarm only
+when no refit reproduces the deployed segments. The alarm threshold is ``mean - 3 x std`` of those ARIs (std at
 least :data:`MIN_NOISE_STD`), and at most their minimum minus :data:`THRESHOLD_MARGIN`
 (:func:`alarm_threshold`); the alarm fires on the
 first run of ``consecutive`` (3) steps in a row below it, never on a single step. A model whose
@@ -109,6 +112,15 @@ CONSECUTIVE = 3
 #: dates), and their own noise is the same (0.92 +- 0.05 vs 0.92 +- 0.07), while a Ward linkage on
 #: 2,000 rows costs ~15x less than on 5,000 (O(n^2)).
 FIT_SIZE = 2_000
+#: Refits of the specification per comparison (each noise round, each step until the alarm fires):
+#: the comparison keeps the best agreement with the deployed segments. A k-means or Ward refit now and
+#: then lands in a neighbouring partition of unchanged data (measured on the unshifted demo shops:
+#: single weekly refits at ARI 0.64-0.73 where other seeds give 0.93-0.96); a step counts toward the
+#: alarm only when none of its refits reproduces the deployed segments, and the noise that sets the
+#: threshold is measured with the same statistic.
+REFITS = 3
+#: Seeds of a comparison's refits: ``seed, seed + REFIT_SEED_STRIDE, ...`` (the noise rounds use seed + 1 + b).
+REFIT_SEED_STRIDE = 1_000
 #: Shortest fixed window (days) when the start has less history than ``window``.
 MIN_WINDOW_DAYS = 90
 DRIFT_METRICS: tuple[str, ...] = drift_metrics.NUMERIC_METRICS
@@ -439,18 +451,57 @@ def _ari(labels_a: np.ndarray, labels_b: np.ndarray) -> float:
     return float(adjusted_rand_score(labels_a, labels_b)) if len(labels_a) > 1 else 1.0
 
 
+def best_refit(
+    model: SegmentationModel,
+    customer_file: pd.DataFrame,
+    frozen_labels: np.ndarray,
+    seed: int,
+    refits: int = REFITS,
+    good_enough: float = np.inf,
+    fit_on: pd.DataFrame | None = None,
+    fit_size: int = FIT_SIZE,
+) -> tuple[np.ndarray, float, int]:
+    """Refit the specification with up to ``refits`` seeds and keep the one that agrees best with the
+    deployed segments: ``(its labels of customer_file, its ARI, refits made)``.
+
+    Seeds ``seed, seed + REFIT_SEED_STRIDE, ...``; stops at the first refit whose ARI reaches
+    ``good_enough`` (the decision "below the threshold or not" is then the same as with every refit).
+    The fit is made on ``fit_on`` (default ``customer_file``, e.g. a bootstrap resample of it); the
+    agreement is always measured on every customer of ``customer_file``.
+    """
+    best_labels, best_ari, made = None, -np.inf, 0
+    for r in range(max(int(refits), 1)):
+        made += 1
+        fitted, labels = fit_spec(
+            model,
+            customer_file if fit_on is None else fit_on,
+            seed=seed + r * REFIT_SEED_STRIDE,
+            fit_size=fit_size,
+        )
+        if fit_on is not None:
+            labels = fitted.predict(customer_file)
+        ari = _ari(frozen_labels, labels)
+        if ari > best_ari:
+            best_labels, best_ari = labels, ari
+        if best_ari >= good_enough:
+            break
+    return best_labels, float(best_ari), made
+
+
 def measure_noise(
     model: SegmentationModel,
     customer_file: pd.DataFrame,
     frozen_labels: np.ndarray,
     rounds: int,
     seed: int,
-    fit_size: int | None = FIT_SIZE,
+    refits: int = REFITS,
+    fit_size: int = FIT_SIZE,
 ) -> pd.Series:
-    """ARIs of the specification refitted on unchanged data: bootstrap resamples, each with another seed.
+    """Agreement of the specification refitted on unchanged data: bootstrap resamples, other seeds.
 
-    Round ``b`` draws the customers of ``customer_file`` with replacement (seeded), refits with seed
-    ``seed + 1 + b`` and compares its segments of every customer with ``frozen_labels``.
+    Round ``b`` draws the customers of ``customer_file`` with replacement (seeded), refits with seeds
+    ``seed + 1 + b (+ REFIT_SEED_STRIDE ...)`` and keeps the best agreement of its ``refits`` refits with
+    ``frozen_labels`` on every customer (:func:`best_refit`: the statistic every step computes).
     """
     if rounds < 2:
         raise ParameterError(f"noise_rounds={rounds} must be at least 2", column="noise_rounds")
@@ -458,8 +509,16 @@ def measure_noise(
     aris = []
     for b in range(rounds):
         rows = rng.integers(0, len(customer_file), size=len(customer_file))
-        fitted, _ = fit_spec(model, customer_file.iloc[rows], seed=seed + 1 + b, fit_size=fit_size)
-        aris.append(_ari(frozen_labels, fitted.predict(customer_file)))
+        _, ari, _ = best_refit(
+            model,
+            customer_file,
+            frozen_labels,
+            seed + 1 + b,
+            refits,
+            fit_on=customer_file.iloc[rows],
+            fit_size=fit_size,
+        )
+        aris.append(ari)
     return pd.Series(aris, name="noise_ari").rename_axis("round")
 
 
@@ -849,16 +908,22 @@ def _simulate(
     numeric = [f for f in features if pd.api.types.is_numeric_dtype(cf0[f])]
     references = {f: drift_metrics.Reference.from_sample(cf0[f].to_numpy(np.float64)) for f in numeric}
     step_days = np.arange(start_day, end_day + 1, period_days)
-    rows, drift_rows, assignments = [], [], {}
+    rows, drift_rows, assignments, run = [], [], {}, 0
     for step, day in enumerate(_progress(step_days, progress, len(step_days))):
         date = log.to_date(day)
         if step == 0:
-            cf, labels_frozen, labels_refit = cf0, labels0, labels0
+            cf, labels_frozen, labels_refit, ari, n_refits = cf0, labels0, labels0, 1.0, 0
         else:
             cf = log.customer_frame(int(day), window_days, features)
             X = frozen.transform(cf)
             labels_frozen = frozen.predict_matrix(X)
-            _, labels_refit = fit_spec(model, cf, seed=seed, fit_size=FIT_SIZE)
+            # until the alarm fires, a step below the threshold gets the other seeds' refits too: it
+            # counts only when no refit reproduces the deployed segments (best_refit)
+            watching = not unstable and run < consecutive
+            labels_refit, ari, n_refits = best_refit(
+                model, cf, labels_frozen, seed, REFITS if watching else 1, good_enough=threshold
+            )
+            run = run + 1 if ari < threshold else 0
             mapping = align_segments(_group_means(X, labels_refit, k), centres0)
             labels_refit = mapping[labels_refit]
         codes = log.customer_ids.get_indexer(cf.index)
@@ -869,7 +934,8 @@ def _simulate(
             "days_since_start": int(day - start_day),
             "n_customers": len(cf),
             "n_initial_customers": int(initial.sum()),
-            "ari": _ari(labels_frozen, labels_refit),
+            "ari": ari,
+            "refits": n_refits,
             "ari_initial_customers": _ari(labels_frozen[initial], labels_refit[initial])
             if initial.any()
             else np.nan,
@@ -911,6 +977,7 @@ def _simulate(
         "consecutive": consecutive,
         "noise_rounds": noise_rounds,
         "fit_size": FIT_SIZE,
+        "refits": REFITS,
         "alarm_rule": {
             "sigmas": NOISE_SIGMAS,
             "min_std": MIN_NOISE_STD,
