@@ -66,6 +66,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import sklearn
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
@@ -847,7 +848,12 @@ def maintenance_simulation(
         k_source = "searched on the start window as notebook 03 does"
         log = WindowLog.from_transactions(data, _shares(model.features))
     seed = int(model.metadata.get("seed", 0)) if seed is None else int(seed)
-    with threadpool_limits(limits=1):
+    # one thread (small fits; a busy machine), and scikit-learn's per-call input checks skipped: the
+    # window customer files are built here, finite and of fixed columns (same results, ~10% less time)
+    with (
+        threadpool_limits(limits=1),
+        sklearn.config_context(assume_finite=True, skip_parameter_validation=True),
+    ):
         return _simulate(
             log, model, start_day, end_day, period_days, fixed_window, window_days, seed, noise_rounds,
             consecutive, progress, k_source,
