@@ -118,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def __getattr__(name: str) -> tuple[str, ...]:
+    """``cli.LAYOUTS`` (the ``--layout`` choices) is read from the layout registry on each access."""
+    if name == "LAYOUTS":
+        return layout_choices()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def layout_choices() -> tuple[str, ...]:
     """The values of ``--layout``: ``auto`` then every layout of the registry (:data:`segkit.io.LAYOUTS`)."""
     from segkit.io import LAYOUTS

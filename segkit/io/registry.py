@@ -14,6 +14,10 @@ that defines ``LAYOUT`` is registered when :mod:`segkit.io` is imported, so addi
 adding one file (or calling :func:`register_layout`). :func:`segkit.io.read_dataset`, its
 ``layout="auto"`` detection, the command line's ``--layout`` choices and help, and the default
 currency of a report (:func:`layout_currency`) all read this registry.
+
+A layout added with :func:`register_layout` exists in the calling process only; the notebooks that
+``segkit run`` starts (their own kernels) import :mod:`segkit.io` afresh and see the modules of
+:mod:`segkit.io.layouts`, so a layout meant for ``segkit run`` is a module there.
 """
 
 from __future__ import annotations
