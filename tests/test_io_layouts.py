@@ -17,7 +17,7 @@ from segkit import cli, report
 from segkit.datasets import make_demo_shop, write_demo_shop
 from segkit.formatting import resolve_currency
 from segkit.io import LAYOUTS, Layout, get_layout, layout_currency, read_dataset
-from segkit.io.read import detect_layout
+from segkit.io.read import detect_layout, plan_table
 from segkit.io.registry import LayoutRegistry
 from segkit.schema import ParameterError, SchemaError
 
@@ -287,3 +287,39 @@ def test_layout_modules_are_plug_ins():
             )
         elif path.name != "__init__.py":
             assert not from_layouts, f"{path.name} imports {from_layouts}: only segkit.io's __init__ may"
+
+
+# --------------------------------------------------------------------------- plans for the engines
+def _plan_cases(samples_dir: Path, demo_folders: dict[str, Path], tmp_path: Path) -> list[tuple[Path, dict]]:
+    partitioned = tmp_path / "partitioned"
+    frame = pd.read_parquet(demo_folders["generic"] / "transactions.parquet")
+    frame.assign(year=frame["order_date"].dt.year).to_parquet(partitioned, partition_cols=["year"])
+    cdnow = {"layout": "generic", "sep": "whitespace", "header": False, "date_format": "%Y%m%d"}
+    cdnow["columns"] = {"customer_id": "1", "order_date": "2", "amount": "4"}
+    return [
+        (samples_dir / "online_retail_II_sample.csv", {}),
+        (samples_dir / "online_retail_I_layout_sample.csv", {"layout": "online_retail_i"}),
+        (samples_dir / "CDNOW_sample.txt", cdnow),
+        (demo_folders["generic"] / "transactions.parquet", {}),
+        (partitioned, {}),
+    ]
+
+
+def test_a_table_plan_is_what_read_dataset_reads(samples_dir, demo_folders, tmp_path):
+    for path, options in _plan_cases(samples_dir, demo_folders, tmp_path):
+        plan = plan_table(path, **options)
+        dataset = read_dataset(path, **options)
+        assert plan.layout.name == dataset.layout, path.name
+        read_columns = set(dataset.transactions.columns)
+        assert set(plan.columns) <= read_columns and read_columns - set(plan.columns) <= {"amount"}
+        assert set(plan.columns.values()) <= set(plan.header)
+        assert plan.columns["order_date"] in plan.text_columns
+        assert plan.columns["customer_id"] in plan.text_columns
+    assert "year" in plan_table(tmp_path / "partitioned").header  # partition keys are columns
+
+
+def test_a_table_plan_refuses_folder_layouts_and_unknown_options(demo_folders, samples_dir):
+    with pytest.raises(ParameterError, match="reads a folder of Olist CSV files, not a single file"):
+        plan_table(demo_folders["generic"] / "transactions.parquet", layout="olist")
+    with pytest.raises(TypeError, match="unknown reader option"):
+        plan_table(samples_dir / "online_retail_II_sample.csv", delimiter=",")

@@ -61,7 +61,7 @@ from segkit.io.formats import SEP_NAMES, find_table, normalise_sep, read_table
 from segkit.io.layouts import register_package_layouts
 from segkit.io.layouts.generic import read_side_table
 from segkit.io.layouts.olist import OLIST_EXCLUDED_STATUSES, OLIST_FILES, read_olist
-from segkit.io.read import read_dataset, read_transactions
+from segkit.io.read import TablePlan, plan_table, read_dataset, read_transactions
 from segkit.io.registry import LAYOUTS, Layout, ReadOptions, get_layout, layout_currency, register_layout
 from segkit.io.writers import (
     FORMULA_STARTS,
@@ -102,4 +102,6 @@ __all__ = [
     "layout_currency",
     "register_layout",
     "register_package_layouts",
+    "TablePlan",
+    "plan_table",
 ]

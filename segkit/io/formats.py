@@ -31,6 +31,7 @@ __all__ = [
     "first_line",
     "is_parquet_dataset",
     "normalise_sep",
+    "read_header",
     "read_table",
     "read_text",
     "read_text_header",
@@ -91,6 +92,44 @@ def read_table(
         usecols=usecols,
         header=header,
     )
+
+
+def read_header(
+    path: str | os.PathLike[str],
+    *,
+    sep: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    header: bool = True,
+) -> list[str]:
+    """The column names of a table file without reading its rows (Parquet: the schema; XLSX: read whole).
+
+    Names are those :func:`read_table` gives the frame: without a header ``"0"``, ``"1"``... by
+    position; a partitioned Parquet folder adds its ``key=value`` keys after the file columns.
+    """
+    path = Path(path)
+    kind = file_kind(path)
+    if kind == "parquet":
+        names = _parquet_names(path)
+        return names if header else [str(i) for i in range(len(names))]
+    check_not_empty(path)
+    if kind == "excel":
+        return [str(c) for c in _read_excel(path, sheet, None, header=header).columns]
+    sep = normalise_sep(sep) or sniff_sep(path, encoding)
+    return read_text_header(path, sep, encoding, header)
+
+
+def _parquet_names(path: Path) -> list[str]:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    try:
+        schema = ds.dataset(path, format="parquet", partitioning="hive").schema
+    except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: not a readable Parquet table ({first_line(exc)})") from None
+    if not schema.names:
+        raise DataError(f"{path}: the Parquet file has no columns")
+    return [str(name) for name in schema.names]
 
 
 #: Names accepted for ``sep`` besides a single character or a regular expression.

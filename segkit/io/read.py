@@ -12,19 +12,20 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from segkit.io.canonical import canonical_transactions, parse_columns
+from segkit.io.canonical import canonical_transactions
 from segkit.io.dataset import Dataset
 from segkit.io.formats import (
     check_not_empty,
     check_unique_names,
     file_kind,
     is_parquet_dataset,
-    normalise_sep,
+    read_header,
     read_table,
     read_text,
     read_text_header,
@@ -35,13 +36,16 @@ from segkit.io.registry import AUTO, LAYOUTS, Layout, ReadOptions, check_layout
 from segkit.schema import ORDER_DATE, STRING_COLUMNS, DataError, ParameterError
 
 __all__ = [
+    "TablePlan",
     "detect_layout",
     "plan_columns",
+    "plan_table",
     "read_dataset",
     "read_file_source",
     "read_folder_source",
     "read_frame_source",
     "read_transactions",
+    "text_columns",
 ]
 
 
@@ -101,13 +105,8 @@ def read_dataset(
     """
     name = check_layout(layout)
     chosen = None if name == AUTO else LAYOUTS[name]
-    options = ReadOptions(
-        columns=parse_columns(columns),
-        sep=normalise_sep(sep),
-        date_format=date_format,
-        encoding=encoding,
-        sheet=sheet,
-        header=header,
+    options = ReadOptions.parse(
+        columns=columns, sep=sep, date_format=date_format, encoding=encoding, sheet=sheet, header=header
     )
     if isinstance(source, pd.DataFrame):
         if not header:
@@ -169,18 +168,73 @@ def read_file_source(path: Path, layout: Layout | None, options: ReadOptions) ->
         names = [str(c) for c in frame.columns]
     layout, mapping, date_formats = plan_columns(layout, names, options, str(path))
     if frame is None:
-        texts = [mapping[c] for c in STRING_COLUMNS if c in mapping]  # ids keep leading zeros
-        string_columns = texts + [mapping[ORDER_DATE]]  # parsed by segkit: local time, checked order
         frame = read_text(
             path,
             sep=sep,
             encoding=encoding,
-            string_columns=string_columns,
+            string_columns=text_columns(mapping),
             usecols=sorted(set(mapping.values())),
             header=header,
         )
     transactions = canonical_transactions(frame, mapping, date_formats, str(path))
     return Dataset(transactions=transactions, source=str(path), layout=layout.name)
+
+
+def text_columns(mapping: Mapping[str, str]) -> list[str]:
+    """Source columns to read as text: ids and text columns (leading zeros kept), then ``order_date``
+    (parsed by segkit: local time, day/month order checked)."""
+    return [mapping[c] for c in STRING_COLUMNS if c in mapping] + [mapping[ORDER_DATE]]
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """How one table file becomes canonical transactions, known from its header alone.
+
+    Attributes
+    ----------
+    layout
+        The table layout that reads it (given, or recognised from the header).
+    header
+        The source's column names (``"0"``, ``"1"``... without a header line).
+    columns
+        Canonical -> source column mapping (only the mapped source columns are read).
+    date_formats
+        strftime formats tried on ``order_date`` in order (None: ISO 8601, then the first value's).
+    text_columns
+        Source columns read as text (ids, text columns, ``order_date``).
+    """
+
+    layout: Layout
+    header: list[str]
+    columns: dict[str, str]
+    date_formats: tuple[str, ...] | None
+    text_columns: list[str]
+
+
+def plan_table(path: str | os.PathLike[str], layout: str = "auto", **reader_options: Any) -> TablePlan:
+    """The :class:`TablePlan` of one table file (or partitioned Parquet folder), reading no rows.
+
+    For engines that read the rows themselves (DuckDB, Spark): the same layout, mapping and date
+    formats as :func:`read_dataset` would use. ``reader_options`` as in :func:`read_dataset`.
+
+    Raises
+    ------
+    ParameterError
+        When ``layout`` reads only folders, or no layout recognises the header.
+    """
+    options = ReadOptions.parse(**reader_options)
+    name = check_layout(layout)
+    chosen = None if name == AUTO else LAYOUTS[name]
+    if chosen is not None and not chosen.reads_tables:
+        raise ParameterError(
+            f"{path}: layout {chosen.name!r} reads {chosen.description}, not a single file", column="layout"
+        )
+    path = Path(path)
+    names = read_header(
+        path, sep=options.sep, encoding=options.encoding, sheet=options.sheet, header=options.header
+    )
+    chosen, mapping, date_formats = plan_columns(chosen, names, options, str(path))
+    return TablePlan(chosen, names, mapping, date_formats, text_columns(mapping))
 
 
 def plan_columns(

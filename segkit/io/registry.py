@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from segkit.io.canonical import parse_columns
+from segkit.io.formats import normalise_sep
 from segkit.schema import ParameterError, SchemaError, suggest_column
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,6 +79,24 @@ class ReadOptions:
     encoding: str | None = None
     sheet: str | int | None = None
     header: bool = True
+
+    @classmethod
+    def parse(cls, **reader_options: Any) -> ReadOptions:
+        """Checked options from :func:`~segkit.io.read_dataset`'s keyword arguments.
+
+        ``columns`` may be a mapping, a JSON string, ``""`` or None (:func:`~segkit.io.parse_columns`);
+        ``sep`` a name such as ``"whitespace"`` (:func:`~segkit.io.normalise_sep`).
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(reader_options) - known)
+        if unknown:
+            raise TypeError(
+                f"unknown reader option(s) {', '.join(unknown)}; options: {', '.join(sorted(known))}"
+            )
+        values = dict(reader_options)
+        values["columns"] = parse_columns(values.get("columns"))
+        values["sep"] = normalise_sep(values.get("sep"))
+        return cls(**values)
 
 
 @dataclass(frozen=True)
