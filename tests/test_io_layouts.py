@@ -86,15 +86,28 @@ def test_default_currency_reads_the_registry():
     assert layout_currency(None) == layout_currency("no_such_layout") == ""
 
 
-def test_each_table_layout_detects_its_own_headers_and_not_the_others(sample_headers):
-    assert set(sample_headers) == {name for name, lay in LAYOUTS.items() if lay.detect is not None}
+def _assert_detects_only_its_own(name: str, header: list[str]) -> None:
+    assert detect_layout(header, {}, "sample").name == name, header  # what layout="auto" chooses
+    assert LAYOUTS[name].detect(header)
+    for other in LAYOUTS.detection_order():
+        if other.name != name and other.detect is not None and not other.fallback:
+            assert not other.detect(header), (other.name, header)
+
+
+def test_each_table_layout_detects_its_own_sample_headers_and_not_the_others(sample_headers):
     for name, headers in sample_headers.items():
         for header in headers:
-            assert detect_layout(header, {}, "sample").name == name  # what layout="auto" chooses
-            assert LAYOUTS[name].detect(header)
-            for other in LAYOUTS.detection_order():
-                if other.name != name and other.detect is not None and not other.fallback:
-                    assert not other.detect(header), (other.name, header)
+            _assert_detects_only_its_own(name, header)
+
+
+def test_every_registered_layout_detects_its_example_headers_and_no_other_claims_them():
+    """Registry-driven: a new layout module is checked here without editing this file."""
+    for name, layout in LAYOUTS.items():
+        if layout.detect is None:
+            continue
+        assert layout.example_headers, f"layout {name!r} detects headers but gives no example_headers"
+        for header in layout.example_headers:
+            _assert_detects_only_its_own(name, list(header))
 
 
 def test_each_folder_layout_claims_its_own_folder_and_not_the_others(demo_folders):
@@ -186,6 +199,7 @@ LAYOUT = Layout(
     detect=lambda header: set(COLUMNS.values()) <= set(header),
     map_columns=_map_columns,
     date_formats=("%Y-%m-%d %H:%M:%S %z",),
+    example_headers=(("Name", "Email", "Financial Status", "Created at", "Total", "Currency"),),
 )
 '''
 
@@ -222,6 +236,7 @@ def _write_orders(path: Path) -> Path:
 def test_a_new_layout_module_works_in_every_entry_point(toy_layout, tmp_path, capsys, monkeypatch):
     assert [layout.name for layout in toy_layout] == ["toy_shop_orders"]
     assert LAYOUTS.names()[-1] == "toy_shop_orders"
+    test_every_registered_layout_detects_its_example_headers_and_no_other_claims_them()
     orders = _write_orders(tmp_path / "orders_export.csv")
 
     auto = read_dataset(orders)  # recognised by its header, before the generic fallback

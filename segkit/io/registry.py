@@ -137,10 +137,14 @@ class Layout:
     fallback
         True for the layout tried last by auto detection and chosen whenever the user gives a
         ``columns`` mapping that no other layout's ``detect`` claims (``generic``).
+    example_headers
+        Headers of real files in this layout, each of which ``detect`` must claim and no other
+        non-fallback layout may (checked for every registered layout by ``tests/test_io_layouts.py``).
     sql_select
         Optional engine-side definition: SQL SELECT producing the canonical columns from the raw
-        table(s), used by the DuckDB/Spark engines. None: the engines derive it from
-        ``map_columns`` (table layouts) or cannot read the layout out of core.
+        table(s), used by the DuckDB/Spark engines. None: the engines derive it from the table
+        plan (:func:`segkit.io.plan_table`: ``map_columns`` and ``date_formats``) for a table
+        layout, or cannot read the layout out of core.
     """
 
     name: str
@@ -148,13 +152,16 @@ class Layout:
     description: str
     aliases: tuple[str, ...] = ()
     currency: str = ""
-    detect: Callable[[Sequence[str]], bool] | None = None
-    map_columns: Callable[[Sequence[str], Mapping[str, str], str], dict[str, str]] | None = None
+    detect: Callable[[Sequence[str]], bool] | None = field(default=None, repr=False)
+    map_columns: Callable[[Sequence[str], Mapping[str, str], str], dict[str, str]] | None = field(
+        default=None, repr=False
+    )
     date_formats: tuple[str, ...] | None = None
-    detect_folder: Callable[[Path], bool] | None = None
-    read_folder: Callable[[Path, ReadOptions], Dataset] | None = None
+    detect_folder: Callable[[Path], bool] | None = field(default=None, repr=False)
+    read_folder: Callable[[Path, ReadOptions], Dataset] | None = field(default=None, repr=False)
     fallback: bool = False
-    sql_select: Callable[..., str] | None = None
+    example_headers: tuple[tuple[str, ...], ...] = field(default=(), repr=False)
+    sql_select: Callable[..., str] | None = field(default=None, repr=False)
 
     @property
     def reads_tables(self) -> bool:

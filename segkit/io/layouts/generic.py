@@ -109,4 +109,8 @@ LAYOUT = Layout(
     detect_folder=_detect_folder,
     read_folder=_read_folder,
     fallback=True,
+    example_headers=(
+        ("customer_id", "order_date", "amount"),
+        ("Customer ID", "Order Date", "Quantity", "Unit Price"),
+    ),
 )

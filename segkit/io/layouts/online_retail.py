@@ -114,4 +114,5 @@ LAYOUT = Layout(
     detect=lambda header: _detect_uci(header) is not None,
     map_columns=_map_columns,
     date_formats=UCI_DATE_FORMATS,
+    example_headers=tuple(tuple(spec.columns.values()) for spec in _UCI_LAYOUTS),
 )
