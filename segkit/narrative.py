@@ -1,4 +1,4 @@
-"""Every sentence that states a fact in notebooks 01-03 and 05 and on the index, generated from the numbers.
+"""Every sentence that states a fact in the notebooks (01-05) and on the index, generated from the numbers.
 
 Each generator takes the table the notebook shows (or the object it was computed from) and returns the
 sentence, or ``None`` when its premise fails, so a false sentence is never written: no behaviour sentence
@@ -44,6 +44,20 @@ __all__ = [
     "segment_stability",
     "tables",
     "top_customers",
+    # notebook 04 (maintenance)
+    "keep_watching",
+    "maintenance_alarm",
+    "maintenance_drift",
+    "maintenance_model",
+    "maintenance_no_alarm",
+    "maintenance_noise",
+    "maintenance_training",
+    "maintenance_unstable",
+    "retrain_advice",
+    "retrain_headline",
+    "retrain_period_days",
+    "retrain_short",
+    "too_short_to_tell",
 ]
 
 #: Acquisition counts as steady (a monthly average describes it) when the mean of new customers in the
