@@ -34,10 +34,11 @@ The alarm, calibrated to the model's own noise
 ----------------------------------------------
 At the start, :data:`NOISE_ROUNDS` bootstrap resamples of the start window are refitted with other
 seeds and compared (ARI) with the frozen model on the start customers: that is the ARI the model
-gives on *unchanged* data. Every comparison (each noise round, each step until the alarm fires)
-keeps the best of :data:`REFITS` refits with different seeds (:func:`best_refit`): a refit now and
-then lands in a neighbouring partition of unchanged data, and a step counts toward the alarm only
-when no refit reproduces the deployed segments. The alarm threshold is ``mean - 3 x std`` of those ARIs (std at
+gives on *unchanged* data. A comparison below the threshold (a step until the alarm fires, and
+likewise a noise round, judged as a step) gets the refits of :data:`REFITS` - 1 other seeds and
+keeps the best agreement (:func:`best_refit`): a refit now and then lands in a neighbouring
+partition of unchanged data, and a step counts toward the alarm only when no refit reproduces the
+deployed segments. The alarm threshold is ``mean - 3 x std`` of those ARIs (std at
 least :data:`MIN_NOISE_STD`), and at most their minimum minus :data:`THRESHOLD_MARGIN`
 (:func:`alarm_threshold`); the alarm fires on the
 first run of ``consecutive`` (3) steps in a row below it, never on a single step. A model whose
@@ -461,17 +462,18 @@ def best_refit(
     good_enough: float = np.inf,
     fit_on: pd.DataFrame | None = None,
     fit_size: int = FIT_SIZE,
+    first: int = 0,
 ) -> tuple[np.ndarray, float, int]:
     """Refit the specification with up to ``refits`` seeds and keep the one that agrees best with the
     deployed segments: ``(its labels of customer_file, its ARI, refits made)``.
 
-    Seeds ``seed, seed + REFIT_SEED_STRIDE, ...``; stops at the first refit whose ARI reaches
-    ``good_enough`` (the decision "below the threshold or not" is then the same as with every refit).
-    The fit is made on ``fit_on`` (default ``customer_file``, e.g. a bootstrap resample of it); the
-    agreement is always measured on every customer of ``customer_file``.
+    Seeds ``seed + r * REFIT_SEED_STRIDE`` for ``r = first ... refits - 1``; stops at the first refit
+    whose ARI reaches ``good_enough`` (the decision "below the threshold or not" is then the same as
+    with every refit). The fit is made on ``fit_on`` (default ``customer_file``, e.g. a bootstrap
+    resample of it); the agreement is always measured on every customer of ``customer_file``.
     """
     best_labels, best_ari, made = None, -np.inf, 0
-    for r in range(max(int(refits), 1)):
+    for r in range(first, max(int(refits), first + 1)):
         made += 1
         fitted, labels = fit_spec(
             model,
@@ -500,26 +502,39 @@ def measure_noise(
 ) -> pd.Series:
     """Agreement of the specification refitted on unchanged data: bootstrap resamples, other seeds.
 
-    Round ``b`` draws the customers of ``customer_file`` with replacement (seeded), refits with seeds
-    ``seed + 1 + b (+ REFIT_SEED_STRIDE ...)`` and keeps the best agreement of its ``refits`` refits with
-    ``frozen_labels`` on every customer (:func:`best_refit`: the statistic every step computes).
+    Round ``b`` draws the customers of ``customer_file`` with replacement (seeded), refits with seed
+    ``seed + 1 + b`` and compares its segments of every customer with ``frozen_labels``. Each round is
+    then judged as a step is: while a round lies below the threshold derived from the rounds
+    (:func:`alarm_threshold`), it gets its other seeds' refits (``+ REFIT_SEED_STRIDE ...``, up to
+    ``refits``) and keeps the best agreement (:func:`best_refit`), and the threshold is derived again.
     """
     if rounds < 2:
         raise ParameterError(f"noise_rounds={rounds} must be at least 2", column="noise_rounds")
     rng = np.random.default_rng([seed, 14])
-    aris = []
-    for b in range(rounds):
-        rows = rng.integers(0, len(customer_file), size=len(customer_file))
-        _, ari, _ = best_refit(
+    resamples = [rng.integers(0, len(customer_file), size=len(customer_file)) for _ in range(rounds)]
+
+    def judge(b: int, first: int, upto: int) -> float:
+        fit_on = customer_file.iloc[resamples[b]]
+        return best_refit(
             model,
             customer_file,
             frozen_labels,
             seed + 1 + b,
-            refits,
-            fit_on=customer_file.iloc[rows],
+            upto,
+            fit_on=fit_on,
             fit_size=fit_size,
-        )
-        aris.append(ari)
+            first=first,
+        )[1]
+
+    aris = np.array([judge(b, 0, 1) for b in range(rounds)])
+    tried = np.ones(rounds, dtype=np.int64)
+    while True:
+        pending = np.flatnonzero((aris < alarm_threshold(pd.Series(aris))) & (tried < refits))
+        if not len(pending):
+            break
+        for b in pending:
+            aris[b] = max(aris[b], judge(int(b), int(tried[b]), refits))
+            tried[b] = refits
     return pd.Series(aris, name="noise_ari").rename_axis("round")
 
 
