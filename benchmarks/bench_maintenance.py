@@ -23,7 +23,8 @@ search and fit) gives the model, whose specification the simulation replays.
 Timings are printed with the CPU time of the process and the machine's load average (the machine is
 shared: wall time grows with the load, CPU time much less).
 
-Run: ``.venv/bin/python benchmarks/bench_maintenance.py --speed``
+Run: ``.venv/bin/python benchmarks/bench_maintenance.py --speed`` (``--model data/processed/demo/model.skops``
+     replays the model ``make report`` saved instead of searching one)
      ``.venv/bin/python benchmarks/bench_maintenance.py --grid --seeds 0-9 --kinds conversion,none``
 """
 
@@ -72,12 +73,19 @@ def _load() -> str:
     return "load average " + " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
-def speed(n_customers: int, steps: int) -> None:
-    from segkit import features
+def speed(n_customers: int, steps: int, model_path: str | None = None) -> None:
+    from segkit import cleaning, features
+    from segkit.datasets import make_demo_shop
+    from segkit.model import load_model
     from segkit.stability import WindowLog, maintenance_simulation
 
     started = time.perf_counter()
-    shop, clean, model = _shop_and_model(n_customers, 0)
+    if model_path:  # the model a run saved (e.g. data/processed/demo/model.skops of `make report`)
+        shop = make_demo_shop(n_customers=n_customers, seed=0)
+        clean, _ = cleaning.clean_transactions(shop.transactions)
+        model = load_model(model_path)
+    else:
+        shop, clean, model = _shop_and_model(n_customers, 0)
     print(
         f"shop of {n_customers:,} customers + notebook 03 model ({model.algorithm}, k={model.k}, "
         f"{len(model.features)} features): {time.perf_counter() - started:.1f} s"
@@ -186,6 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--grid", action="store_true")
+    parser.add_argument("--model", default=None, help="--speed: a saved model.skops instead of the search")
     parser.add_argument("--fit-size", action="store_true")
     parser.add_argument("--sizes", default="5000,2000,1000")
     parser.add_argument("--customers", type=int, default=None)
@@ -196,7 +205,7 @@ def main() -> None:
     if not (args.speed or args.grid or args.fit_size):
         args.speed = True
     if args.speed:
-        speed(args.customers or 20_000, args.steps)
+        speed(args.customers or 20_000, args.steps, args.model)
     if args.fit_size:
         fit_sizes(args.customers or 20_000, [int(v) for v in args.sizes.split(",")])
     if args.grid:
