@@ -509,9 +509,9 @@ def maintenance_noise(sim: Any) -> str | None:
         return None
     rule = sim.params["alarm_rule"]
     return (
-        f"Retrained on {len(noise)} resamples of the start customers (one below the threshold is retrained with "
-        f"up to {sim.params['refits']} seeds, as every date is), the model agrees with itself at an adjusted Rand "
-        "index of {noise.mean():.2f} +- {noise.std(ddof=1):.2f} (lowest "
+        f"Retrained on {len(noise)} resamples of the start customers (one below their median agreement is "
+        f"retrained with up to {sim.params['refits']} seeds, as a date below the threshold is), the model agrees "
+        f"with itself at an adjusted Rand index of {noise.mean():.2f} +- {noise.std(ddof=1):.2f} (lowest "
         f"{noise.min():.2f}): the alarm threshold is {sim.threshold:.2f} (the lower of mean - "
         f"{rule['sigmas']:g} sd, sd at least {rule['min_std']:.2f}, and lowest - {rule['margin']:.2f}), and it "
         f"fires after {sim.params['consecutive']} steps in a row below it."

@@ -44,7 +44,10 @@ def test_noise_sentence_quotes_the_noise_and_the_threshold_of_its_rule(shifted):
     noise = sim.noise.to_numpy()
     mean, sd = noise.mean(), noise.std(ddof=1)
     threshold = min(mean - 3 * max(sd, 0.04), noise.min() - 0.05)  # the documented rule, recomputed
-    assert f"Retrained on {len(noise)} resamples" in text and f"up to {sim.params['refits']} seeds" in text
+    assert (
+        f"Retrained on {len(noise)} resamples" in text
+        and f"median agreement is retrained with up to {sim.params['refits']} seeds" in text
+    )
     assert f"{mean:.2f} +- {sd:.2f} (lowest {noise.min():.2f})" in text
     assert f"the alarm threshold is {threshold:.2f}" in text
     assert f"after {sim.params['consecutive']} steps in a row" in text
