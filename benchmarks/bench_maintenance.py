@@ -97,7 +97,7 @@ def speed(n_customers: int, steps: int, model_path: str | None = None) -> None:
     sim = maintenance_simulation(shop.transactions, model, end=7 * steps, log=log)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     print(
-        f"{len(sim.steps) - 1} weekly steps (+ start, {sim.params['noise_rounds']} noise refits), "
+        f"{len(sim.steps) - 1} weekly steps (+ start, {sim.params['noise_rounds']} noise rounds; {int(sim.steps['refits'].sum())} step refits), "
         f"{int(sim.steps['n_customers'].mean()):,} active customers per window: {elapsed:.1f} s wall, "
         f"{cpu:.1f} s CPU (target < 15 s; {_load()})"
     )
