@@ -334,12 +334,12 @@ def _run_main(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def _no_notebook(monkeypatch) -> None:
-    from segkit import report
+    from segkit.report import runner
 
     def refuse(*args, **kwargs):
         raise AssertionError("a notebook started")
 
-    monkeypatch.setattr(report, "_run_one", refuse)
+    monkeypatch.setattr(runner, "_run_one", refuse)
 
 
 def _good_csv(tmp_path: Path) -> Path:

@@ -551,3 +551,50 @@ def test_swap_into_place_replaces_the_previous_folder(tmp_path):
     assert [p.name for p in final.iterdir()] == ["new.html"]
     assert not staged.exists()
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [".run.partial", "run"]
+
+
+HEAVY_MODULES = ("nbconvert", "papermill", "jinja2", "nbformat", "plotly")
+
+
+@pytest.mark.parametrize("module", ["segkit.report", "segkit.cli"])
+def test_importing_the_runner_does_not_import_nbconvert(module):
+    """`segkit run` checks its input before any notebook machinery is imported (nbconvert alone is ~3 s)."""
+    import subprocess
+    import sys
+
+    code = f"import sys, {module}; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY_MODULES!r})))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]", f"{module} imports {loaded.stdout.strip()}"
+
+
+def test_the_export_imports_nbconvert_only_when_a_report_is_exported():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from segkit import report; report.PlotlyOfflinePreprocessor; "
+        "print('nbconvert' in sys.modules)"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "True"  # the check above can see nbconvert when it is imported
+
+
+def test_each_runner_module_keeps_to_its_job():
+    """The runner's package: only the export modules import nbconvert, only the runner executes notebooks."""
+    import ast
+
+    package = Path(report.__file__).parent
+    for path in package.glob("*.py"):
+        source = path.read_text()
+        tree = ast.parse(source)
+        top_level = {
+            alias.name.split(".")[0]
+            for node in tree.body
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])
+        }
+        if path.stem != "plotly_offline":
+            assert not top_level & set(HEAVY_MODULES), f"{path.name} imports {top_level & set(HEAVY_MODULES)}"
+        if path.stem not in ("runner", "notebooks"):
+            assert "import papermill" not in source, f"{path.name} executes notebooks"
+        assert len(source.splitlines()) < 600, f"{path.name} grew past one job"
