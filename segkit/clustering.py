@@ -549,26 +549,80 @@ def _seeded_rows(n: int, size: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
 
 
-def _stability(
-    X: np.ndarray,
-    algorithm: str,
-    ks: Sequence[int],
-    reference: Mapping[int, np.ndarray],
-    n_resamples: int,
-    seed: int,
+#: Worker processes of the fits of the model search and of :func:`bootstrap_stability` (``None``: this
+#: value, or the environment variable ``SEGKIT_N_JOBS``; never more than the machine's cores). Every fit
+#: is seeded and single-threaded, so the results do not depend on the number of workers.
+SEARCH_N_JOBS = 2
+
+
+def _n_jobs(n_jobs: int | None) -> int:
+    """Worker processes to use: ``n_jobs``, else ``SEGKIT_N_JOBS``, else :data:`SEARCH_N_JOBS`, at most the cores."""
+    import os
+
+    if n_jobs is None:
+        n_jobs = int(os.environ.get("SEGKIT_N_JOBS") or SEARCH_N_JOBS)
+    return max(1, min(int(n_jobs), os.cpu_count() or 1))
+
+
+def _resamples(n_rows: int, n_resamples: int, seed: int) -> list[np.ndarray]:
+    """Row positions of bootstrap resample 0..n_resamples-1 (``n_rows`` drawn with replacement)."""
+    rng = np.random.default_rng([seed, 1])
+    return [rng.integers(0, n_rows, size=n_rows) for _ in range(n_resamples)]
+
+
+def _fit_units(algorithm: str, ks: Sequence[int]) -> list[list[int]]:
+    """The ks fitted in one task: all of them for a tree (one linkage, cut at every k), else one k each."""
+    return [list(ks)] if ALGORITHM_REGISTRY[algorithm].tree is not None else [[k] for k in ks]
+
+
+def _fit_task(
+    X: np.ndarray, rows: np.ndarray | None, algorithm: str, ks: Sequence[int], seed: int
+) -> dict[int, tuple[Any, dict[str, float]]]:
+    """One fit task: :func:`_fit_assigners` on ``X[rows]`` (all of X when ``rows`` is None)."""
+    return _fit_assigners(X if rows is None else X[rows], algorithm, ks, seed)
+
+
+#: A fit task: (rows of X or None for all, algorithm, ks, seed).
+FitTask = tuple[np.ndarray | None, str, list[int], int]
+
+
+def _run_fits(X: np.ndarray, tasks: Sequence[FitTask], n_jobs: int) -> list[dict[int, tuple[Any, dict]]]:
+    """The result of :func:`_fit_task` for every task, in the order given.
+
+    With ``n_jobs`` > 1 the tasks run in that many worker processes (joblib's loky backend; X is shared
+    by memory map), the costly ones first (Gaussian mixtures, then fits on every row, then higher k).
+    Each fit is seeded by its task, so the results are those of a sequential loop.
+    """
+    if n_jobs <= 1 or len(tasks) <= 1:
+        return [_fit_task(X, *task) for task in tasks]
+    from joblib import Parallel, delayed
+
+    order = sorted(
+        range(len(tasks)),
+        key=lambda i: (tasks[i][1] != "gmm", tasks[i][0] is not None, -max(tasks[i][2])),
+    )
+    done = Parallel(n_jobs=n_jobs, backend="loky")(delayed(_fit_task)(X, *tasks[i]) for i in order)
+    results: list[Any] = [None] * len(tasks)
+    for i, result in zip(order, done, strict=True):
+        results[i] = result
+    return results
+
+
+def _collect(fits: Sequence[dict[int, tuple[Any, dict]]]) -> dict[int, tuple[Any, dict[str, float]]]:
+    """Merge the per-unit results of one algorithm on one matrix into k -> (assigner, extras)."""
+    return {k: value for fitted in fits for k, value in fitted.items()}
+
+
+def _aris(
+    X: np.ndarray, fits: Sequence[Mapping[int, tuple[Any, dict]]], reference: Mapping[int, np.ndarray]
 ) -> dict[int, list[float]]:
-    """ARI between the reference labels of X and refits on bootstrap resamples (seeds seed+1...)."""
+    """ARI between ``reference[k]`` (labels of X) and each refit's labels of X, per k, in refit order."""
     from sklearn.metrics import adjusted_rand_score
 
-    aris: dict[int, list[float]] = {k: [] for k in ks}
-    rng = np.random.default_rng([seed, 1])
-    for b in range(n_resamples):
-        rows = rng.integers(0, len(X), size=len(X))
-        fitted = _fit_assigners(X[rows], algorithm, ks, seed + 1 + b)
-        for k in ks:
-            labels = fitted[k][0].predict(X)
-            aris[k].append(float(adjusted_rand_score(reference[k], labels)))
-    return aris
+    return {
+        k: [float(adjusted_rand_score(labels, fitted[k][0].predict(X))) for fitted in fits]
+        for k, labels in reference.items()
+    }
 
 
 # --------------------------------------------------------------------------- model search
@@ -644,6 +698,7 @@ def search_models(
     min_segment_share: float = 0.02,
     min_stability: float = 0.75,
     pca: int | float | None = None,
+    n_jobs: int | None = None,
 ) -> ModelSearch:
     """Fit every algorithm for every k and tabulate technical metrics; recommend one model.
 
@@ -672,6 +727,8 @@ def search_models(
         Thresholds of a usable model (see :func:`choose_model`).
     pca
         Optional PCA components for :func:`build_preprocessor`.
+    n_jobs
+        Worker processes of the fits (default :data:`SEARCH_N_JOBS`); the results do not depend on it.
 
     Returns
     -------
@@ -690,13 +747,28 @@ def search_models(
     sil_rows = _seeded_rows(len(X), silhouette_size, seed + 1)
     stab_rows = _seeded_rows(len(X), stability_size, seed + 2)
 
+    resamples = _resamples(len(stab_rows), n_bootstrap, seed)
+    tasks: list[FitTask] = []
+    slots: list[tuple[str, int]] = []  # (algorithm, -1 for the fit on X or the resample number)
+    for algorithm in algorithms:
+        for unit in _fit_units(algorithm, ks):
+            tasks.append((None, algorithm, unit, seed))
+            slots.append((algorithm, -1))
+            for b, rows in enumerate(resamples):
+                tasks.append((stab_rows[rows], algorithm, unit, seed + 1 + b))
+                slots.append((algorithm, b))
+    done = _run_fits(X, tasks, _n_jobs(n_jobs))
+
     records: list[dict[str, Any]] = []
     labelings: list[np.ndarray] = []
     for algorithm in algorithms:
-        fitted = _fit_assigners(X, algorithm, ks, seed)
+        fitted = _collect([r for r, s in zip(done, slots, strict=True) if s == (algorithm, -1)])
+        refits = [
+            _collect([r for r, s in zip(done, slots, strict=True) if s == (algorithm, b)])
+            for b in range(n_bootstrap)
+        ]
         labels_by_k = {k: np.asarray(fitted[k][0].predict(X), dtype=np.int64) for k in ks}
-        reference = {k: labels_by_k[k][stab_rows] for k in ks}
-        aris = _stability(X[stab_rows], algorithm, ks, reference, n_bootstrap, seed)
+        aris = _aris(X[stab_rows], refits, {k: labels_by_k[k][stab_rows] for k in ks})
         for k in ks:
             labels = labels_by_k[k]
             labelings.append(labels[sil_rows])
@@ -1427,6 +1499,7 @@ def bootstrap_stability(
     n: int = 20,
     seed: int = 0,
     sample_size: int = 20_000,
+    n_jobs: int | None = None,
 ) -> pd.Series:
     """ARIs between a reference fit and refits on bootstrap resamples, at one date.
 
@@ -1446,6 +1519,8 @@ def bootstrap_stability(
         Number of resamples.
     seed
         Seed of the sample, the resamples and the fits.
+    n_jobs
+        Worker processes of the fits (see :func:`search_models`); the results do not depend on it.
 
     Returns
     -------
@@ -1462,8 +1537,10 @@ def bootstrap_stability(
     rows = _seeded_rows(len(frame), sample_size, seed)
     sample = frame.iloc[rows]
     X = build_preprocessor(sample, features).fit_transform(sample[features])
-    reference = {k: _fit_assigners(X, algorithm, [k], seed)[k][0].predict(X)}
-    aris = _stability(X, algorithm, [k], reference, n, seed)[k]
+    tasks: list[FitTask] = [(None, algorithm, [k], seed)]
+    tasks += [(rows, algorithm, [k], seed + 1 + b) for b, rows in enumerate(_resamples(len(X), n, seed))]
+    reference, *refits = _run_fits(X, tasks, _n_jobs(n_jobs))
+    aris = _aris(X, refits, {k: reference[k][0].predict(X)})[k]
     return pd.Series(aris, index=pd.RangeIndex(n, name="resample"), name="ari")
 
 
