@@ -598,3 +598,64 @@ def test_each_runner_module_keeps_to_its_job():
         if path.stem not in ("runner", "notebooks"):
             assert "import papermill" not in source, f"{path.name} executes notebooks"
         assert len(source.splitlines()) < 600, f"{path.name} grew past one job"
+
+
+def _timed_execute(log: list[tuple[str, str, float]], fail: str = ""):
+    import threading
+    import time
+
+    lock = threading.Lock()
+
+    def execute(stem: str) -> dict[str, float]:
+        with lock:
+            log.append(("start", stem, time.perf_counter()))
+        time.sleep(0.15)
+        with lock:
+            log.append(("end", stem, time.perf_counter()))
+        if stem == fail:
+            raise RuntimeError(f"{stem} failed")
+        return {"execute": 0.15}
+
+    return execute
+
+
+def test_notebooks_start_once_the_ones_they_read_have_finished():
+    from segkit.report.runner import execute_in_order
+
+    log: list[tuple[str, str, float]] = []
+    seconds = execute_in_order(list(report.NOTEBOOKS), _timed_execute(log), parallel=2)
+    assert list(seconds) == list(report.NOTEBOOKS)
+    at = {(event, stem): when for event, stem, when in log}
+    for stem, inputs in report.NOTEBOOK_INPUTS.items():
+        for read in inputs:
+            assert at[("start", stem)] >= at[("end", read)], (stem, read)
+    overlap = lambda a, b: at[("start", a)] < at[("end", b)] and at[("start", b)] < at[("end", a)]  # noqa: E731
+    assert overlap("01_eda", "02_customer_files")  # neither reads the other
+    assert overlap("04_maintenance_simulation", "05_clv")
+    running = max(
+        sum(1 for e, _, w in log if e == "start" and w <= t)
+        - sum(1 for e, _, w in log if e == "end" and w <= t)
+        for _, _, t in log
+    )
+    assert running <= 2
+
+
+def test_one_notebook_at_a_time_and_no_start_after_a_failure():
+    from segkit.report.runner import execute_in_order
+
+    log: list[tuple[str, str, float]] = []
+    execute_in_order(list(report.NOTEBOOKS), _timed_execute(log), parallel=1)
+    assert [stem for event, stem, _ in log if event == "start"] == list(report.NOTEBOOKS)
+    assert all(
+        log[i][0] == "start" and log[i + 1][0] == "end" for i in range(0, len(log), 2)
+    )  # never two at once
+
+    log.clear()
+    with pytest.raises(RuntimeError, match="02_customer_files failed"):
+        execute_in_order(list(report.NOTEBOOKS), _timed_execute(log, fail="02_customer_files"), parallel=2)
+    started = {stem for event, stem, _ in log if event == "start"}
+    assert started == {"01_eda", "02_customer_files"}  # 03 reads 02: it never starts
+    # a partial rerun: the notebooks not selected are not waited for
+    log.clear()
+    execute_in_order(["03_clustering", "05_clv"], _timed_execute(log), parallel=2)
+    assert [stem for event, stem, _ in log if event == "start"] == ["03_clustering", "05_clv"]

@@ -46,6 +46,7 @@ from segkit.report.index import (
 )
 from segkit.report.notebooks import (
     COMMON_PARAMETERS,
+    NOTEBOOK_INPUTS,
     NOTEBOOK_TITLES,
     NOTEBOOKS,
     READ_PARAMETERS,
@@ -92,6 +93,7 @@ __all__ = [
     "MAX_COPIED_BYTES",
     "MAX_REPORT_BYTES",
     "NOTEBOOKS",
+    "NOTEBOOK_INPUTS",
     "NOTEBOOK_TITLES",
     "OUTPUT_FILES",
     "OUTPUT_FOLDER",

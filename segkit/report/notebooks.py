@@ -26,6 +26,16 @@ NOTEBOOKS: tuple[str, ...] = (
     "05_clv",
 )
 
+#: The notebooks whose outputs each notebook reads from the run folder. A notebook starts once those of
+#: them that run have finished; notebooks that do not read each other may run at the same time.
+NOTEBOOK_INPUTS: dict[str, tuple[str, ...]] = {
+    "01_eda": (),
+    "02_customer_files": (),
+    "03_clustering": ("01_eda", "02_customer_files"),  # customers.parquet; the currency 01/02 recorded
+    "04_maintenance_simulation": ("03_clustering",),  # model.skops
+    "05_clv": ("03_clustering",),  # model.skops and segments.csv (to which it adds columns)
+}
+
 #: Parameters every notebook defines (DESIGN "Notebook parameters"), set by the runner itself.
 COMMON_PARAMETERS: tuple[str, ...] = (
     "data",

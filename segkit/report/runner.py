@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from segkit.report.export import MAX_REPORT_BYTES, export_html, redactions
 from segkit.report.index import build_index
 from segkit.report.notebooks import (
+    NOTEBOOK_INPUTS,
     NOTEBOOKS,
     _check_read_parameters,
     _columns_json,
@@ -197,6 +198,7 @@ def run_notebooks(
     kernel_name: str = "python3",
     progress: bool = True,
     log: TextIO | None = None,
+    parallel: int | None = None,
 ) -> RunResult:
     """Run the notebooks headlessly into ``reports/<run>`` and ``data/processed/<run>``, atomically.
 
@@ -237,6 +239,10 @@ def run_notebooks(
         Show a progress bar per notebook and per cell (tqdm).
     log
         Where to print progress messages (default ``sys.stderr``).
+    parallel
+        Notebooks executed at the same time when they do not read each other's outputs (default
+        :data:`RUN_PARALLEL`, or ``SEGKIT_RUN_PARALLEL``; 1 runs them one after the other). The
+        outputs do not depend on it.
     validated
         True when the caller already ran :func:`preflight` with these options (``segkit run`` does,
         before importing the runner's heavy dependencies); the input is then not read twice.
@@ -311,6 +317,7 @@ def run_notebooks(
             keep_code=keep_code,
             progress=progress,
             log=log,
+            parallel=parallel,
         )
 
 
@@ -339,6 +346,7 @@ def _run_locked(
     keep_code: bool,
     progress: bool,
     log: TextIO,
+    parallel: int | None = None,
 ) -> RunResult:
     """The body of :func:`run_notebooks`, run while holding the run's lock."""
     staging = _Staging.prepare(processed_dir, reports_dir, run, partial_rerun=set(stems) != set(NOTEBOOKS))
@@ -354,20 +362,21 @@ def _run_locked(
     }
     seconds = _previous_seconds(staging.processed / "run.json") if len(stems) < len(NOTEBOOKS) else {}
     result = RunResult(run=run, processed=staging.final_processed, reports=staging.final_reports)
+    jobs = _parallel_notebooks(parallel)
+
+    def execute(stem: str) -> dict[str, float]:
+        return _run_one(
+            folder / f"{stem}.ipynb",
+            staging.reports,
+            {key: value for key, value in run_parameters.items() if key in defined[stem]},
+            kernel_name=kernel_name,
+            progress=progress and jobs == 1,  # one bar of cells at a time
+        )
+
     bar = _notebook_bar(stems, progress)
     try:
-        for stem in stems:
-            if bar is not None:
-                bar.set_description(stem)
-            seconds[stem] = _run_one(
-                folder / f"{stem}.ipynb",
-                staging.reports,
-                {key: value for key, value in run_parameters.items() if key in defined[stem]},
-                kernel_name=kernel_name,
-                progress=progress,
-            )
-            if bar is not None:
-                bar.update(1)
+        with _kernel_imports_this_segkit():
+            seconds.update(execute_in_order(stems, execute, parallel=jobs, bar=bar))
     finally:
         if bar is not None:
             bar.close()
@@ -409,6 +418,84 @@ def _run_locked(
     )
     staging.commit()
     return result
+
+
+#: Notebooks executed at the same time (each in its own kernel) when they do not read each other's
+#: outputs (:data:`~segkit.report.notebooks.NOTEBOOK_INPUTS`); never more than the machine's cores.
+#: ``SEGKIT_RUN_PARALLEL`` overrides it (1: one after the other).
+RUN_PARALLEL = 2
+
+
+def _parallel_notebooks(parallel: int | None) -> int:
+    if parallel is None:
+        parallel = int(os.environ.get("SEGKIT_RUN_PARALLEL") or RUN_PARALLEL)
+    return max(1, min(int(parallel), os.cpu_count() or 1))
+
+
+def execute_in_order(
+    stems: Sequence[str],
+    execute: Callable[[str], dict[str, float]],
+    *,
+    parallel: int = 1,
+    bar: Any = None,
+) -> dict[str, dict[str, float]]:
+    """Call ``execute(stem)`` for every notebook, each once the notebooks it reads have finished.
+
+    Parameters
+    ----------
+    stems
+        The notebooks to run, in notebook order.
+    execute
+        Runs one notebook; returns its seconds (``{"execute": s}``).
+    parallel
+        At most this many notebooks at a time (threads, each waiting on its own kernel). A notebook
+        starts when the notebooks it reads (:data:`~segkit.report.notebooks.NOTEBOOK_INPUTS`; every
+        earlier one for a notebook not listed there) that are among ``stems`` have finished.
+    bar
+        A tqdm bar advanced by one per finished notebook, or None.
+
+    Returns
+    -------
+    dict
+        Seconds per notebook, in the order of ``stems``.
+
+    Raises
+    ------
+    Exception
+        The error of the first failed notebook (in notebook order), once the running ones finished;
+        no notebook starts after a failure.
+    """
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    def inputs(stem: str) -> set[str]:
+        read = NOTEBOOK_INPUTS.get(stem, tuple(stems[: stems.index(stem)]))
+        return {name for name in read if name in stems}
+
+    seconds: dict[str, dict[str, float]] = {}
+    errors: dict[str, BaseException] = {}
+    pending, running = list(stems), {}
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        while running or (pending and not errors):
+            for stem in list(pending) if not errors else []:
+                if len(running) < parallel and inputs(stem) <= set(seconds):
+                    pending.remove(stem)
+                    if bar is not None:
+                        bar.set_description(stem)
+                    running[pool.submit(execute, stem)] = stem
+            if not running:  # a cycle in NOTEBOOK_INPUTS cannot happen; guard anyway
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                stem = running.pop(future)
+                if future.exception() is not None:
+                    errors[stem] = future.exception()
+                    continue
+                seconds[stem] = future.result()
+                if bar is not None:
+                    bar.update(1)
+    if errors:
+        raise errors[next(stem for stem in stems if stem in errors)]
+    return {stem: seconds[stem] for stem in stems if stem in seconds}
 
 
 def _run_one(
