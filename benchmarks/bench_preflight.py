@@ -39,8 +39,8 @@ def stop(*args, **kwargs):
 def timed_check(*args, **kwargs):
     check(*args, **kwargs)
     print(f"input checked after {time.perf_counter() - started:.2f} s", file=sys.stderr)
-    from segkit import report
-    report._run_one = stop
+    from segkit.report import runner
+    runner._run_one = stop
 
 inputs.check_run_inputs = timed_check
 sys.exit(cli.main(sys.argv[1:]))

@@ -493,38 +493,66 @@ def _inertia(X: np.ndarray, labels: np.ndarray) -> float:
     return float(((X - means[labels]) ** 2).sum())
 
 
-def silhouettes(X: np.ndarray, labelings: Sequence[np.ndarray], chunk: int = 1_000) -> list[float]:
+def silhouettes(
+    X: np.ndarray, labelings: Sequence[np.ndarray], chunk: int = 1_000, n_jobs: int = 1
+) -> list[float]:
     """Mean silhouette coefficient (Euclidean) of several labelings of the same points.
 
     Equal to :func:`sklearn.metrics.silhouette_score` for each labeling (to about 1e-6: distance blocks
     are held in float32), but each block of pairwise distances is computed once and shared by all
-    labelings (one matrix product per labeling). Labelings with fewer than 2 clusters give NaN.
+    labelings (one matrix product per labeling). Labelings with fewer than 2 clusters give NaN. With
+    ``n_jobs`` > 1 the blocks of rows are shared among that many worker processes (same figures).
     """
-    from sklearn.metrics import pairwise_distances
-
     n = len(X)
     compacts = [_compact(np.asarray(labels)) for labels in labelings]
-    onehots = [np.eye(int(labels.max()) + 1, dtype=np.float32)[labels] for labels in compacts]
-    sizes = [onehot.sum(axis=0, dtype=np.float64) for onehot in onehots]
+    starts = list(range(0, n, chunk))
+    groups = [starts[i :: max(n_jobs, 1)] for i in range(min(max(n_jobs, 1), len(starts)))]
+    parts = _parallel(
+        _silhouette_rows, [(X, compacts, group, chunk) for group in groups], n_jobs, range(len(groups))
+    )
     totals = [np.zeros(n) for _ in labelings]
-    for start in range(0, n, chunk):
-        rows = np.arange(start, min(start + chunk, n))
-        block = pairwise_distances(X[rows], X).astype(np.float32)
-        for j, (onehot, size, labels) in enumerate(zip(onehots, sizes, compacts, strict=True)):
-            if len(size) < 2:
-                continue
-            sums = (block @ onehot).astype(np.float64)
-            own = labels[rows]
-            own_size = size[own]
-            a = sums[np.arange(len(rows)), own] / np.maximum(own_size - 1, 1)
-            others = sums / size
-            others[np.arange(len(rows)), own] = np.inf
-            b = others.min(axis=1)
-            s = (b - a) / np.maximum(np.maximum(a, b), np.finfo(float).tiny)
-            totals[j][rows] = np.where(own_size > 1, s, 0.0)
+    for group, part in zip(groups, parts, strict=True):
+        for start, values in zip(group, part, strict=True):
+            for j, s in enumerate(values):
+                totals[j][start : start + len(s)] = s
+    sizes = [np.bincount(labels) for labels in compacts]
     return [
         float(t.mean()) if len(size) >= 2 else float("nan") for t, size in zip(totals, sizes, strict=True)
     ]
+
+
+def _silhouette_rows(
+    X: np.ndarray, compacts: Sequence[np.ndarray], starts: Sequence[int], chunk: int
+) -> list[list[np.ndarray]]:
+    """Silhouette of rows ``start:start + chunk`` of X under each labeling, for each start (0 where a
+    point is alone in its cluster or the labeling has one cluster)."""
+    from sklearn.metrics import pairwise_distances
+    from threadpoolctl import threadpool_limits
+
+    n = len(X)
+    onehots = [np.eye(int(labels.max()) + 1, dtype=np.float32)[labels] for labels in compacts]
+    sizes = [onehot.sum(axis=0, dtype=np.float64) for onehot in onehots]
+    out: list[list[np.ndarray]] = []
+    with threadpool_limits(limits=1):
+        for start in starts:
+            rows = np.arange(start, min(start + chunk, n))
+            block = pairwise_distances(X[rows], X).astype(np.float32)
+            values = []
+            for onehot, size, labels in zip(onehots, sizes, compacts, strict=True):
+                if len(size) < 2:
+                    values.append(np.zeros(len(rows)))
+                    continue
+                sums = (block @ onehot).astype(np.float64)
+                own = labels[rows]
+                own_size = size[own]
+                a = sums[np.arange(len(rows)), own] / np.maximum(own_size - 1, 1)
+                others = sums / size
+                others[np.arange(len(rows)), own] = np.inf
+                b = others.min(axis=1)
+                s = (b - a) / np.maximum(np.maximum(a, b), np.finfo(float).tiny)
+                values.append(np.where(own_size > 1, s, 0.0))
+            out.append(values)
+    return out
 
 
 def _quality(X: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -549,26 +577,103 @@ def _seeded_rows(n: int, size: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
 
 
-def _stability(
+#: Worker processes of the fits of the model search and of :func:`bootstrap_stability` (``None``: this
+#: value, or the environment variable ``SEGKIT_N_JOBS``; never more than the machine's cores). Every fit
+#: is seeded and single-threaded, so the results do not depend on the number of workers.
+SEARCH_N_JOBS = 2
+
+
+def _n_jobs(n_jobs: int | None) -> int:
+    """Worker processes to use: ``n_jobs``, else ``SEGKIT_N_JOBS``, else :data:`SEARCH_N_JOBS`, at most the cores."""
+    import os
+
+    if n_jobs is None:
+        n_jobs = int(os.environ.get("SEGKIT_N_JOBS") or SEARCH_N_JOBS)
+    return max(1, min(int(n_jobs), os.cpu_count() or 1))
+
+
+def _resamples(n_rows: int, n_resamples: int, seed: int) -> list[np.ndarray]:
+    """Row positions of bootstrap resample 0..n_resamples-1 (``n_rows`` drawn with replacement)."""
+    rng = np.random.default_rng([seed, 1])
+    return [rng.integers(0, n_rows, size=n_rows) for _ in range(n_resamples)]
+
+
+def _fit_units(algorithm: str, ks: Sequence[int]) -> list[list[int]]:
+    """The ks fitted in one task: all of them for a tree (one linkage, cut at every k), else one k each."""
+    return [list(ks)] if ALGORITHM_REGISTRY[algorithm].tree is not None else [[k] for k in ks]
+
+
+def _fit_task(
     X: np.ndarray,
+    rows: np.ndarray | None,
     algorithm: str,
     ks: Sequence[int],
-    reference: Mapping[int, np.ndarray],
-    n_resamples: int,
     seed: int,
+    label_rows: np.ndarray | None,
+) -> dict[int, tuple[np.ndarray, dict[str, float]]]:
+    """One fit task: :func:`_fit_assigners` on ``X[rows]`` (all of X when ``rows`` is None); return
+    k -> (the fitted assigner's labels of ``X[label_rows]`` (all of X when None), extras such as bic)."""
+    fitted = _fit_assigners(X if rows is None else X[rows], algorithm, ks, seed)
+    target = X if label_rows is None else X[label_rows]
+    return {
+        k: (np.asarray(assigner.predict(target), dtype=np.int64), extras)
+        for k, (assigner, extras) in fitted.items()
+    }
+
+
+#: A fit task: (rows of X to fit or None for all, algorithm, ks, seed, rows of X to label or None for all).
+FitTask = tuple[np.ndarray | None, str, list[int], int, np.ndarray | None]
+
+
+def _parallel(
+    function: Callable[..., Any], tasks: Sequence[tuple], n_jobs: int, order: Sequence[int]
+) -> list[Any]:
+    """``[function(*task) for task in tasks]``, run in ``n_jobs`` worker processes (joblib's loky backend;
+    large arrays are shared by memory map) in the given ``order``; results in the order of ``tasks``."""
+    if n_jobs <= 1 or len(tasks) <= 1:
+        return [function(*task) for task in tasks]
+    from joblib import Parallel, delayed
+
+    done = Parallel(n_jobs=n_jobs, backend="loky")(delayed(function)(*tasks[i]) for i in order)
+    results: list[Any] = [None] * len(tasks)
+    for i, result in zip(order, done, strict=True):
+        results[i] = result
+    return results
+
+
+def _run_fits(
+    X: np.ndarray, tasks: Sequence[FitTask], n_jobs: int
+) -> list[dict[int, tuple[np.ndarray, dict]]]:
+    """The result of :func:`_fit_task` for every task, in the order given.
+
+    With ``n_jobs`` > 1 the tasks run in that many worker processes, the costly ones first (Gaussian
+    mixtures, then fits on every row, then higher k). Each fit is seeded by its task and runs on one
+    thread, so the results are those of a sequential loop.
+    """
+    order = sorted(
+        range(len(tasks)),
+        key=lambda i: (tasks[i][1] != "gmm", tasks[i][0] is not None, -max(tasks[i][2])),
+    )
+    return _parallel(_fit_task, [(X, *task) for task in tasks], n_jobs, order)
+
+
+def _collect(
+    fits: Sequence[dict[int, tuple[np.ndarray, dict]]],
+) -> dict[int, tuple[np.ndarray, dict[str, float]]]:
+    """Merge the per-task results of one algorithm on one matrix into k -> (labels, extras)."""
+    return {k: value for fitted in fits for k, value in fitted.items()}
+
+
+def _aris(
+    reference: Mapping[int, np.ndarray], refits: Sequence[Mapping[int, tuple[np.ndarray, dict]]]
 ) -> dict[int, list[float]]:
-    """ARI between the reference labels of X and refits on bootstrap resamples (seeds seed+1...)."""
+    """ARI between ``reference[k]`` and each refit's labels of the same rows, per k, in refit order."""
     from sklearn.metrics import adjusted_rand_score
 
-    aris: dict[int, list[float]] = {k: [] for k in ks}
-    rng = np.random.default_rng([seed, 1])
-    for b in range(n_resamples):
-        rows = rng.integers(0, len(X), size=len(X))
-        fitted = _fit_assigners(X[rows], algorithm, ks, seed + 1 + b)
-        for k in ks:
-            labels = fitted[k][0].predict(X)
-            aris[k].append(float(adjusted_rand_score(reference[k], labels)))
-    return aris
+    return {
+        k: [float(adjusted_rand_score(labels, refit[k][0])) for refit in refits]
+        for k, labels in reference.items()
+    }
 
 
 # --------------------------------------------------------------------------- model search
@@ -644,6 +749,7 @@ def search_models(
     min_segment_share: float = 0.02,
     min_stability: float = 0.75,
     pca: int | float | None = None,
+    n_jobs: int | None = None,
 ) -> ModelSearch:
     """Fit every algorithm for every k and tabulate technical metrics; recommend one model.
 
@@ -672,6 +778,8 @@ def search_models(
         Thresholds of a usable model (see :func:`choose_model`).
     pca
         Optional PCA components for :func:`build_preprocessor`.
+    n_jobs
+        Worker processes of the fits (default :data:`SEARCH_N_JOBS`); the results do not depend on it.
 
     Returns
     -------
@@ -690,13 +798,29 @@ def search_models(
     sil_rows = _seeded_rows(len(X), silhouette_size, seed + 1)
     stab_rows = _seeded_rows(len(X), stability_size, seed + 2)
 
+    resamples = _resamples(len(stab_rows), n_bootstrap, seed)
+    tasks: list[FitTask] = []
+    slots: list[tuple[str, int]] = []  # (algorithm, -1 for the fit on X or the resample number)
+    for algorithm in algorithms:
+        for unit in _fit_units(algorithm, ks):
+            tasks.append((None, algorithm, unit, seed, None))
+            slots.append((algorithm, -1))
+            for b, rows in enumerate(resamples):
+                tasks.append((stab_rows[rows], algorithm, unit, seed + 1 + b, stab_rows))
+                slots.append((algorithm, b))
+    jobs = _n_jobs(n_jobs)
+    done = _run_fits(X, tasks, jobs)
+
     records: list[dict[str, Any]] = []
     labelings: list[np.ndarray] = []
     for algorithm in algorithms:
-        fitted = _fit_assigners(X, algorithm, ks, seed)
-        labels_by_k = {k: np.asarray(fitted[k][0].predict(X), dtype=np.int64) for k in ks}
-        reference = {k: labels_by_k[k][stab_rows] for k in ks}
-        aris = _stability(X[stab_rows], algorithm, ks, reference, n_bootstrap, seed)
+        fitted = _collect([r for r, s in zip(done, slots, strict=True) if s == (algorithm, -1)])
+        refits = [
+            _collect([r for r, s in zip(done, slots, strict=True) if s == (algorithm, b)])
+            for b in range(n_bootstrap)
+        ]
+        labels_by_k = {k: fitted[k][0] for k in ks}
+        aris = _aris({k: labels_by_k[k][stab_rows] for k in ks}, refits)
         for k in ks:
             labels = labels_by_k[k]
             labelings.append(labels[sil_rows])
@@ -711,7 +835,9 @@ def search_models(
                 }
             )
     table = pd.DataFrame.from_records(records)
-    table.insert(table.columns.get_loc("inertia") + 1, "silhouette", silhouettes(X[sil_rows], labelings))
+    table.insert(
+        table.columns.get_loc("inertia") + 1, "silhouette", silhouettes(X[sil_rows], labelings, n_jobs=jobs)
+    )
     knees = {a: knee_point(ks, table.loc[table["algorithm"] == a, "inertia"]) for a in algorithms}
     table["knee"] = [knees[a] == k for a, k in zip(table["algorithm"], table["k"], strict=True)]
     table["usable"] = (table["smallest_share"] >= min_segment_share) & (table["stability"] >= min_stability)
@@ -1427,6 +1553,7 @@ def bootstrap_stability(
     n: int = 20,
     seed: int = 0,
     sample_size: int = 20_000,
+    n_jobs: int | None = None,
 ) -> pd.Series:
     """ARIs between a reference fit and refits on bootstrap resamples, at one date.
 
@@ -1446,6 +1573,8 @@ def bootstrap_stability(
         Number of resamples.
     seed
         Seed of the sample, the resamples and the fits.
+    n_jobs
+        Worker processes of the fits (see :func:`search_models`); the results do not depend on it.
 
     Returns
     -------
@@ -1462,8 +1591,12 @@ def bootstrap_stability(
     rows = _seeded_rows(len(frame), sample_size, seed)
     sample = frame.iloc[rows]
     X = build_preprocessor(sample, features).fit_transform(sample[features])
-    reference = {k: _fit_assigners(X, algorithm, [k], seed)[k][0].predict(X)}
-    aris = _stability(X, algorithm, [k], reference, n, seed)[k]
+    tasks: list[FitTask] = [(None, algorithm, [k], seed, None)]
+    tasks += [
+        (rows, algorithm, [k], seed + 1 + b, None) for b, rows in enumerate(_resamples(len(X), n, seed))
+    ]
+    reference, *refits = _run_fits(X, tasks, _n_jobs(n_jobs))
+    aris = _aris({k: reference[k][0]}, refits)[k]
     return pd.Series(aris, index=pd.RangeIndex(n, name="resample"), name="ari")
 
 

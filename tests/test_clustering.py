@@ -527,3 +527,22 @@ def test_runner_up_names_the_filter_it_fails_when_only_one_k_passes():
     assert best.k == 2 and "the only model that passes the filters" in best.reason
     assert runner_up.k == 3 and "fails the filters" in runner_up.reason
     assert "stability (mean ARI) is 0.70, below 0.75" in runner_up.reason
+
+
+def test_search_and_bootstrap_do_not_depend_on_the_number_of_workers():
+    """The fits run as seeded single-thread tasks: 1 or 2 worker processes give the same table and ARIs."""
+    from segkit.cleaning import clean_transactions
+    from segkit.datasets import make_demo_shop
+    from segkit.features import customer_file
+
+    shop = make_demo_shop(n_customers=600, seed=2)
+    customers = customer_file(clean_transactions(shop.transactions)[0])
+    one = clustering.search_models(customers, k_range=range(2, 6), n_bootstrap=2, seed=1, n_jobs=1)
+    two = clustering.search_models(customers, k_range=range(2, 6), n_bootstrap=2, seed=1, n_jobs=2)
+    pd.testing.assert_frame_equal(one.table, two.table, check_exact=False, rtol=1e-9)
+    assert (one.best, one.runner_up) == (two.best, two.runner_up)
+    spec = {"algorithm": "gmm", "k": 3}
+    pd.testing.assert_series_equal(
+        clustering.bootstrap_stability(customers, spec, n=3, seed=1, n_jobs=1),
+        clustering.bootstrap_stability(customers, spec, n=3, seed=1, n_jobs=2),
+    )

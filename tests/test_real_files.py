@@ -334,12 +334,12 @@ def _run_main(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def _no_notebook(monkeypatch) -> None:
-    from segkit import report
+    from segkit.report import runner
 
     def refuse(*args, **kwargs):
         raise AssertionError("a notebook started")
 
-    monkeypatch.setattr(report, "_run_one", refuse)
+    monkeypatch.setattr(runner, "_run_one", refuse)
 
 
 def _good_csv(tmp_path: Path) -> Path:
@@ -666,7 +666,11 @@ def _assert_data_text_is_escaped(pages: list[Path], text_on: list[str]) -> None:
                     "dialog", lambda dialog, seen=dialogs: (seen.append(dialog.message), dialog.dismiss())
                 )
                 page.goto(page_path.resolve().as_uri())
-                page.wait_for_timeout(1500)
+                page.wait_for_function(  # charts below the first screen are drawn when the browser is idle
+                    "[...document.querySelectorAll('.plotly-graph-div')].every(d => d.querySelector('.main-svg'))",
+                    timeout=120_000,
+                )
+                page.wait_for_timeout(500)
                 assert dialogs == [], (page_path.name, dialogs)
                 injected = page.evaluate(
                     """() => [

@@ -551,3 +551,111 @@ def test_swap_into_place_replaces_the_previous_folder(tmp_path):
     assert [p.name for p in final.iterdir()] == ["new.html"]
     assert not staged.exists()
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [".run.partial", "run"]
+
+
+HEAVY_MODULES = ("nbconvert", "papermill", "jinja2", "nbformat", "plotly")
+
+
+@pytest.mark.parametrize("module", ["segkit.report", "segkit.cli"])
+def test_importing_the_runner_does_not_import_nbconvert(module):
+    """`segkit run` checks its input before any notebook machinery is imported (nbconvert alone is ~3 s)."""
+    import subprocess
+    import sys
+
+    code = f"import sys, {module}; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY_MODULES!r})))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]", f"{module} imports {loaded.stdout.strip()}"
+
+
+def test_the_export_imports_nbconvert_only_when_a_report_is_exported():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from segkit import report; report.PlotlyOfflinePreprocessor; "
+        "print('nbconvert' in sys.modules)"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "True"  # the check above can see nbconvert when it is imported
+
+
+def test_each_runner_module_keeps_to_its_job():
+    """The runner's package: only the export modules import nbconvert, only the runner executes notebooks."""
+    import ast
+
+    package = Path(report.__file__).parent
+    for path in package.glob("*.py"):
+        source = path.read_text()
+        tree = ast.parse(source)
+        top_level = {
+            alias.name.split(".")[0]
+            for node in tree.body
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])
+        }
+        if path.stem != "plotly_offline":
+            assert not top_level & set(HEAVY_MODULES), f"{path.name} imports {top_level & set(HEAVY_MODULES)}"
+        if path.stem not in ("runner", "notebooks"):
+            assert "import papermill" not in source, f"{path.name} executes notebooks"
+        assert len(source.splitlines()) < 600, f"{path.name} grew past one job"
+
+
+def _timed_execute(log: list[tuple[str, str, float]], fail: str = ""):
+    import threading
+    import time
+
+    lock = threading.Lock()
+
+    def execute(stem: str) -> dict[str, float]:
+        with lock:
+            log.append(("start", stem, time.perf_counter()))
+        time.sleep(0.15)
+        with lock:
+            log.append(("end", stem, time.perf_counter()))
+        if stem == fail:
+            raise RuntimeError(f"{stem} failed")
+        return {"execute": 0.15}
+
+    return execute
+
+
+def test_notebooks_start_once_the_ones_they_read_have_finished():
+    from segkit.report.runner import execute_in_order
+
+    log: list[tuple[str, str, float]] = []
+    seconds = execute_in_order(list(report.NOTEBOOKS), _timed_execute(log), parallel=2)
+    assert list(seconds) == list(report.NOTEBOOKS)
+    at = {(event, stem): when for event, stem, when in log}
+    for stem, inputs in report.NOTEBOOK_INPUTS.items():
+        for read in inputs:
+            assert at[("start", stem)] >= at[("end", read)], (stem, read)
+    overlap = lambda a, b: at[("start", a)] < at[("end", b)] and at[("start", b)] < at[("end", a)]  # noqa: E731
+    assert overlap("01_eda", "02_customer_files")  # neither reads the other
+    assert overlap("04_maintenance_simulation", "05_clv")
+    running = max(
+        sum(1 for e, _, w in log if e == "start" and w <= t)
+        - sum(1 for e, _, w in log if e == "end" and w <= t)
+        for _, _, t in log
+    )
+    assert running <= 2
+
+
+def test_one_notebook_at_a_time_and_no_start_after_a_failure():
+    from segkit.report.runner import execute_in_order
+
+    log: list[tuple[str, str, float]] = []
+    execute_in_order(list(report.NOTEBOOKS), _timed_execute(log), parallel=1)
+    assert [stem for event, stem, _ in log if event == "start"] == list(report.NOTEBOOKS)
+    assert all(
+        log[i][0] == "start" and log[i + 1][0] == "end" for i in range(0, len(log), 2)
+    )  # never two at once
+
+    log.clear()
+    with pytest.raises(RuntimeError, match="02_customer_files failed"):
+        execute_in_order(list(report.NOTEBOOKS), _timed_execute(log, fail="02_customer_files"), parallel=2)
+    started = {stem for event, stem, _ in log if event == "start"}
+    assert started == {"01_eda", "02_customer_files"}  # 03 reads 02: it never starts
+    # a partial rerun: the notebooks not selected are not waited for
+    log.clear()
+    execute_in_order(["03_clustering", "05_clv"], _timed_execute(log), parallel=2)
+    assert [stem for event, stem, _ in log if event == "start"] == ["03_clustering", "05_clv"]

@@ -101,6 +101,32 @@ def test_elbow_figure(fitted):
     assert "knee at k=" in ax.get_title()
 
 
+def test_elbow_figure_draws_the_search_distortions_without_refitting(fitted, monkeypatch):
+    from sklearn.cluster import KMeans
+
+    from segkit import clustering
+
+    model, cf = fitted
+    search = clustering.search_models(
+        cf, k_range=range(2, 7), algorithms="kmeans,agglomerative", n_bootstrap=2
+    )
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("k-means refitted")
+
+    monkeypatch.setattr(KMeans, "fit", no_fit)
+    figure = yb_compat.elbow_yb(model, cf, k_range=range(2, 7), search=search)
+    ax = figure.axes[0]
+    expected = search.table[search.table["algorithm"] == "kmeans"].sort_values("k")["inertia"]
+    assert list(ax.lines[0].get_xdata()) == [2, 3, 4, 5, 6]
+    assert list(ax.lines[0].get_ydata()) == pytest.approx(expected.tolist())
+    assert "knee at k=" in ax.get_title()
+    without_kmeans = clustering.search_models(
+        cf, k_range=range(2, 7), algorithms="agglomerative", n_bootstrap=2
+    )
+    assert yb_compat._search_distortions(without_kmeans, [2, 3, 4, 5, 6]) is None  # then it fits
+
+
 def test_silhouette_figure_shows_the_model_segments(fitted):
     model, cf = fitted
     figure = yb_compat.silhouette_yb(model, cf)

@@ -112,7 +112,7 @@
   }
   function adaptAll() { document.querySelectorAll(".js-plotly-plot").forEach(adapt); }
 
-  /* Charts near the top draw at once; the others are queued and drawn one by one when the browser is
+  /* Charts on the first screen draw at once; the others are queued and drawn one by one when the browser is
      idle, so that the page is usable before every chart below the fold is drawn. */
   var queue = [], scheduled = false;
   var later = window.requestIdleCallback || function (f) { return setTimeout(f, 1); };
@@ -135,7 +135,7 @@
   window.segkitPlot = function (id, data, layout, config) {  // returns a promise, as Plotly.newPlot
     var gd = typeof id === "string" ? document.getElementById(id) : id;
     if (!gd) { return Promise.resolve(); }
-    if (gd.getBoundingClientRect().top < 1.5 * window.innerHeight) { return draw(gd, data, layout, config); }
+    if (gd.getBoundingClientRect().top < window.innerHeight) { return draw(gd, data, layout, config); }
     return new Promise(function (resolve) {
       queue.push([gd, data, layout, config, resolve]);
       if (document.readyState === "complete") { schedule(); }

@@ -227,6 +227,7 @@ def elbow_yb(
     metric: str = "distortion",
     seed: int = 0,
     sample_size: int = 5_000,
+    search: Any = None,
 ):
     """Yellowbrick ``KElbowVisualizer`` of k-means over ``k_range`` in the model's clustering space.
 
@@ -240,6 +241,12 @@ def elbow_yb(
         ks to fit (a range, or ``(k_min, k_max)`` inclusive).
     metric
         ``"distortion"``, ``"silhouette"`` or ``"calinski_harabasz"``.
+    search
+        A :class:`segkit.clustering.ModelSearch` that tried k-means at every k of ``k_range``: its
+        distortions (the ``inertia`` column: within-cluster sums of squares on the search's customers)
+        are drawn instead of refitting k-means here, so the figure shows the curve the search read its
+        elbow from. Used for ``metric="distortion"`` only; otherwise (or without it) k-means is fitted on
+        the sample.
 
     Returns
     -------
@@ -257,10 +264,37 @@ def elbow_yb(
     visualizer = KElbowVisualizer(estimator, k=ks, metric=metric, timings=False, ax=ax)
     with warnings.catch_warnings(), _no_pyplot_figures():
         warnings.simplefilter("ignore")  # "no knee found" is shown on the figure instead
-        visualizer.fit(X)
+        scores = _search_distortions(search, ks) if metric == "distortion" else None
+        if scores is None:
+            visualizer.fit(X)
+        else:
+            _draw_scores(visualizer, ks, scores)
         visualizer.finalize()
     ax.set_title(f"Elbow of k-means ({metric}); knee at k={visualizer.elbow_value_}")
     return figure
+
+
+def _search_distortions(search: Any, ks: list[int]) -> list[float] | None:
+    """k-means inertia of a model search at each of ``ks`` (None when it lacks one of them)."""
+    if search is None:
+        return None
+    table = search.table
+    rows = table[table["algorithm"] == "kmeans"].set_index("k")["inertia"]
+    if not set(ks) <= set(rows.index) or not np.isfinite(rows.reindex(ks)).all():
+        return None
+    return [float(rows[k]) for k in ks]
+
+
+def _draw_scores(visualizer: Any, ks: list[int], scores: list[float]) -> None:
+    """What ``KElbowVisualizer.fit`` does after its fits (elbow by yellowbrick's kneedle, then draw),
+    from scores computed elsewhere."""
+    from yellowbrick.utils import KneeLocator
+
+    visualizer.k_values_, visualizer.k_scores_, visualizer.k_timers_ = list(ks), list(scores), []
+    knee = KneeLocator(ks, scores, curve_nature="convex", curve_direction="decreasing").knee
+    visualizer.elbow_value_ = knee
+    visualizer.elbow_score_ = scores[ks.index(knee)] if knee is not None else 0
+    visualizer.draw()
 
 
 def silhouette_yb(model: Any, customer_file: pd.DataFrame, seed: int = 0, sample_size: int = 5_000):
