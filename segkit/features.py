@@ -29,6 +29,7 @@ customer ids in pandas/numpy.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -60,9 +61,12 @@ __all__ = [
     "RFMScorer",
     "column_doc",
     "customer_file",
+    "customer_file_of_lines",
     "rfm",
     "rfm_scores",
     "rfm_segments",
+    "snapshot_day",
+    "sql_lines",
     "with_rfm_segments",
 ]
 
@@ -154,24 +158,65 @@ def column_doc(name: str, demographics: tuple[str, ...] | list[str] = ()) -> pd.
 
 
 # --------------------------------------------------------------------------- prepared lines
+#: Runs SQL on an engine where the name ``lines`` is the table of prepared lines; returns Arrow.
+SqlRunner = Callable[[str, "list[object] | None"], pa.Table]
+
+
 @dataclass
 class _Lines:
-    """Transactions up to the snapshot as an Arrow table (the input of the DuckDB queries).
+    """Transactions up to the snapshot, the input of the SQL reductions (named ``lines`` in the SQL).
 
     Columns: ``customer_id``, ``day`` (int64 days since 1970-01-01), ``timestamp_ns`` (int64
     nanoseconds since the epoch), ``amount`` (float64) and, when the transactions have them,
-    ``order_id``, ``product_id``, ``category``, ``channel``.
+    ``order_id``, ``product_id``, ``category``, ``channel``. Either an Arrow ``table`` queried in an
+    in-process DuckDB, or a ``runner`` of an engine that holds the lines (``columns`` names them,
+    ``product_nulls`` says whether a product id is missing).
     """
 
-    table: pa.Table
+    table: pa.Table | None
     snapshot_day: int  # day number of the snapshot
+    runner: SqlRunner | None = None
+    columns: tuple[str, ...] = ()
+    product_nulls: bool = False
 
     @property
     def snapshot(self) -> pd.Timestamp:
         return pd.Timestamp(self.snapshot_day * _NS_PER_DAY)
 
     def has(self, column: str) -> bool:
-        return column in self.table.column_names
+        return column in (self.table.column_names if self.table is not None else self.columns)
+
+    def missing_products(self) -> bool:
+        """True when some line has no product id (it then counts as one more product)."""
+        if self.table is not None:
+            return bool(self.table.column(PRODUCT_ID).null_count)
+        return self.product_nulls
+
+
+def sql_lines(
+    runner: SqlRunner, columns: Sequence[str], snapshot_day: int, product_nulls: bool = False
+) -> _Lines:
+    """Lines held by a SQL engine, for :func:`customer_file_of_lines`.
+
+    Parameters
+    ----------
+    runner
+        ``runner(sql, params) -> pyarrow.Table``; the SQL names the lines ``lines`` and uses ``?``
+        placeholders (DuckDB and Spark SQL both run it).
+    columns
+        The columns of ``lines`` (see :class:`_Lines`); ``lines`` holds only lines dated on or
+        before ``snapshot_day``.
+    snapshot_day
+        Day number (days since 1970-01-01) of the inclusive snapshot, from :func:`snapshot_day`.
+    product_nulls
+        True when some line has no ``product_id``.
+    """
+    return _Lines(None, int(snapshot_day), runner, tuple(columns), bool(product_nulls))
+
+
+def snapshot_day(snapshot_date: object, last_day: int, convention: str = "marketing") -> int:
+    """Day number of the snapshot: ``snapshot_date`` or the default after ``last_day`` (see :func:`rfm`)."""
+    return _snapshot_day(snapshot_date, int(last_day), convention)
 
 
 def _check_table(df: object, table: str, required: tuple[str, ...]) -> pd.DataFrame:
@@ -290,6 +335,8 @@ def _query(lines: _Lines, sql: str, params: list[object] | None = None) -> pa.Ta
     a multi-threaded hash aggregate does not guarantee) and costs less CPU time than two threads
     on this 2-core machine (``benchmarks/bench_features.py``).
     """
+    if lines.runner is not None:
+        return lines.runner(sql, params)
     with duckdb.connect(config={"threads": 1}) as con:
         con.register("lines", lines.table)
         return con.sql(sql, params=params).to_arrow_table()
@@ -631,6 +678,21 @@ def customer_file(
         ``attrs["convention"] == "marketing"`` and ``attrs["tables"]`` (the side tables used).
     """
     lines = _prepare(transactions, snapshot_date, "marketing")
+    return customer_file_of_lines(lines, customers, sessions, reviews, cancellations)
+
+
+def customer_file_of_lines(
+    lines: _Lines,
+    customers: pd.DataFrame | None = None,
+    sessions: pd.DataFrame | None = None,
+    reviews: pd.DataFrame | None = None,
+    cancellations: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """:func:`customer_file` of prepared lines (from :func:`customer_file` or :func:`sql_lines`).
+
+    The same SQL reductions run on whichever engine holds the lines; the side tables are joined in
+    pandas on the per-customer rows.
+    """
     spend_sums, params, share_names = {}, [], []
     for column, prefix in ((CATEGORY, "share_cat_"), (CHANNEL, "share_channel_")):
         if lines.has(column):
@@ -649,7 +711,7 @@ def customer_file(
         parts.append(pd.DataFrame(shares, index=customer_ids, columns=share_names))
     if lines.has(PRODUCT_ID):
         distinct = "count(DISTINCT product_id)"
-        if lines.table.column(PRODUCT_ID).null_count:  # a missing product id counts as one product
+        if lines.missing_products():  # a missing product id counts as one product
             distinct += " + max(CASE WHEN product_id IS NULL THEN 1 ELSE 0 END)"
         _, products = _per_customer(lines, {"distinct_products": distinct})
         parts.append(

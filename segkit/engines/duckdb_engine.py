@@ -1,0 +1,129 @@
+"""The DuckDB engine: the heavy path out of core, straight from Parquet and CSV files.
+
+DuckDB reads the files itself (globs, folders of Parquet parts, ``key=value`` partitions), keeps
+its working tables under ``memory_limit`` and spills the rest to ``temp_directory``. The log never
+becomes a pandas DataFrame: only per-customer rows come back.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import duckdb
+import pyarrow as pa
+
+from segkit.engines.base import SqlEngine
+from segkit.engines.sources import WHITESPACE, SourcePlan
+from segkit.engines.sql import DUCKDB
+from segkit.schema import DataError
+
+__all__ = ["DuckDBEngine", "DEFAULT_MEMORY_LIMIT"]
+
+#: DuckDB's memory limit by default (it spills beyond it).
+DEFAULT_MEMORY_LIMIT = "4GB"
+_FILE_STRIDE = 1 << 40  # _row = file index * stride + row number in the file
+
+
+class DuckDBEngine(SqlEngine):
+    """Run the heavy path in DuckDB.
+
+    Parameters
+    ----------
+    memory_limit
+        DuckDB's ``memory_limit`` (e.g. ``"4GB"``); working tables beyond it spill to disk.
+    temp_directory
+        Where DuckDB spills (default: a fresh folder under the system temporary folder).
+    threads
+        DuckDB threads (default: the machine's cores). Sums over many lines may differ in the last
+        bits between thread counts; the customer file's figures agree to 1e-9 relative.
+    """
+
+    name = "duckdb"
+    dialect = DUCKDB
+
+    def __init__(
+        self,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        temp_directory: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self._tmp = None
+        if temp_directory is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="segkit-duckdb-")
+            temp_directory = self._tmp.name
+        self.memory_limit = memory_limit
+        self.temp_directory = str(temp_directory)
+        self.threads = int(threads or os.cpu_count() or 1)
+        self.con = duckdb.connect(
+            config={
+                "memory_limit": memory_limit,
+                "temp_directory": self.temp_directory,
+                "threads": self.threads,
+                "preserve_insertion_order": True,
+            }
+        )
+
+    def close(self) -> None:
+        self.con.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def _create(self, name: str, sql: str, materialise: bool = False) -> None:
+        kind = "TABLE" if materialise else "VIEW"
+        self._run(f"CREATE OR REPLACE TEMP {kind} {name} AS {sql}")
+
+    def _run(self, sql: str, params: list[object] | None = None) -> duckdb.DuckDBPyRelation | None:
+        try:
+            return self.con.execute(sql, params or [])
+        except duckdb.Error as exc:
+            raise DataError(f"DuckDB could not run the query ({str(exc).splitlines()[0]})") from exc
+
+    def _arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
+        try:
+            return self.con.sql(sql, params=params or None).to_arrow_table()
+        except duckdb.Error as exc:
+            raise DataError(f"DuckDB could not run the query ({str(exc).splitlines()[0]})") from exc
+
+    def _load_raw(self, plan: SourcePlan) -> dict[str, str]:
+        files = "[" + ", ".join(self.dialect.literal(f) for f in plan.files) + "]"
+        if plan.kind == "parquet":
+            self._create(
+                "raw_files",
+                f"SELECT * FROM read_parquet({files}, hive_partitioning = {str(plan.hive).lower()}, "
+                "filename = '_file', file_row_number = true)",
+            )
+            index = ", ".join(f"({self.dialect.literal(f)}, {i})" for i, f in enumerate(plan.files))
+            self._create(
+                "file_index", f"SELECT * FROM (VALUES {index}) AS t(_file, _index)", materialise=True
+            )
+            self._create(
+                "raw",
+                f"SELECT r.* EXCLUDE (_file, file_row_number), i._index * {_FILE_STRIDE} + r.file_row_number AS _row "
+                "FROM raw_files AS r JOIN file_index AS i ON r._file = i._file",
+            )
+        else:
+            self._create("raw_text", self._text_scan(plan, files), materialise=True)
+            self._create("raw", "SELECT *, rowid AS _row FROM raw_text")
+        described = self._arrow("DESCRIBE raw").to_pylist()
+        return {row["column_name"]: row["column_type"].lower() for row in described}
+
+    def _text_scan(self, plan: SourcePlan, files: str) -> str:
+        literal = self.dialect.literal
+        encoding = f", encoding = {literal(plan.encoding)}" if plan.encoding else ""
+        if plan.sep == WHITESPACE:
+            fields = ", ".join(
+                f"list_extract(f, {i + 1}) AS {self.dialect.ident(name)}"
+                for i, name in enumerate(plan.header_names)
+            )
+            return (
+                f"SELECT {fields} FROM (SELECT string_split_regex(trim(line), {literal(WHITESPACE)}) AS f "
+                f"FROM read_csv({files}, columns = {{'line': 'VARCHAR'}}, delim = {literal(chr(31))}, "
+                f"quote = '', escape = '', header = false, skip = {1 if plan.header else 0}{encoding}) "
+                "WHERE trim(line) <> '') AS split"
+            )
+        names = "[" + ", ".join(literal(n) for n in plan.header_names) + "]"
+        return (
+            f"SELECT * FROM read_csv({files}, delim = {literal(plan.sep)}, header = {str(plan.header).lower()}, "
+            f"names = {names}, all_varchar = true, quote = '\"', escape = '\"'{encoding})"
+        )
