@@ -146,6 +146,10 @@ class SourcePlan:
     def _date_expression(
         self, column: str, kind: str, dialect: Dialect, scalar: Callable[[str], object]
     ) -> str:
+        if kind.startswith("timestamp") and dialect.name == "duckdb":
+            return column  # keeps nanoseconds
+        if kind == "bigint" and dialect.name == "spark":  # Parquet nanoseconds read as longs
+            return f"timestamp_micros({dialect.int_div(column, '1000')})"
         if not _is_text(kind):
             return f"CAST({column} AS TIMESTAMP)"
         text = f"nullif(trim({column}), '')"
