@@ -203,7 +203,7 @@ class CleaningSql:
         size = self._size()
         return (
             f"SELECT _row, {q(CUSTOMER_ID)} AS c, {q(PRODUCT_ID)} AS p, {price} AS u, "
-            f"{q(ORDER_DATE)} AS t, (early = {_CODE['cancellation']}) AS is_cancel, "
+            f"{q(ORDER_DATE)} AS t, (coalesce(early, -1) = {_CODE['cancellation']}) AS is_cancel, "
             f"CASE WHEN early IS NULL THEN {size} ELSE 0.0 END AS cap, "
             f"CASE WHEN early = {_CODE['cancellation']} THEN abs({size}) ELSE 0.0 END AS need "
             f"FROM flagged WHERE (early IS NULL OR early = {_CODE['cancellation']}) "

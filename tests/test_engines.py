@@ -1,0 +1,230 @@
+"""Every engine gives the pandas path's cleaning report, customer file and segments.
+
+Sources: the demo shop as a generic folder whose transactions are hive-partitioned Parquet (with
+customers, sessions and reviews), the demo shop's transactions as one CSV, and both real samples
+(Online Retail II with the ``online_retail`` layout; CDNOW headerless, whitespace separated).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+
+from segkit import clustering
+from segkit.cleaning import CleaningRules
+from segkit.datasets import make_demo_shop
+from segkit.engines import ENGINES, AUTO_THRESHOLD_BYTES, ReadOptions, choose_engine, get_engine
+from segkit.engines.spark_engine import java_available
+from segkit.engines.sql import re2_pattern
+from segkit.schema import ParameterError
+
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "shared" / "samples"
+CDNOW_READ = ReadOptions(
+    layout="generic",
+    sep="whitespace",
+    header=False,
+    columns={"customer_id": "1", "order_date": "2", "amount": "4"},
+    date_format="%Y%m%d",
+)
+
+
+@pytest.fixture(scope="module")
+def shop():
+    return make_demo_shop(n_customers=2000, seed=3)
+
+
+@pytest.fixture(scope="module")
+def sources(shop, tmp_path_factory) -> dict[str, tuple[str, ReadOptions]]:
+    """Name -> (path, reader options) of every source the engines are compared on."""
+    root = tmp_path_factory.mktemp("engines")
+    folder = root / "shop"
+    folder.mkdir()
+    tx = shop.transactions.assign(year=shop.transactions["order_date"].dt.year)
+    ds.write_dataset(
+        pa.Table.from_pandas(tx, preserve_index=False),
+        folder / "transactions.parquet",
+        format="parquet",
+        partitioning=["year"],
+        partitioning_flavor="hive",
+        max_rows_per_file=9000,
+        max_rows_per_group=9000,
+    )
+    for name in ("customers", "sessions", "reviews"):
+        getattr(shop, name).to_parquet(folder / f"{name}.parquet", index=False)
+    csv = root / "demo_lines.csv"
+    shop.transactions.to_csv(csv, index=False)
+    found = {
+        "demo_parquet_partitioned": (str(folder), ReadOptions()),
+        "demo_csv": (str(csv), ReadOptions(layout="generic")),
+    }
+    for name, file, read in (
+        ("online_retail_ii", "online_retail_II_sample.csv", ReadOptions(layout="online_retail")),
+        ("cdnow", "CDNOW_sample.txt", CDNOW_READ),
+    ):
+        if (SAMPLES_DIR / file).is_file():
+            found[name] = (str(SAMPLES_DIR / file), read)
+    return found
+
+
+SOURCES = ["demo_parquet_partitioned", "demo_csv", "online_retail_ii", "cdnow"]
+
+
+@pytest.fixture(scope="module")
+def spark_engine():
+    if java_available() is None:
+        pytest.skip("Spark needs Java: no java on PATH nor in JAVA_HOME")
+    engine = get_engine(
+        "spark",
+        master="local[2]",
+        conf={
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.ui.enabled": "false",
+        },
+    )
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def results(sources):
+    """(engine name, source name) -> EngineResult, computed once."""
+    return {}
+
+
+def _result(results, sources, engine_name, source, spark_engine=None):
+    if source not in sources:
+        pytest.skip(f"the sample of {source!r} is not in {SAMPLES_DIR} (../shared/samples is not shipped)")
+    key = (engine_name, source)
+    if key not in results:
+        path, read = sources[source]
+        if engine_name == "spark":
+            results[key] = spark_engine.read_clean_customer_file(path, read)
+        else:
+            with get_engine(engine_name) as engine:
+                results[key] = engine.read_clean_customer_file(path, read)
+    return results[key]
+
+
+def _engine_params():
+    return [
+        "duckdb",
+        pytest.param("spark", marks=pytest.mark.slow),
+    ]
+
+
+@pytest.fixture(params=_engine_params())
+def engine_name(request):
+    if request.param == "spark":
+        request.getfixturevalue("spark_engine")
+    return request.param
+
+
+def _both(request, results, sources, engine_name, source):
+    spark = request.getfixturevalue("spark_engine") if engine_name == "spark" else None
+    expected = _result(results, sources, "pandas", source)
+    actual = _result(results, sources, engine_name, source, spark)
+    return expected, actual
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_same_cleaning_report(request, results, sources, engine_name, source):
+    expected, actual = _both(request, results, sources, engine_name, source)
+    pd.testing.assert_frame_equal(actual.report.to_frame(), expected.report.to_frame(), rtol=1e-9)
+    assert actual.report.n_input == expected.report.n_input
+    assert actual.report.n_kept == expected.report.n_kept
+    assert actual.report.partially_netted == expected.report.partially_netted
+    assert actual.report.possible_duplicates == expected.report.possible_duplicates
+    assert actual.report.netted_amount == pytest.approx(expected.report.netted_amount, rel=1e-9, abs=1e-9)
+    pd.testing.assert_frame_equal(actual.report.by_customer, expected.report.by_customer, rtol=1e-9)
+    pd.testing.assert_frame_equal(actual.report.removed_customers, expected.report.removed_customers)
+    assert actual.layout == expected.layout
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_same_customer_file(request, results, sources, engine_name, source):
+    expected, actual = _both(request, results, sources, engine_name, source)
+    assert len(expected.customer_file) > 100
+    assert list(actual.customer_file.columns) == list(expected.customer_file.columns)
+    pd.testing.assert_frame_equal(actual.customer_file, expected.customer_file, rtol=1e-9)
+    assert actual.customer_file.attrs == expected.customer_file.attrs
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_same_segments(request, results, sources, engine_name, source):
+    expected, actual = _both(request, results, sources, engine_name, source)
+    model = clustering.fit_segmentation(expected.customer_file, "kmeans", 4, seed=0)
+    spark = request.getfixturevalue("spark_engine") if engine_name == "spark" else None
+    with get_engine("pandas") as pandas_engine:
+        want = pandas_engine.score(model, expected.customer_file, batch_customers=700)
+    engine = spark if spark is not None else get_engine(engine_name)
+    got = engine.score(model, actual.customer_file, batch_customers=700)
+    assert want["segment_id"].nunique() == 4
+    pd.testing.assert_frame_equal(got, want)
+    pd.testing.assert_frame_equal(want, model.segment_frame(expected.customer_file))
+
+
+def test_the_demo_shop_exercises_every_cleaning_step(results, sources):
+    """The comparison is only worth something if the fixture has every kind of mess."""
+    table = _result(results, sources, "pandas", "demo_parquet_partitioned").report.to_frame()
+    rows = table.set_index("reason")["rows"]
+    for reason in ("missing_customer_id", "non_product", "duplicate", "cancellation", "cancelled_purchase"):
+        assert rows[reason] > 0, reason
+    assert _result(results, sources, "pandas", "demo_parquet_partitioned").report.partially_netted > 0
+
+
+@pytest.mark.parametrize(
+    "rules", [CleaningRules(outliers=True, outlier_quantile=0.99), CleaningRules(zero_amount="drop")]
+)
+def test_other_rules_agree(sources, rules):
+    path, read = sources["demo_csv"]
+    with get_engine("pandas") as engine:
+        expected = engine.read_clean_customer_file(path, read, rules)
+    with get_engine("duckdb", memory_limit="256MB") as engine:
+        actual = engine.read_clean_customer_file(path, read, rules)
+    pd.testing.assert_frame_equal(actual.report.to_frame(), expected.report.to_frame(), rtol=1e-9)
+    pd.testing.assert_frame_equal(actual.customer_file, expected.customer_file, rtol=1e-9)
+
+
+def test_auto_picks_pandas_for_small_and_duckdb_for_large(sources, tmp_path):
+    path, _ = sources["demo_csv"]
+    assert choose_engine(path) == "pandas"
+    assert choose_engine(path, threshold_bytes=1) == "duckdb"
+    assert choose_engine(pd.DataFrame()) == "pandas"
+    assert AUTO_THRESHOLD_BYTES > Path(path).stat().st_size
+    assert get_engine("auto", path).name == "pandas"
+
+
+def test_unknown_engine_is_named():
+    with pytest.raises(ParameterError, match="unknown engine 'duck'"):
+        get_engine("duck")
+    assert set(ENGINES) == {"pandas", "duckdb", "spark"}
+
+
+@pytest.mark.parametrize(
+    "pattern, matches, misses",
+    [
+        (r"^C(?![A-Za-z])", ["C489449", "C", "C-1"], ["CA-2016-1", "489449", "c12"]),
+        (r"^X\d+", ["X12"], ["AX12"]),
+    ],
+)
+def test_re2_pattern_matches_as_python(pattern, matches, misses):
+    import re
+
+    import duckdb
+
+    translated = re2_pattern(pattern)
+    for text in matches + misses:
+        assert (
+            bool(re.search(pattern, text))
+            == duckdb.sql("SELECT regexp_matches(?, ?)", params=[text, translated]).fetchone()[0]
+        ), text
+
+
+def test_sql_engines_refuse_what_only_pandas_reads(shop):
+    with get_engine("duckdb") as engine, pytest.raises(ParameterError, match="pandas"):
+        engine.read_clean_customer_file(shop.transactions)
