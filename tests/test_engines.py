@@ -17,7 +17,7 @@ import pytest
 from segkit import clustering
 from segkit.cleaning import CleaningRules
 from segkit.datasets import make_demo_shop
-from segkit.engines import ENGINES, AUTO_THRESHOLD_BYTES, ReadOptions, choose_engine, get_engine
+from segkit.engines import AUTO_THRESHOLD_BYTES, ENGINES, ReadOptions, choose_engine, get_engine
 from segkit.engines.spark_engine import java_available
 from segkit.engines.sql import re2_pattern
 from segkit.schema import ParameterError
@@ -221,7 +221,7 @@ def test_re2_pattern_matches_as_python(pattern, matches, misses):
     for text in matches + misses:
         assert (
             bool(re.search(pattern, text))
-            == duckdb.sql("SELECT regexp_matches(?, ?)", params=[text, translated]).fetchone()[0]
+            == duckdb.sql("SELECT regexp_matches(?, ?)", params=[text, translated]).fetchall()[0][0]
         ), text
 
 

@@ -9,7 +9,9 @@ with skops there (:func:`segkit.model.load_model`); customers are scored in Arro
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -40,8 +42,6 @@ _FILE_STRIDE = 1 << 40
 
 def java_available() -> str | None:
     """Path of the ``java`` Spark would start (``JAVA_HOME`` or PATH), or None."""
-    import os
-
     home = os.environ.get("JAVA_HOME")
     if home and Path(home, "bin", "java").is_file():
         return str(Path(home, "bin", "java"))
@@ -72,11 +72,16 @@ class SparkEngine(SqlEngine):
         from pyspark.sql import SparkSession
 
         builder = SparkSession.builder.appName("segkit")
+        if master is None and not _has_master(builder):
+            master = "local[*]"
         if master:
             builder = builder.master(master)
-        elif not _has_master(builder):
-            builder = builder.master("local[*]")
-        for key, value in {**DEFAULT_SPARK_CONF, **dict(conf or {})}.items():
+        settings = {**DEFAULT_SPARK_CONF, **dict(conf or {})}
+        if str(master or "").startswith("local"):
+            # local Python workers run this interpreter (it has segkit and pyarrow); a cluster's
+            # workers run its own PYSPARK_PYTHON
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        for key, value in settings.items():
             builder = builder.config(key, str(value))
         self.spark = builder.getOrCreate()
         self._persisted: list[Any] = []
@@ -203,8 +208,6 @@ class SparkEngine(SqlEngine):
 
 
 def _has_master(builder: Any) -> bool:
-    import os
-
     return bool(os.environ.get("MASTER") or os.environ.get("SPARK_MASTER"))
 
 
