@@ -62,6 +62,8 @@ __all__ = [
     "column_doc",
     "customer_file",
     "customer_file_of_lines",
+    "review_columns",
+    "session_columns",
     "rfm",
     "rfm_scores",
     "rfm_segments",
@@ -566,9 +568,22 @@ def _review_features(reviews: pd.DataFrame, customer_ids: pd.Index, snapshot_day
     count = np.bincount(codes[valid], minlength=n)
     total = np.bincount(codes[valid], weights=scores.to_numpy()[valid], minlength=n)
     population_mean = float(scores[valid].mean()) if valid.any() else 0.0
+    return review_columns(count, total, population_mean, customer_ids)
+
+
+def review_columns(
+    count: np.ndarray, total: np.ndarray, population_mean: float, customer_ids: pd.Index
+) -> pd.DataFrame:
+    """``review_count`` and ``review_mean`` from per-customer review counts and score sums.
+
+    ``population_mean`` is the mean score over the reviews of the customers in ``customer_ids``
+    (the fill of customers without a review). A SQL engine reduces its reviews to these sums.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(count > 0, total / np.maximum(count, 1), population_mean)
-    return pd.DataFrame({"review_count": count.astype(np.int64), "review_mean": mean}, index=customer_ids)
+    return pd.DataFrame(
+        {"review_count": np.asarray(count).astype(np.int64), "review_mean": mean}, index=customer_ids
+    )
 
 
 def _session_features(
@@ -580,17 +595,37 @@ def _session_features(
     known = codes >= 0
     n = len(customer_ids)
     count = np.bincount(codes[known], minlength=n)
+    pages = converted = None
+    if "pages_viewed" in sessions.columns:
+        values = pd.to_numeric(sessions["pages_viewed"], errors="coerce").fillna(0).to_numpy()[known]
+        pages = np.bincount(codes[known], weights=values, minlength=n)
+    if "converted" in sessions.columns:
+        flags = sessions["converted"].fillna(False).astype(bool).to_numpy()[known]
+        converted = np.bincount(codes[known], weights=flags.astype(np.float64), minlength=n)
+    return session_columns(count, pages, converted, frequency, customer_ids)
+
+
+def session_columns(
+    count: np.ndarray,
+    pages: np.ndarray | None,
+    converted: np.ndarray | None,
+    frequency: np.ndarray,
+    customer_ids: pd.Index,
+) -> pd.DataFrame:
+    """``sessions``, ``pages_per_session``, ``session_conversion`` from per-customer sums.
+
+    ``count`` sessions, ``pages`` pages viewed (None without ``pages_viewed``), ``converted``
+    converted sessions (None without ``converted``), ``frequency`` orders, per customer of
+    ``customer_ids``. A SQL engine reduces its sessions to these sums.
+    """
+    count = np.asarray(count)
     out = {"sessions": count.astype(np.int64)}
     has_sessions = count > 0
     denominator = np.maximum(count, 1)
-    if "pages_viewed" in sessions.columns:
-        pages = pd.to_numeric(sessions["pages_viewed"], errors="coerce").fillna(0).to_numpy()[known]
-        out["pages_per_session"] = np.bincount(codes[known], weights=pages, minlength=n) / denominator
-    if "converted" in sessions.columns:
-        converted = sessions["converted"].fillna(False).astype(bool).to_numpy()[known]
-        conversion = (
-            np.bincount(codes[known], weights=converted.astype(np.float64), minlength=n) / denominator
-        )
+    if pages is not None:
+        out["pages_per_session"] = pages / denominator
+    if converted is not None:
+        conversion = converted / denominator
     else:
         conversion = np.minimum(frequency / denominator, 1.0)
     out["session_conversion"] = np.where(has_sessions, conversion, 0.0)
@@ -684,14 +719,17 @@ def customer_file(
 def customer_file_of_lines(
     lines: _Lines,
     customers: pd.DataFrame | None = None,
-    sessions: pd.DataFrame | None = None,
-    reviews: pd.DataFrame | None = None,
+    sessions: pd.DataFrame | Callable[[pd.Index, np.ndarray], pd.DataFrame] | None = None,
+    reviews: pd.DataFrame | Callable[[pd.Index], pd.DataFrame] | None = None,
     cancellations: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """:func:`customer_file` of prepared lines (from :func:`customer_file` or :func:`sql_lines`).
 
     The same SQL reductions run on whichever engine holds the lines; the side tables are joined in
-    pandas on the per-customer rows.
+    pandas on the per-customer rows. ``sessions`` and ``reviews`` may also be functions that give
+    their columns for the sorted customer ids (``sessions(customer_ids, frequency)``,
+    ``reviews(customer_ids)``): an engine that reduces them itself (with :func:`session_columns` and
+    :func:`review_columns`).
     """
     spend_sums, params, share_names = {}, [], []
     for column, prefix in ((CATEGORY, "share_cat_"), (CHANNEL, "share_channel_")):
@@ -724,11 +762,18 @@ def customer_file_of_lines(
         parts.append(_cancelled_share(cancellations, customer_ids).to_frame())
         tables.append("cancellations")
     if reviews is not None:
-        parts.append(_review_features(reviews, customer_ids, lines.snapshot_day))
+        parts.append(
+            reviews(customer_ids)
+            if callable(reviews)
+            else _review_features(reviews, customer_ids, lines.snapshot_day)
+        )
         tables.append("reviews")
     if sessions is not None:
+        frequency = core["frequency"].to_numpy()
         parts.append(
-            _session_features(sessions, customer_ids, lines.snapshot_day, core["frequency"].to_numpy())
+            sessions(customer_ids, frequency)
+            if callable(sessions)
+            else _session_features(sessions, customer_ids, lines.snapshot_day, frequency)
         )
         tables.append("sessions")
     if customers is not None:

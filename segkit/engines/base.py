@@ -18,11 +18,25 @@ import pyarrow as pa
 
 from segkit import features, io
 from segkit.cleaning import REASONS, CleaningReport, CleaningRules
-from segkit.engines.sources import ReadOptions, SourcePlan, plan_source
-from segkit.engines.sql import CleaningSql, Dialect
+from segkit.engines.sources import ReadOptions, SourcePlan, id_expression, plan_source
+from segkit.engines.sql import NS_PER_DAY, CleaningSql, Dialect
 from segkit.schema import AMOUNT, CUSTOMER_ID, ORDER_DATE, PRODUCT_ID, DataError, ParameterError
 
 __all__ = ["Engine", "EngineResult", "CleaningSummary", "SqlEngine", "DEFAULT_BATCH_CUSTOMERS"]
+
+#: Side tables a SQL engine reduces per customer itself (when they are Parquet); the others are read
+#: by :func:`segkit.io.read_side_table` (one row per customer, or a small table).
+_REDUCED_SIDE_TABLES = ("sessions", "reviews")
+
+
+def _parquet_files(path: os.PathLike[str]) -> list[str]:
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        return sorted(str(p) for p in path.rglob("*.parquet") if not p.name.startswith((".", "_")))
+    return [str(path)]
+
 
 #: Customers scored per batch by :meth:`Engine.score`.
 DEFAULT_BATCH_CUSTOMERS = 200_000
@@ -151,6 +165,10 @@ class SqlEngine(Engine):
         """Register ``raw`` (the source columns plus ``_row``); return each column's type name."""
 
     @abstractmethod
+    def _load_side(self, name: str, files: list[str]) -> dict[str, str]:
+        """Register the Parquet side table ``side_<name>``; return each column's type name."""
+
+    @abstractmethod
     def _create(self, name: str, sql: str, materialise: bool = False) -> None:
         """Make ``sql`` available as ``name`` (a view, or a table when ``materialise``)."""
 
@@ -189,9 +207,15 @@ class SqlEngine(Engine):
             self._create("netted", sql.netting(), materialise=True)
         self._create("cleaned", sql.cleaned(), materialise=True)
         report = self._report(sql, rules)
-        tables = {name: io.read_side_table(path, name) for name, path in plan.side_tables.items()}
+        tables: dict[str, Any] = {}
+        for name, path in plan.side_tables.items():
+            if name in _REDUCED_SIDE_TABLES and io._file_kind(path) == "parquet":
+                tables[name] = (path, self._load_side(name, _parquet_files(path)))
+            else:
+                tables[name] = io.read_side_table(path, name)
         customer_file = self._customer_file(sql, report, tables, snapshot_date)
-        return EngineResult(report, customer_file, plan.layout, tables, self.name)
+        read = {name: table for name, table in tables.items() if isinstance(table, pd.DataFrame)}
+        return EngineResult(report, customer_file, plan.layout, read, self.name)
 
     def _check_canonical(self, plan: SourcePlan) -> None:
         q = self.dialect.ident
@@ -270,10 +294,75 @@ class SqlEngine(Engine):
             self._scalar("SELECT count(*) FROM lines WHERE product_id IS NULL")
         )
         lines = features.sql_lines(self._arrow, sql.line_columns(), snapshot, product_nulls)
+        sessions, reviews = tables.get("sessions"), tables.get("reviews")
+        if isinstance(sessions, tuple):
+            sessions = self._session_reducer(sessions[1], snapshot)
+        if isinstance(reviews, tuple):
+            reviews = self._review_reducer(reviews[1], snapshot)
         return features.customer_file_of_lines(
-            lines,
-            tables.get("customers"),
-            tables.get("sessions"),
-            tables.get("reviews"),
-            cancellations=report.by_customer,
+            lines, tables.get("customers"), sessions, reviews, cancellations=report.by_customer
         )
+
+    # ------------------------------------------------------------------ side tables in SQL
+    def _side_rows(self, name: str, types: dict[str, str], date_column: str, snapshot: int) -> str:
+        """SQL of ``side_<name>``'s rows up to the snapshot day, with canonical ``cid``."""
+        table = f"side_{name}"
+        if CUSTOMER_ID not in types:
+            raise DataError(f"{name}: the table has no {CUSTOMER_ID!r} column", column=CUSTOMER_ID)
+        q = self.dialect.ident
+        cid = id_expression(q(CUSTOMER_ID), types[CUSTOMER_ID], self.dialect, self._scalar, table)
+        where = ""
+        if date_column in types:
+            kind, column = types[date_column], q(date_column)
+            ns = column if kind in ("bigint", "long") else self.dialect.epoch_ns(column)
+            where = (
+                f" WHERE {column} IS NULL OR {self.dialect.int_div(ns, str(NS_PER_DAY))} <= {int(snapshot)}"
+            )
+        return f"SELECT *, {cid} AS cid FROM {table}{where}"
+
+    def _session_reducer(self, types: dict[str, str], snapshot: int):
+        """``sessions(customer_ids, frequency)`` for :func:`segkit.features.customer_file_of_lines`."""
+        q = self.dialect.ident
+        sums = ["count(*) AS n"]
+        if "pages_viewed" in types:
+            sums.append(f"sum(coalesce(try_cast({q('pages_viewed')} AS DOUBLE), 0.0)) AS pages")
+        if "converted" in types:
+            sums.append(
+                f"sum(CASE WHEN coalesce(CAST({q('converted')} AS BOOLEAN), FALSE) THEN 1.0 ELSE 0.0 END) AS conv"
+            )
+        rows = self._side_rows("sessions", types, "session_start", snapshot)
+        table = self._frame(
+            f"SELECT cid, {', '.join(sums)} FROM ({rows}) AS s WHERE cid IS NOT NULL GROUP BY cid"
+        )
+
+        def reduce(customer_ids: pd.Index, frequency: np.ndarray) -> pd.DataFrame:
+            per = table.set_index(table["cid"].astype("str")).reindex(customer_ids)
+            return features.session_columns(
+                per["n"].to_numpy(dtype="float64", na_value=0.0).astype(np.int64),
+                per["pages"].to_numpy(dtype="float64", na_value=0.0) if "pages" in per else None,
+                per["conv"].to_numpy(dtype="float64", na_value=0.0) if "conv" in per else None,
+                frequency,
+                customer_ids,
+            )
+
+        return reduce
+
+    def _review_reducer(self, types: dict[str, str], snapshot: int):
+        """``reviews(customer_ids)`` for :func:`segkit.features.customer_file_of_lines`."""
+        if "score" not in types:
+            raise DataError("reviews: the table has no 'score' column", column="score")
+        rows = self._side_rows("reviews", types, "review_date", snapshot)
+        score = f"try_cast({self.dialect.ident('score')} AS DOUBLE)"
+        table = self._frame(
+            f"SELECT cid, count({score}) AS n, coalesce(sum({score}), 0.0) AS total FROM ({rows}) AS r "
+            "WHERE cid IS NOT NULL GROUP BY cid"
+        )
+
+        def reduce(customer_ids: pd.Index) -> pd.DataFrame:
+            per = table.set_index(table["cid"].astype("str")).reindex(customer_ids)
+            count = per["n"].to_numpy(dtype="float64", na_value=0.0).astype(np.int64)
+            total = per["total"].to_numpy(dtype="float64", na_value=0.0)
+            population_mean = float(total.sum() / count.sum()) if count.sum() else 0.0
+            return features.review_columns(count, total, population_mean, customer_ids)
+
+        return reduce

@@ -85,6 +85,17 @@ class DuckDBEngine(SqlEngine):
         except duckdb.Error as exc:
             raise DataError(f"DuckDB could not run the query ({str(exc).splitlines()[0]})") from exc
 
+    def _load_side(self, name: str, files: list[str]) -> dict[str, str]:
+        listed = "[" + ", ".join(self.dialect.literal(f) for f in files) + "]"
+        self._create(f"side_{name}", f"SELECT * FROM read_parquet({listed})")
+        return self._types(f"side_{name}")
+
+    def _types(self, table: str) -> dict[str, str]:
+        return {
+            row["column_name"]: row["column_type"].lower()
+            for row in self._arrow(f"DESCRIBE {table}").to_pylist()
+        }
+
     def _load_raw(self, plan: SourcePlan) -> dict[str, str]:
         files = "[" + ", ".join(self.dialect.literal(f) for f in plan.files) + "]"
         if plan.kind == "parquet":
@@ -105,8 +116,7 @@ class DuckDBEngine(SqlEngine):
         else:
             self._create("raw_text", self._text_scan(plan, files), materialise=True)
             self._create("raw", "SELECT *, rowid AS _row FROM raw_text")
-        described = self._arrow("DESCRIBE raw").to_pylist()
-        return {row["column_name"]: row["column_type"].lower() for row in described}
+        return self._types("raw")
 
     def _text_scan(self, plan: SourcePlan, files: str) -> str:
         literal = self.dialect.literal

@@ -32,7 +32,7 @@ from segkit.schema import (
     ParameterError,
 )
 
-__all__ = ["ReadOptions", "SourcePlan", "plan_source", "source_bytes", "WHITESPACE"]
+__all__ = ["ReadOptions", "SourcePlan", "plan_source", "source_bytes", "id_expression", "WHITESPACE"]
 
 WHITESPACE = r"\s+"
 _GLOB_CHARS = set("*?[")
@@ -128,7 +128,7 @@ class SourcePlan:
             column = q(self.mapping[canonical])
             kind = source_types.get(self.mapping[canonical], "string")
             if canonical in (CUSTOMER_ID, ORDER_ID, PRODUCT_ID):
-                expression = _id_expression(column, kind, dialect, scalar)
+                expression = id_expression(column, kind, dialect, scalar)
             elif canonical in STRING_COLUMNS:
                 expression = f"CAST({column} AS STRING)"
             elif canonical in NUMERIC_COLUMNS:
@@ -183,8 +183,10 @@ def _is_text(kind: str) -> bool:
     return kind in ("string", "varchar", "large_string", "utf8")
 
 
-def _id_expression(column: str, kind: str, dialect: Dialect, scalar: Callable[[str], object]) -> str:
-    """Ids as text, as :func:`segkit.schema.normalize_id` spells them."""
+def id_expression(
+    column: str, kind: str, dialect: Dialect, scalar: Callable[[str], object], table: str = "raw"
+) -> str:
+    """Ids as text, as :func:`segkit.schema.normalize_id` spells them (``table``: where they are)."""
     if kind in ("double", "float", "float64", "float32", "halffloat"):
         integral = scalar(
             f"SELECT count(*) FROM raw WHERE {column} IS NOT NULL AND {column} <> floor({column})"
@@ -196,10 +198,10 @@ def _id_expression(column: str, kind: str, dialect: Dialect, scalar: Callable[[s
         return f"CAST({column} AS STRING)"
     text = f"nullif(trim(CAST({column} AS STRING)), '')"
     not_integral = scalar(
-        f"SELECT count(*) FROM raw WHERE {text} IS NOT NULL AND NOT "
+        f"SELECT count(*) FROM {table} WHERE {text} IS NOT NULL AND NOT "
         f"{dialect.regex(text, r'^[+-]?[0-9]+[.]0*$')}"
     )
-    present = scalar(f"SELECT count(*) FROM raw WHERE {text} IS NOT NULL")
+    present = scalar(f"SELECT count(*) FROM {table} WHERE {text} IS NOT NULL")
     if int(present) and int(not_integral) == 0:
         return f"regexp_replace({text}, {dialect.literal('[.]0*$')}, '')"
     return text

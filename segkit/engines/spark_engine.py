@@ -117,6 +117,11 @@ class SparkEngine(SqlEngine):
     def _arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
         return self._sql(sql, params).toArrow()
 
+    def _load_side(self, name: str, files: list[str]) -> dict[str, str]:
+        frame = self.spark.read.parquet(*files)
+        frame.createOrReplaceTempView(f"side_{name}")
+        return {column: kind.lower() for column, kind in frame.dtypes}
+
     def _load_raw(self, plan: SourcePlan) -> dict[str, str]:
         from pyspark.sql import Window
         from pyspark.sql import functions as F
