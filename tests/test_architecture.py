@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "inputs": 3,  # io + datasets + cleaning: the notebooks' one call to get clean data
     "clustering": 4,
     "clv": 4,  # BG/NBD + Gamma-Gamma on the BTYD summary of features
+    "engines": 4,  # the heavy path (read, clean, customer file, score) on pandas, DuckDB or Spark
     "stability": 5,
     "narrative": 5,  # every fact sentence of notebooks 01-03 and the index (above clustering)
     "viz": 6,

@@ -33,7 +33,9 @@ __all__ = [
     "EngineResult",
     "ReadOptions",
     "choose_engine",
+    "customer_file_of",
     "get_engine",
+    "load_inputs",
 ]
 
 #: Input size (bytes on disk) from which ``engine="auto"`` picks DuckDB: 100 MB of files is about
@@ -90,3 +92,6 @@ def get_engine(name: str = "auto", source: str | os.PathLike[str] | None = None,
             f"unknown engine {name!r}", column="engine", hint=f"engines: auto, {', '.join(ENGINES)}"
         )
     return ENGINES[name](**options)
+
+
+from segkit.engines.notebook import customer_file_of, load_inputs  # noqa: E402 (uses get_engine)

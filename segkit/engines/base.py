@@ -176,6 +176,36 @@ class SqlEngine(Engine):
     def _arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
         """Run a query; its result as Arrow."""
 
+    @abstractmethod
+    def _register(self, name: str, table: pa.Table) -> None:
+        """Make an Arrow table available as ``name``."""
+
+    def sample_lines(self, n_customers: int, seed: int) -> tuple[pd.DataFrame, int]:
+        """Canonical raw lines (input order) of a seeded sample of ``n_customers`` customers.
+
+        Drawn as :func:`segkit.inputs.load_inputs` samples customers (sorted ids, ``numpy`` generator
+        of ``seed``). Call after :meth:`read_clean_customer_file`. Returns the lines and the number of
+        customers drawn from.
+        """
+        ids = self._arrow(
+            f"SELECT DISTINCT {self.dialect.ident(CUSTOMER_ID)} AS c FROM tx WHERE {self.dialect.ident(CUSTOMER_ID)} IS NOT NULL"
+        )
+        ids = np.sort(np.asarray(ids.column("c").to_pylist(), dtype=object).astype(str))
+        chosen = ids
+        if n_customers < len(ids):
+            chosen = np.random.default_rng(seed).choice(ids, size=n_customers, replace=False)
+        self._register("sample_ids", pa.table({"c": pa.array(chosen.tolist(), type=pa.string())}))
+        q = self.dialect.ident
+        frame = self._frame(
+            f"SELECT * FROM tx WHERE {q(CUSTOMER_ID)} IN (SELECT c FROM sample_ids) ORDER BY _row"
+        ).drop(columns="_row")
+        for column in frame.columns:
+            if column == ORDER_DATE:
+                frame[column] = frame[column].astype("datetime64[ns]")
+            elif frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column].dtype):
+                frame[column] = frame[column].astype("str")
+        return frame.reset_index(drop=True), len(ids)
+
     def _scalar(self, sql: str) -> Any:
         return self._arrow(sql).column(0)[0].as_py()
 

@@ -85,6 +85,9 @@ class DuckDBEngine(SqlEngine):
         except duckdb.Error as exc:
             raise DataError(f"DuckDB could not run the query ({str(exc).splitlines()[0]})") from exc
 
+    def _register(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)
+
     def _load_side(self, name: str, files: list[str]) -> dict[str, str]:
         listed = "[" + ", ".join(self.dialect.literal(f) for f in files) + "]"
         self._create(f"side_{name}", f"SELECT * FROM read_parquet({listed})")

@@ -117,6 +117,9 @@ class SparkEngine(SqlEngine):
     def _arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
         return self._sql(sql, params).toArrow()
 
+    def _register(self, name: str, table: pa.Table) -> None:
+        self.spark.createDataFrame(table.to_pandas()).createOrReplaceTempView(name)
+
     def _load_side(self, name: str, files: list[str]) -> dict[str, str]:
         frame = self.spark.read.parquet(*files)
         frame.createOrReplaceTempView(f"side_{name}")
