@@ -228,3 +228,46 @@ def test_re2_pattern_matches_as_python(pattern, matches, misses):
 def test_sql_engines_refuse_what_only_pandas_reads(shop):
     with get_engine("duckdb") as engine, pytest.raises(ParameterError, match="pandas"):
         engine.read_clean_customer_file(shop.transactions)
+
+
+def test_notebook_inputs_through_duckdb_cover_everyone_and_sample_the_figures(sources):
+    from segkit import engines, inputs
+
+    path, _ = sources["demo_parquet_partitioned"]
+    via_pandas = inputs.load_inputs(path, sample_customers=300, seed=4)
+    via_duckdb = engines.load_inputs(path, sample_customers=300, seed=4, engine="duckdb")
+    # the figures' sample: the same customers and lines as the pandas path's sample
+    pd.testing.assert_frame_equal(via_duckdb.raw.transactions, via_pandas.raw.transactions)
+    pd.testing.assert_frame_equal(via_duckdb.clean.transactions, via_pandas.clean.transactions)
+    # the report and the customer file: every line and every customer
+    with get_engine("pandas") as engine:
+        full = engine.read_clean_customer_file(path)
+    pd.testing.assert_frame_equal(via_duckdb.report.to_frame(), full.report.to_frame(), rtol=1e-9)
+    pd.testing.assert_frame_equal(via_duckdb.customer_file, full.customer_file, rtol=1e-9)
+    assert "random sample of 300 of the 2,0" in via_duckdb.scope
+    assert via_duckdb.overall["customers"] == len(full.customer_file)
+    assert via_duckdb.overall["revenue"] == pytest.approx(full.customer_file["monetary"].sum(), rel=1e-9)
+    # pandas (and auto on a small input) is the unchanged path: no scope sentence, no overall figures
+    unchanged = engines.load_inputs(path, sample_customers=300, seed=4, engine="auto")
+    assert unchanged.scope == "" and unchanged.overall == {} and unchanged.customer_file is None
+    pd.testing.assert_frame_equal(engines.customer_file_of(unchanged), engines.customer_file_of(via_pandas))
+
+
+@pytest.mark.slow
+def test_segkit_run_with_the_duckdb_engine_writes_the_pandas_customer_file(sources, tmp_path):
+    import subprocess
+    import sys
+
+    from segkit.features import with_rfm_segments
+
+    path, _ = sources["demo_parquet_partitioned"]
+    command = [sys.executable, "-m", "segkit.cli", "run", "--data", path, "--engine", "duckdb"]
+    command += ["--notebooks", "01,02", "--sample-customers", "400", "--name", "big", "--no-progress"]
+    command += ["--processed-dir", str(tmp_path / "p"), "--reports-dir", str(tmp_path / "r")]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    written = pd.read_parquet(tmp_path / "p" / "big" / "customers.parquet")
+    with get_engine("pandas") as engine:
+        expected = with_rfm_segments(engine.read_clean_customer_file(path).customer_file)
+    pd.testing.assert_frame_equal(written, expected, rtol=1e-9, check_dtype=False)
+    page = (tmp_path / "r" / "big" / "01_eda.html").read_text(encoding="utf-8")
+    assert "random sample of 400 of the" in page
