@@ -228,7 +228,7 @@ class SqlEngine(Engine):
             raise ParameterError(f"rules must be a CleaningRules, got {type(rules).__name__}", column="rules")
         plan = plan_source(source, read or ReadOptions())
         types = self._load_raw(plan)
-        self._create("tx", plan.canonical_select(self.dialect, self._scalar, types), materialise=True)
+        self._create("tx", plan.canonical_select(self.dialect, self._scalar, types))
         self._check_canonical(plan)
         sql = CleaningSql(self.dialect, plan.columns, rules)
         self._create("flagged", sql.flagged(), materialise=True)

@@ -13,7 +13,7 @@ step by step, so each input row gets the same reason:
    one pass per (customer, product, unit price), then per (customer, product)); ties in time are
    broken by purchases first, then input order, as the stable sort of the pandas path.
 3. ``cleaned``: every row with its final ``reason`` code (index into :data:`segkit.cleaning.REASONS`),
-   ``netted`` flag, netted ``net_quantity`` and ``net_amount``.
+   ``netted`` flag and netted ``net_amount``.
 
 The report (rows and amount per reason, netting totals, per-customer counts, removed customers) and the
 clean lines of the customer file are queries on ``cleaned``; only per-customer rows leave the engine.
@@ -245,7 +245,10 @@ class CleaningSql:
 
     # ------------------------------------------------------------------ step 3
     def cleaned(self) -> str:
-        """``cleaned``: ``flagged`` with ``reason``, ``netted``, ``net_quantity``, ``net_amount``."""
+        """``cleaned``: the columns the report and the customer file read, ``reason``, ``netted``, ``net_amount``.
+
+        The netted quantity is not kept: nothing downstream of the cleaning reads quantities.
+        """
         q = self._q
         tol = repr(_NET_TOLERANCE)
         size = self._size()
@@ -260,11 +263,9 @@ class CleaningSql:
         ratio = f"(CASE WHEN {original} <> 0 THEN {remaining} / {original} ELSE 1.0 END)"
         amount = q(AMOUNT)
         net_amount = f"(CASE WHEN {netted} THEN {amount} * {ratio} ELSE {amount} END)"
-        quantity = q(QUANTITY) if self.has(QUANTITY) else amount
-        net_quantity = f"(CASE WHEN {netted} THEN {remaining} ELSE {quantity} END)"
         base = (
-            f"SELECT {columns}, {netted} AS netted, {remaining} AS remaining, {net_amount} AS net_amount, "
-            f"{net_quantity} AS net_quantity FROM {source}"
+            f"SELECT {columns}, {netted} AS netted, {remaining} AS remaining, {net_amount} AS net_amount "
+            f"FROM {source}"
         )
         price = q(UNIT_PRICE) if self.has(UNIT_PRICE) else "net_amount"
         zero = f"({price} = 0 OR net_amount = 0)"
@@ -283,9 +284,13 @@ class CleaningSql:
                 f"FROM ({pre}) AS unassigned WHERE pre IS NULL)"
             )
             outlier = f"net_amount > {threshold}"
+        kept_columns = ", ".join(
+            q(c) for c in (CUSTOMER_ID, ORDER_DATE, AMOUNT, *LINE_COLUMNS) if self.has(c)
+        )
         return (
-            f"SELECT *, CASE WHEN pre IS NOT NULL THEN pre WHEN {outlier} THEN {_CODE['outlier']} "
-            f"WHEN {zero} THEN {_CODE['zero_amount']} ELSE {_CODE['kept']} END AS reason FROM ({pre}) AS p"
+            f"SELECT _row, _copy, {kept_columns}, netted, net_amount, CASE WHEN pre IS NOT NULL THEN pre "
+            f"WHEN {outlier} THEN {_CODE['outlier']} WHEN {zero} THEN {_CODE['zero_amount']} "
+            f"ELSE {_CODE['kept']} END AS reason FROM ({pre}) AS p"
         )
 
     # ------------------------------------------------------------------ report queries
