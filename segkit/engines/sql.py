@@ -197,17 +197,27 @@ class CleaningSql:
         return self.rules.net_cancellations and self.has(PRODUCT_ID)
 
     def events(self) -> str:
-        """``events``: purchases and cancellations with a product id, their capacity and demand."""
+        """``events``: purchases and cancellations with a product id, their capacity and demand.
+
+        Only (customer, product) pairs with a cancellation: a purchase of any other pair keeps its
+        whole size (in the pandas path its stack only grows, so every purchase keeps its capacity),
+        and leaving them out spares the window functions almost every line of the log.
+        """
         q = self._q
         price = q(UNIT_PRICE) if self.has(UNIT_PRICE) else "CAST(NULL AS DOUBLE)"
         size = self._size()
+        cancel = _CODE["cancellation"]
+        pairs = (
+            f"EXISTS (SELECT 1 FROM flagged AS g WHERE g.early = {cancel} AND "
+            f"g.{q(CUSTOMER_ID)} = flagged.{q(CUSTOMER_ID)} AND g.{q(PRODUCT_ID)} = flagged.{q(PRODUCT_ID)})"
+        )
         return (
             f"SELECT _row, {q(CUSTOMER_ID)} AS c, {q(PRODUCT_ID)} AS p, {price} AS u, "
             f"{q(ORDER_DATE)} AS t, (coalesce(early, -1) = {_CODE['cancellation']}) AS is_cancel, "
             f"CASE WHEN early IS NULL THEN {size} ELSE 0.0 END AS cap, "
             f"CASE WHEN early = {_CODE['cancellation']} THEN abs({size}) ELSE 0.0 END AS need "
-            f"FROM flagged WHERE (early IS NULL OR early = {_CODE['cancellation']}) "
-            f"AND {q(PRODUCT_ID)} IS NOT NULL"
+            f"FROM flagged WHERE (early IS NULL OR early = {cancel}) "
+            f"AND {q(PRODUCT_ID)} IS NOT NULL AND {pairs}"
         )
 
     def lifo_pass(self, source: str, keys: Sequence[str]) -> str:
