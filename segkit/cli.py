@@ -32,7 +32,6 @@ from segkit.schema import ParameterError, SegkitError
 
 #: Where ``segkit run`` without ``--data`` writes (and reuses) the demo shop, relative to the current dir.
 DEFAULT_DEMO_DIR = Path("data/raw/demo")
-LAYOUTS = ("auto", "generic", "online_retail", "olist")
 DEMO_LAYOUTS = ("generic", "olist", "online_retail_ii")
 
 #: Exit code of a run or command stopped by a SegkitError.
@@ -76,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--currency",
         default="",
         metavar="CODE",
-        help="ISO code shown on amounts, e.g. GBP (default: Online Retail GBP, Olist BRL, else none)",
+        help=f"ISO code shown on amounts, e.g. GBP (default: {_default_currencies()})",
     )
     run.add_argument(
         "--screenshots",
@@ -142,14 +141,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def __getattr__(name: str) -> tuple[str, ...]:
+    """``cli.LAYOUTS`` (the ``--layout`` choices) is read from the layout registry on each access."""
+    if name == "LAYOUTS":
+        return layout_choices()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def layout_choices() -> tuple[str, ...]:
+    """The values of ``--layout``: ``auto`` then every layout of the registry (:data:`segkit.io.LAYOUTS`)."""
+    from segkit.io import LAYOUTS
+
+    return LAYOUTS.names()
+
+
+def _layout_help() -> str:
+    from segkit.io import LAYOUTS
+
+    described = "; ".join(f"{name}: {layout.description}" for name, layout in LAYOUTS.items())
+    return f"source layout (default auto: recognised from the header or the folder); {described}"
+
+
+def _layout_titles() -> str:
+    from segkit.io import LAYOUTS
+
+    titles = [layout.title for layout in LAYOUTS.values()]
+    return ", ".join(titles[:-1]) + f" or {titles[-1]}" if len(titles) > 1 else "".join(titles)
+
+
+def _default_currencies() -> str:
+    from segkit.io import LAYOUTS
+
+    named = [f"{layout.title} {layout.currency}" for layout in LAYOUTS.values() if layout.currency]
+    return ", ".join([*named, "else none"])
+
+
 def _add_source_arguments(parser: argparse.ArgumentParser, *, data_required: bool) -> None:
     parser.add_argument(
         "--data",
         required=data_required,
         default=None,
-        help="transaction file or folder (csv, parquet, xlsx; generic, Online Retail or Olist layout)",
+        help=f"transaction file or folder (csv, parquet, xlsx; {_layout_titles()} layout)",
     )
-    parser.add_argument("--layout", choices=LAYOUTS, default="auto", help="source layout (default auto)")
+    parser.add_argument("--layout", choices=layout_choices(), default="auto", help=_layout_help())
     parser.add_argument(
         "--columns",
         nargs="+",

@@ -588,11 +588,11 @@ def fit_clv(
             column="time_unit",
         )
     unit_days = TIME_UNITS[time_unit]
-    days = rfm(transactions, convention="btyd")  # validates the table; T counts to the last day
     dates = transactions[ORDER_DATE]
     first, last = dates.min().normalize(), dates.max().normalize()
     cal_end = _calibration_end(calibration_end, first, last)
-    summary = rfm(transactions, snapshot_date=cal_end, convention="btyd")
+    summary = rfm(transactions, snapshot_date=cal_end, convention="btyd")  # validates the table
+    customers_in_data = int(transactions[CUSTOMER_ID].nunique())
     new = summary.index[summary["T"].to_numpy() == 0]
     if len(new) and not exclude_new:
         raise DataError(
@@ -637,8 +637,8 @@ def fit_clv(
     holdout, repeat_days, purchase_days = _purchase_days(transactions, summary.index, first_day, cal_end)
     seen = {
         "customers": int(len(summary)),
-        "customers_in_data": int(len(days)),
-        "customers_first_after_calibration": int(len(days) - len(summary) - len(new)),
+        "customers_in_data": customers_in_data,
+        "customers_first_after_calibration": customers_in_data - int(len(summary)) - int(len(new)),
         "customers_excluded_new": int(len(new)),
         "purchase_days": int(purchase_days),
         "repeat_buyers": int(repeat_buyers.sum()),
@@ -716,53 +716,3 @@ def with_clv_columns(tags: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFr
     for column in columns:
         out[column] = joined[column].to_numpy()
     return out
-
-
-def fit_sentence(model: ClvModel) -> str:
-    """What the fit sees, e.g. "The purchase model sees 2,357 customers ... 4,814 purchase days ..."."""
-    seen = model.seen
-    parts = [
-        f"The CLV fit sees {seen['customers']:,} customers who bought on or before "
-        f"{model.calibration_end:%d %b %Y}, with {seen['purchase_days']:,} purchase days (purchases counted per "
-        f"customer and day; $0 purchases count); {seen['repeat_buyers']:,} of them bought again, and the spend "
-        f"model uses the {seen['gamma_gamma_customers']:,} whose repeat purchases have a positive amount."
-    ]
-    if seen["customers_excluded_new"]:
-        parts.append(
-            f"{seen['customers_excluded_new']:,} customers whose first purchase is on the calibration end day are "
-            "left out (nothing about them can be fitted yet)."
-        )
-    if seen["customers_first_after_calibration"]:
-        parts.append(
-            f"{seen['customers_first_after_calibration']:,} customers who first bought after it are not in the fit."
-        )
-    return " ".join(parts)
-
-
-def holdout_sentence(table: pd.DataFrame) -> str | None:
-    """Compare expected and actual holdout purchases in total; None when the holdout had none."""
-    actual, expected = float(table["actual_total"].sum()), float(table["expected_total"].sum())
-    if actual <= 0:
-        return None
-    gap = expected / actual - 1
-    direction = "over" if gap > 0 else "under"
-    unit = "weeks" if table.attrs.get("time_unit") == "W" else "days"
-    return (
-        f"Over the {table.attrs.get('holdout_length', 0):.0f} {unit} of holdout the model expected "
-        f"{expected:,.0f} repeat purchase days where {actual:,.0f} happened: it {direction}-predicts by "
-        f"{abs(gap):.0%}."
-    )
-
-
-def segment_value_sentence(table: pd.DataFrame, names: dict | None = None) -> str | None:
-    """Name the segment with the largest expected value and its share; None with fewer than 2 segments."""
-    if len(table) < 2 or table["clv_sum"].sum() <= 0:
-        return None
-    top = table["clv_sum"].idxmax()
-    name = (names or {}).get(top, top)
-    customer_share = table.loc[top, "customers"] / table["customers"].sum()
-    return (
-        f"{name} holds {customer_share:.1%} of the customers and {table.loc[top, 'clv_share']:.1%} of the expected "
-        f"value over the next {table.attrs.get('horizon_months', 0):g} months; its customers are still active "
-        f"with a probability of {table.loc[top, 'prob_alive_mean']:.0%} on average."
-    )

@@ -47,9 +47,6 @@ __all__ = [
     "source_name",
 ]
 
-#: Default currency of each source layout (the reader's layout names); other layouts have none.
-LAYOUT_CURRENCY: dict[str, str] = {"online_retail": "GBP", "online_retail_ii": "GBP", "olist": "BRL"}
-
 #: Symbols written before an amount; other ISO codes are written after it ("1,234.50 CHF").
 CURRENCY_SYMBOLS: dict[str, str] = {"GBP": "£", "USD": "$", "EUR": "€", "BRL": "R$", "JPY": "¥"}
 
@@ -99,8 +96,13 @@ LABELS: dict[str, str] = {
 
 # --------------------------------------------------------------------------- currency
 def default_currency(layout: str | None) -> str:
-    """ISO code of the default currency of a source layout (``""`` when the layout has none)."""
-    return LAYOUT_CURRENCY.get(str(layout or "").lower(), "")
+    """ISO code of the default currency of a source layout (``""`` when the layout has none).
+
+    Read from the layout registry (:attr:`segkit.io.registry.Layout.currency`; aliases accepted).
+    """
+    from segkit.io import layout_currency
+
+    return layout_currency(layout)
 
 
 def resolve_currency(currency: str | None, layout: str | None = None) -> str:

@@ -1,4 +1,4 @@
-"""Every sentence that states a fact in notebooks 01-03 and on the index, generated from the numbers.
+"""Every sentence that states a fact in notebooks 01-03 and 05 and on the index, generated from the numbers.
 
 Each generator takes the table the notebook shows (or the object it was computed from) and returns the
 sentence, or ``None`` when its premise fails, so a false sentence is never written: no behaviour sentence
@@ -25,6 +25,9 @@ __all__ = [
     "active_customers",
     "breakdown",
     "cleaning",
+    "clv_fit",
+    "clv_holdout",
+    "clv_segment_value",
     "cohort_retention",
     "customer_file",
     "model_choice",
@@ -342,6 +345,66 @@ def revenue_by_segment(profile: pd.DataFrame, names: Mapping[int, str]) -> str |
             f"*{names[lift.idxmin()]}* ({lift.min():.2f}x)"
         )
     return _takeaway(text + ".")
+
+
+def clv_fit(model: Any) -> str:
+    """What the CLV fit (a :class:`segkit.clv.ClvModel`) sees: customers, purchase days, repeat buyers.
+
+    Always true of a fitted model (its ``seen`` counts); the sentences on customers left out appear
+    only when there are any.
+    """
+    seen = model.seen
+    parts = [
+        f"The CLV fit sees {seen['customers']:,} customers who bought on or before "
+        f"{model.calibration_end:%d %b %Y}, with {seen['purchase_days']:,} purchase days (purchases counted per "
+        f"customer and day; zero-amount purchases count); {seen['repeat_buyers']:,} of them bought again, and the spend "
+        f"model uses the {seen['gamma_gamma_customers']:,} whose repeat purchases have a positive amount."
+    ]
+    if seen["customers_excluded_new"]:
+        parts.append(
+            f"{seen['customers_excluded_new']:,} customers whose first purchase is on the calibration end day are "
+            "left out (nothing about them can be fitted yet)."
+        )
+    if seen["customers_first_after_calibration"]:
+        parts.append(
+            f"{seen['customers_first_after_calibration']:,} customers who first bought after it are not in the fit."
+        )
+    return " ".join(parts)
+
+
+def clv_holdout(table: pd.DataFrame) -> str | None:
+    """Expected against actual repeat purchase days in the holdout (``ClvModel.holdout_table``).
+
+    Premise: the holdout had at least one repeat purchase day (otherwise no ratio exists).
+    """
+    actual, expected = float(table["actual_total"].sum()), float(table["expected_total"].sum())
+    if actual <= 0:
+        return None
+    gap = expected / actual - 1
+    direction = "over" if gap > 0 else "under"
+    unit = "weeks" if table.attrs.get("time_unit") == "W" else "days"
+    return (
+        f"Over the {table.attrs.get('holdout_length', 0):.0f} {unit} of holdout the model expected "
+        f"{expected:,.0f} repeat purchase days where {actual:,.0f} happened: it {direction}-predicts by "
+        f"{abs(gap):.0%}."
+    )
+
+
+def clv_segment_value(table: pd.DataFrame, names: Mapping[Any, str] | None = None) -> str | None:
+    """The segment with the largest expected value (``ClvModel.segment_value``) and its shares.
+
+    Premise: at least two segments and a positive total expected value (something to compare).
+    """
+    if len(table) < 2 or table["clv_sum"].sum() <= 0:
+        return None
+    top = table["clv_sum"].idxmax()
+    name = (names or {}).get(top, top)
+    customer_share = table.loc[top, "customers"] / table["customers"].sum()
+    return (
+        f"{name} holds {customer_share:.1%} of the customers and {table.loc[top, 'clv_share']:.1%} of the expected "
+        f"value over the next {table.attrs.get('horizon_months', 0):g} months; its customers are still active "
+        f"with a probability of {table.loc[top, 'prob_alive_mean']:.0%} on average."
+    )
 
 
 def behaviour_families(features: Sequence[str]) -> list[str]:

@@ -17,7 +17,7 @@ NOTEBOOKS = ROOT / "notebooks"
 #: module -> layer; a module may import only from strictly lower layers (and itself / its own package).
 LAYERS: dict[str, int] = {
     "schema": 0,
-    "io": 1,
+    "io": 1,  # package segkit/io/: registry, read, formats, values, canonical, dataset, writers, layouts/*
     "cleaning": 1,
     "eda": 1,
     "features": 1,

@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import spearmanr
 
 import segkit
-from segkit import clv
+from segkit import clv, narrative
 from segkit.schema import SegkitError
 
 #: ``shared/`` sits next to the repository, as for the other real samples (tests/conftest.py)
@@ -232,3 +232,36 @@ def test_no_holdout_table_without_a_holdout(cdnow):
     model = segkit.fit_clv(cdnow)
     with pytest.raises(SegkitError, match="calibration_end"):
         model.holdout_table()
+
+
+def _numbers(sentence: str) -> list[float]:
+    """The figures quoted in a sentence, in order (thousands separators removed, % as a number)."""
+    import re
+
+    return [float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", sentence)]
+
+
+def test_clv_sentences_quote_figures_recomputed_from_the_log(cdnow, cdnow_fit):
+    """Every figure of the fit and holdout sentences, recomputed from the raw CDNOW log."""
+    cal_end = pd.Timestamp("1997-09-30")
+    days = cdnow.assign(day=cdnow["order_date"].dt.normalize())[["customer_id", "day"]].drop_duplicates()
+    calibration = days[days["day"] <= cal_end]
+    per_customer = calibration.groupby("customer_id").size()
+    fit = narrative.clv_fit(cdnow_fit)
+    customers, _day, _year, purchase_days, repeat_buyers, spenders = _numbers(fit)
+    assert customers == len(per_customer)
+    assert purchase_days == len(calibration)
+    assert repeat_buyers == int((per_customer > 1).sum())
+    assert spenders <= repeat_buyers
+    assert "30 Sep 1997" in fit
+
+    table = cdnow_fit.holdout_table()
+    first_day = calibration.groupby("customer_id")["day"].min()
+    later = days[(days["day"] > cal_end) & days["customer_id"].isin(first_day.index)]
+    weeks, expected, actual, gap = _numbers(narrative.clv_holdout(table))
+    assert actual == len(later)
+    assert weeks == round(cdnow_fit.holdout_length)
+    assert expected == round(table["expected_total"].sum())
+    direction = "under" if expected < actual else "over"
+    assert f"{direction}-predicts by {abs(expected / actual - 1):.0%}" in narrative.clv_holdout(table)
+    assert gap == round(abs(table["expected_total"].sum() / actual - 1) * 100)

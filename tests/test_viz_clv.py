@@ -11,7 +11,7 @@ import pytest
 from test_architecture import NOTEBOOK_PARAMETERS
 
 import segkit
-from segkit import clv
+from segkit import clv, narrative
 from segkit.viz import clv as vc
 from segkit.viz._common import segment_colour
 
@@ -53,13 +53,13 @@ def test_clv_by_segment_names_the_segments(model):
 
 def test_sentences_follow_the_numbers(model):
     table = model.holdout_table()
-    sentence = clv.holdout_sentence(table)
+    sentence = narrative.clv_holdout(table)
     gap = table["expected_total"].sum() / table["actual_total"].sum() - 1
     assert f"{abs(gap):.0%}" in sentence and ("over-predicts" if gap > 0 else "under-predicts") in sentence
-    assert clv.holdout_sentence(table.assign(actual_total=0.0)) is None  # no holdout purchase: no claim
-    assert f"{model.seen['customers']:,} customers" in clv.fit_sentence(model)
+    assert narrative.clv_holdout(table.assign(actual_total=0.0)) is None  # no holdout purchase: no claim
+    assert f"{model.seen['customers']:,} customers" in narrative.clv_fit(model)
     one = model.segment_value(pd.Series(0, index=model.summary.index), horizon=6)
-    assert clv.segment_value_sentence(one) is None  # one segment: nothing to compare
+    assert narrative.clv_segment_value(one) is None  # one segment: nothing to compare
 
 
 def test_with_clv_columns_joins_by_customer_and_is_idempotent(model):
