@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from segkit import features, io
 from segkit.cleaning import REASONS, CleaningReport, CleaningRules
 from segkit.engines.sources import ReadOptions, SourcePlan, id_expression, plan_source
 from segkit.engines.sql import NS_PER_DAY, CleaningSql, Dialect
+from segkit.io import formats
 from segkit.schema import AMOUNT, CUSTOMER_ID, ORDER_DATE, PRODUCT_ID, DataError, ParameterError
 
 __all__ = ["Engine", "EngineResult", "CleaningSummary", "SqlEngine", "DEFAULT_BATCH_CUSTOMERS"]
@@ -30,8 +32,6 @@ _REDUCED_SIDE_TABLES = ("sessions", "reviews")
 
 
 def _parquet_files(path: os.PathLike[str]) -> list[str]:
-    from pathlib import Path
-
     path = Path(path)
     if path.is_dir():
         return sorted(str(p) for p in path.rglob("*.parquet") if not p.name.startswith((".", "_")))
@@ -239,7 +239,7 @@ class SqlEngine(Engine):
         report = self._report(sql, rules)
         tables: dict[str, Any] = {}
         for name, path in plan.side_tables.items():
-            if name in _REDUCED_SIDE_TABLES and io._file_kind(path) == "parquet":
+            if name in _REDUCED_SIDE_TABLES and formats.file_kind(Path(path)) == "parquet":
                 tables[name] = (path, self._load_side(name, _parquet_files(path)))
             else:
                 tables[name] = io.read_side_table(path, name)

@@ -14,8 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from segkit import io
 from segkit.engines.sql import Dialect
+from segkit.io import LAYOUTS, formats, plan_table
+from segkit.io.layouts.online_retail import UCI_DATE_FORMATS
+from segkit.io.registry import AUTO, check_layout
 from segkit.schema import (
     AMOUNT,
     CUSTOMER_ID,
@@ -86,6 +88,10 @@ class SourcePlan:
         Side tables of a generic folder (name -> path).
     source
         The source as given.
+    sql_select
+        The layout's own SQL (:attr:`segkit.io.Layout.sql_select`), called as
+        ``sql_select(plan=..., dialect=..., scalar=..., source_types=...)`` instead of
+        :meth:`canonical_select`'s derivation from the mapping; None for the built-in layouts.
     """
 
     kind: str
@@ -100,6 +106,7 @@ class SourcePlan:
     encoding: str | None = None
     side_tables: dict[str, Path] = field(default_factory=dict)
     source: str = ""
+    sql_select: Callable[..., str] | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -120,6 +127,8 @@ class SourcePlan:
         source_types
             Lower-case type name of each source column (``"string"`` for text files).
         """
+        if self.sql_select is not None:
+            return self.sql_select(plan=self, dialect=dialect, scalar=scalar, source_types=source_types)
         q = dialect.ident
         typed = ["_row"]
         for canonical in self.columns:
@@ -156,7 +165,7 @@ class SourcePlan:
         candidates = [self._parse_date(text, fmt, dialect) for fmt in (self.date_formats or ())]
         if self.date_formats is None:
             candidates = [f"try_cast({text} AS TIMESTAMP)"] + [
-                self._parse_date(text, fmt, dialect) for fmt in io._UCI_DATE_FORMATS
+                self._parse_date(text, fmt, dialect) for fmt in UCI_DATE_FORMATS
             ]
         for candidate in candidates:
             failures = scalar(f"SELECT count(*) FROM raw WHERE {text} IS NOT NULL AND {candidate} IS NULL")
@@ -164,7 +173,7 @@ class SourcePlan:
                 return candidate
         raise DataError(
             f"transactions ({self.source}): {ORDER_DATE} (source {column}) does not parse with one format "
-            f"({', '.join(self.date_formats or ('ISO 8601',) + io._UCI_DATE_FORMATS)})",
+            f"({', '.join(self.date_formats or ('ISO 8601',) + UCI_DATE_FORMATS)})",
             column=ORDER_DATE,
             hint="pass date_format (e.g. '%d/%m/%Y %H:%M'), or read the file with engine='pandas'",
         )
@@ -217,15 +226,17 @@ def _files_of(path: Path) -> tuple[list[str], bool]:
 def plan_source(source: str | os.PathLike[str], options: ReadOptions) -> SourcePlan:
     """Resolve ``source`` (a file, a Parquet folder, a glob, a generic folder) into a :class:`SourcePlan`.
 
+    The layout, the column mapping and the date formats are :func:`segkit.io.plan_table`'s (the
+    layout registry's), so every table layout reads the same on every engine.
+
     Raises
     ------
     DataError
         No such file, no table in the folder, or an unreadable header.
     ParameterError
-        A source only the pandas engine reads (XLSX, Olist folders, DataFrames).
+        A source only the pandas engine reads (XLSX, folder layouts such as Olist, DataFrames).
     """
-    layout = io._check_layout(options.layout)
-    mapping = io.parse_columns(options.columns)
+    layout = check_layout(options.layout)
     text_source = str(source)
     side: dict[str, Path] = {}
     if _GLOB_CHARS & set(text_source):
@@ -233,64 +244,68 @@ def plan_source(source: str | os.PathLike[str], options: ReadOptions) -> SourceP
         if not files:
             raise DataError(f"{text_source}: the pattern matches no file")
         hive = any("=" in part for f in files for part in Path(f).parts[:-1])
-        first = Path(files[0])
+        table = Path(files[0])
     else:
-        path = Path(source)
-        if not path.exists():
+        table = Path(source)
+        if not table.exists():
             raise DataError(f"{source}: no such file or folder")
-        if path.is_dir() and not io._is_parquet_dataset(path):
-            if layout == "olist" or any(p.name.startswith("olist_") for p in path.iterdir()):
-                raise ParameterError(
-                    f"{source}: Olist folders are read by the pandas engine", column="engine"
-                )
-            table = io.find_table(path, "transactions")
-            if table is None:
-                table = io._single_table(path)
-            if table is None:
-                raise DataError(f"{source}: the folder holds no transactions.* table")
-            for name in SIDE_TABLES:
-                found = io.find_table(path, name)
-                if found is not None:
-                    side[name] = found
-            path = table
-        files, hive = _files_of(path)
-        first = Path(files[0]) if files else path
+        if table.is_dir() and not formats.is_parquet_dataset(table):
+            table, side = _generic_folder(table, layout)
+        files, hive = _files_of(table)
         if not files:
             raise DataError(f"{source}: the folder holds no Parquet file")
-    kind = io._file_kind(first)
+    if layout != AUTO and not LAYOUTS[layout].reads_tables:
+        raise ParameterError(f"{source}: layout {layout!r} is read by the pandas engine", column="engine")
+    kind = formats.file_kind(table)
     if kind == "excel":
         raise ParameterError(f"{source}: XLSX workbooks are read by the pandas engine", column="engine")
-    sep = io.normalise_sep(options.sep)
-    if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        header_names = list(pq.read_schema(first).names)
-        if hive:
-            header_names += [p.split("=", 1)[0] for p in first.parts[:-1] if "=" in p]
-    else:
-        sep = sep or io._sniff_sep(first, options.encoding)
-        header_names = io._read_text_header(first, sep, options.encoding, options.header)
-        if sep not in (WHITESPACE,) and len(sep) != 1:
+    sep = formats.normalise_sep(options.sep)
+    if kind == "text":
+        sep = sep or formats.sniff_sep(table, options.encoding)
+        if sep != WHITESPACE and len(sep) != 1:
             raise ParameterError(
                 f"{source}: the separator {sep!r} is read by the pandas engine only", column="sep"
             )
-    layout, full_mapping, date_formats = io._plan_columns(
-        layout, header_names, mapping, options.date_format, text_source
+    plan = plan_table(
+        table,
+        layout,
+        columns=options.columns,
+        sep=sep,
+        date_format=options.date_format,
+        encoding=options.encoding,
+        header=options.header,
     )
     return SourcePlan(
         kind=kind,
         files=files,
         hive=hive,
-        layout=layout,
-        mapping=full_mapping,
-        date_formats=date_formats,
+        layout=plan.layout.name,
+        mapping=dict(plan.columns),
+        date_formats=plan.date_formats,
         sep=sep,
         header=options.header,
-        header_names=header_names,
+        header_names=list(plan.header),
         encoding=options.encoding,
         side_tables=side,
         source=text_source,
+        sql_select=plan.layout.sql_select,
     )
+
+
+def _generic_folder(folder: Path, layout: str) -> tuple[Path, dict[str, Path]]:
+    """The transactions table and the side tables of a folder (folder layouts are the pandas engine's)."""
+    for name, registered in LAYOUTS.items():
+        folder_only = not registered.reads_tables
+        if folder_only and registered.detect_folder is not None and (layout in (AUTO, name)):
+            if layout == name or registered.detect_folder(folder):
+                raise ParameterError(
+                    f"{folder}: {registered.title} folders are read by the pandas engine", column="engine"
+                )
+    table = formats.find_table(folder, "transactions") or formats.single_table(folder)
+    if table is None:
+        raise DataError(f"{folder}: the folder holds no transactions.* table and not exactly one table file")
+    side = {name: found for name in SIDE_TABLES if (found := formats.find_table(folder, name)) is not None}
+    return table, side
 
 
 def source_bytes(source: object) -> int:
