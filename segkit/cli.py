@@ -237,7 +237,7 @@ def command_run(args: argparse.Namespace) -> int:
         raise ParameterError(
             "--sample-customers must be >= 0", column="sample_customers", examples=[args.sample_customers]
         )
-    if _runs_engine_notebooks(args.notebooks):
+    if engine != "pandas" and _runs_engine_notebooks(args.notebooks):  # pandas: the notebooks' default
         parameters |= {
             "engine": engine,
             "engine_options": json.dumps(engine_options) if engine_options else "",

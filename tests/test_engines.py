@@ -271,3 +271,43 @@ def test_segkit_run_with_the_duckdb_engine_writes_the_pandas_customer_file(sourc
     pd.testing.assert_frame_equal(written, expected, rtol=1e-9, check_dtype=False)
     page = (tmp_path / "r" / "big" / "01_eda.html").read_text(encoding="utf-8")
     assert "random sample of 400 of the" in page
+
+
+def test_segkit_run_passes_the_engine_to_notebooks_01_02(sources, monkeypatch, tmp_path, capsys):
+    import json
+
+    from segkit import cli, report
+
+    calls = []
+
+    def fake_run(data, **options):
+        calls.append(options)
+        return report.RunResult(run=options["run"], processed=tmp_path / "p", reports=tmp_path / "r")
+
+    monkeypatch.setattr(report, "run_notebooks", fake_run)
+    path, _ = sources["demo_parquet_partitioned"]
+    spark = [
+        "--engine",
+        "spark",
+        "--spark-master",
+        "spark://head:7077",
+        "--spark-conf",
+        "spark.executor.memory=8g",
+    ]
+    assert cli.main(["run", "--data", path, "--no-progress", *spark]) == 0
+    assert calls[-1]["parameters"]["engine"] == "spark"
+    assert json.loads(calls[-1]["parameters"]["engine_options"]) == {
+        "master": "spark://head:7077",
+        "conf": {"spark.executor.memory": "8g"},
+    }
+    assert calls[-1]["validated"] is True  # checked from the header, the log not read in pandas
+    assert (
+        cli.main(["run", "--data", path, "--no-progress", "--engine", "duckdb", "--memory-limit", "1GB"]) == 0
+    )
+    assert json.loads(calls[-1]["parameters"]["engine_options"]) == {"memory_limit": "1GB"}
+    assert cli.main(["run", "--data", path, "--no-progress", "--engine", "duckdb", "--notebooks", "03"]) == 0
+    assert "engine" not in calls[-1]["parameters"]  # only 01 and 02 define it
+    assert cli.main(["run", "--data", path, "--no-progress"]) == 0  # auto on a small input: pandas
+    assert "engine" not in calls[-1]["parameters"]
+    assert cli.main(["run", "--data", path, "--engine", "spark", "--spark-conf", "nonsense"]) != 0
+    assert "--spark-conf takes KEY=VALUE" in capsys.readouterr().err
