@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -180,7 +181,8 @@ class SparkEngine(SqlEngine):
         if int(batch_customers) < 1:
             raise ParameterError("batch_customers must be >= 1", column="batch_customers")
         folder = Path(tempfile.mkdtemp(dir=self._tmp.name))
-        model_path = model.save(folder / "model.skops")
+        # a name of its own: Spark refuses a second file of the same name with other contents
+        model_path = model.save(folder / f"model-{uuid.uuid4().hex}.skops")
         self.spark.sparkContext.addFile(str(model_path))
         self.spark.sparkContext.addFile(str(model_path.with_suffix(".json")))
         frame = customer_file.reset_index()
