@@ -1,4 +1,4 @@
-"""Every sentence that states a fact in notebooks 01-03 and 05 and on the index, generated from the numbers.
+"""Every sentence that states a fact in the notebooks (01-05) and on the index, generated from the numbers.
 
 Each generator takes the table the notebook shows (or the object it was computed from) and returns the
 sentence, or ``None`` when its premise fails, so a false sentence is never written: no behaviour sentence
@@ -44,6 +44,20 @@ __all__ = [
     "segment_stability",
     "tables",
     "top_customers",
+    # notebook 04 (maintenance)
+    "keep_watching",
+    "maintenance_alarm",
+    "maintenance_drift",
+    "maintenance_model",
+    "maintenance_no_alarm",
+    "maintenance_noise",
+    "maintenance_training",
+    "maintenance_unstable",
+    "retrain_advice",
+    "retrain_headline",
+    "retrain_period_days",
+    "retrain_short",
+    "too_short_to_tell",
 ]
 
 #: Acquisition counts as steady (a monthly average describes it) when the mean of new customers in the
@@ -432,3 +446,217 @@ def rfm_versus_clusters(crosstab: pd.DataFrame, features: Sequence[str]) -> str 
     if families:
         text += f"; the clusters also use {', '.join(families)}, which RFM scores alone do not see"
     return _takeaway(text + ".")
+
+
+# --------------------------------------------------------------------------- notebook 04: maintenance
+# The advice of segkit.stability is written here, from the simulation's own numbers. The simulation
+# objects are read by attribute (``noise``, ``threshold``, ``steps``, ``params``...), so this module
+# does not import segkit.stability (which builds its Recommendation with these functions).
+def _day(date: pd.Timestamp) -> str:
+    return date.strftime("%d %b %Y").lstrip("0")
+
+
+def maintenance_model(identity: Mapping[str, Any], from_file: bool) -> str | None:
+    """Which model is monitored: k, algorithm, segment names and (from the file) its sha256.
+
+    Premise: the identity (:func:`segkit.stability.model_identity`) holds k and one name per segment. The
+    file and its sha256 are named only when the model came from ``model.skops`` and its sha256 is known.
+    """
+    names = list(identity.get("segment_names") or [])
+    if not identity.get("k") or len(names) != int(identity["k"]):
+        return None
+    source = (
+        f"the model notebook 03 saved (`model.skops`, sha256 {identity['model_sha256'][:12]}...)"
+        if from_file and identity.get("model_sha256")
+        else "a model searched and fitted on the start window as notebook 03 does (no saved model was found)"
+    )
+    label = identity.get("algorithm_label", identity.get("algorithm"))
+    return f"**Monitored model:** {source}: {identity['k']} segments, {label} ({', '.join(names)})."
+
+
+def maintenance_training(sim: Any, identity: Mapping[str, Any]) -> str | None:
+    """When and on which window the deployed specification was trained, and how often it is compared.
+
+    Premise: the identity names every segment. The shorter window is explained only when the start had
+    less history than the window asked for.
+    """
+    names = list(identity.get("segment_names") or [])
+    if len(names) != int(identity.get("k") or 0):
+        return None
+    params = sim.params
+    window = f"the {params['window_days']} days before each date"
+    if params["window_days"] != params["requested_window_days"]:
+        window += (
+            f" (the start has less history than the {params['requested_window_days']}-day window, so every "
+            "date uses this shorter window)"
+        )
+    return (
+        f"The deployed segmentation ({identity['k']} segments, {identity.get('algorithm_label')}: "
+        f"{', '.join(names)}) was "
+        f"trained on {_day(params['start'])} on the customers who ordered in {window}, then compared every "
+        f"{params['period_days']} days with the same specification retrained on fresh data."
+    )
+
+
+def maintenance_noise(sim: Any) -> str | None:
+    """The model's agreement with itself on unchanged data and the alarm threshold derived from it.
+
+    Premise: at least two noise refits (a spread). The rule's constants are the simulation's
+    (``params["alarm_rule"]``).
+    """
+    noise = sim.noise
+    if len(noise) < 2:
+        return None
+    rule = sim.params["alarm_rule"]
+    return (
+        f"Retrained on {len(noise)} resamples of the start customers (one below their median agreement is "
+        f"retrained with up to {sim.params['refits']} seeds, as a date below the threshold is), the model agrees "
+        f"with itself at an adjusted Rand index of {noise.mean():.2f} +- {noise.std(ddof=1):.2f} (lowest "
+        f"{noise.min():.2f}): the alarm threshold is {sim.threshold:.2f} (the lower of mean - "
+        f"{rule['sigmas']:g} sd, sd at least {rule['min_std']:.2f}, and lowest - {rule['margin']:.2f}), and it "
+        f"fires after {sim.params['consecutive']} steps in a row below it."
+    )
+
+
+def maintenance_unstable(sim: Any) -> str | None:
+    """Why an unstable model cannot be monitored, and the more stable alternative (or that none is).
+
+    Premise: the simulation found the model too unstable (``sim.unstable``) for one of the rule's two
+    reasons, each named with its figure.
+    """
+    if not sim.unstable:
+        return None
+    rule = sim.params["alarm_rule"]
+    noise = sim.noise
+    causes = []
+    if noise.mean() < rule["unstable_mean"]:
+        causes.append(f"agrees with itself at only {noise.mean():.2f} (below {rule['unstable_mean']:.2f})")
+    if sim.threshold < rule["min_threshold"]:
+        causes.append(
+            f"its agreements spread so far that the alarm threshold would be {sim.threshold:.2f} (below "
+            f"{rule['min_threshold']:.2f})"
+        )
+    if not causes:
+        return None
+    text = (
+        f"The model is too unstable to monitor: retrained on unchanged data it {' and '.join(causes)}, so a "
+        "drop in agreement cannot tell change from noise."
+    )
+    alternative = sim.alternative
+    if alternative:
+        text += (
+            f" A more stable alternative is {alternative.get('algorithm_label', alternative['algorithm'])} with "
+            f"{alternative['k']} segments (agreement with itself {alternative['noise_ari_mean']:.2f})."
+        )
+    else:
+        text += " No k of the same algorithm and features is stable enough; review the features."
+    return text
+
+
+def maintenance_no_alarm(sim: Any) -> str | None:
+    """How long the model stayed valid and between which agreements. Premise: no alarm, a stable model."""
+    if sim.unstable or sim.alarm is not None:
+        return None
+    steps = sim.steps
+    return (
+        f"No alarm over {int(steps['days_since_start'].iloc[-1])} days: the agreement stayed between "
+        f"{steps['ari'].min():.2f} and {steps['ari'].max():.2f}, never {sim.params['consecutive']} steps in a "
+        f"row below {sim.threshold:.2f}."
+    )
+
+
+def maintenance_alarm(sim: Any) -> str | None:
+    """The steps that raised the alarm and their agreements. Premise: the simulation raised an alarm."""
+    if sim.alarm is None:
+        return None
+    rows = sim.steps.set_index("step").loc[sim.alarm.steps]
+    return (
+        f"Agreement below {sim.threshold:.2f} at {len(rows)} consecutive steps ({_day(rows['date'].iloc[0])} "
+        f"to {_day(rows['date'].iloc[-1])}: " + ", ".join(f"{v:.2f}" for v in rows["ari"]) + ")."
+    )
+
+
+def maintenance_drift(feature: str | None, psi: float) -> str | None:
+    """The feature that moved most at the alarm. Premise: a feature with a finite PSI."""
+    if feature is None or not np.isfinite(psi):
+        return None
+    return f"The feature that moved most then is {feature} (PSI {psi:.3f} against the training window)."
+
+
+def retrain_advice(
+    delays_days: Sequence[int], period_days: int, obsolete_on: pd.Timestamp, confidence: str | None
+) -> str | None:
+    """The advice from the alarms of independent training dates.
+
+    Premise: at least one alarm. "Retrain every N days" only from two or more distinct alarms (N = their
+    median delay rounded down to whole steps, at least one step, see :func:`retrain_period_days`); one
+    alarm gives its date and confidence, and says that one event does not make a period.
+    """
+    if not len(delays_days):
+        return None
+    if len(delays_days) >= 2:
+        return (
+            f"Retrained after each alarm, the model went stale again after {', '.join(map(str, delays_days))} "
+            f"days ({len(delays_days)} distinct alarms from independent training dates): retrain every "
+            f"{retrain_period_days(delays_days, period_days)} days, and at once when the alarm fires."
+        )
+    return (
+        f"One alarm in the log: the model went stale on {_day(obsolete_on)}, {delays_days[0]} days after "
+        f"training (confidence {confidence}). One event does not make a period: retrain when the alarm fires "
+        f"and keep watching the agreement every {period_days} days."
+    )
+
+
+def retrain_period_days(delays_days: Sequence[int], period_days: int) -> int:
+    """The retraining period: the median delay rounded down to whole steps, at least one step."""
+    return max(int(np.median(delays_days)) // period_days * period_days, period_days)
+
+
+def keep_watching(horizon_days: int, period_days: int) -> str:
+    """What to do when no alarm fired over ``horizon_days``."""
+    return (
+        f"The model stayed valid for the {horizon_days} days watched; keep watching the agreement every "
+        f"{period_days} days."
+    )
+
+
+def too_short_to_tell(reason: str, needed_days: int, available_days: int) -> str | None:
+    """The "too short to tell" answer. Premise: the log has less history than the simulation needs."""
+    if available_days >= needed_days:
+        return None
+    return (
+        f"{reason[0].upper()}{reason[1:]}. No retraining period can be given from this log: it has "
+        f"{available_days} days of history and the simulation needs {needed_days}."
+    )
+
+
+#: The verdicts of segkit.stability.Recommendation.
+RETRAIN_VERDICTS: tuple[str, ...] = ("retrain_every", "alarm", "no_alarm", "unstable", "too_short")
+
+
+def retrain_headline(verdict: str, days: int | None, obsolete_on: pd.Timestamp | None) -> str | None:
+    """The recommendation's headline. Premise: a known verdict with its number (days, alarm date)."""
+    if verdict == "retrain_every":
+        return f"Recommendation: retrain every {days} days." if days else None
+    if verdict == "alarm":
+        if obsolete_on is None:
+            return None
+        return f"The model went stale on {_day(obsolete_on)}: retrain then, and keep watching."
+    return {
+        "unstable": "The model is too unstable to monitor.",
+        "too_short": "The log is too short to tell when to retrain.",
+        "no_alarm": "No retraining was needed over the period watched.",
+    }.get(verdict)
+
+
+def retrain_short(verdict: str, days: int | None, obsolete_on: pd.Timestamp | None) -> str | None:
+    """The answer in a few words, for the run index. Premise as :func:`retrain_headline`."""
+    if verdict == "retrain_every":
+        return f"every {days} days" if days else None
+    if verdict == "alarm":
+        return f"now: stale since {obsolete_on.date().isoformat()}" if obsolete_on is not None else None
+    return {
+        "no_alarm": "not needed so far",
+        "unstable": "model too unstable to monitor",
+        "too_short": "log too short to tell",
+    }.get(verdict)

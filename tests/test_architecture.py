@@ -32,7 +32,7 @@ LAYERS: dict[str, int] = {
     "clv": 4,  # BG/NBD + Gamma-Gamma on the BTYD summary of features
     "engines": 4,  # the heavy path (read, clean, customer file, score) on pandas, DuckDB or Spark
     "stability": 5,
-    "narrative": 5,  # every fact sentence of notebooks 01-03 and the index (above clustering)
+    "narrative": 4,  # every fact sentence of notebooks and index; imports no segkit module (stability uses it)
     "viz": 6,
     "report": 7,
     "cli": 7,

@@ -333,7 +333,12 @@ def test_unstable_model_is_reported_in_plain_words(sim):
     unstable.noise = pd.Series([0.42, 0.55, 0.38, 0.61])
     unstable.threshold = stability.alarm_threshold(unstable.noise)
     unstable.unstable, unstable.alarm = True, None
-    unstable.alternative = {"algorithm": "kmeans", "k": 2, "noise_ari_mean": 0.93}
+    unstable.alternative = {
+        "algorithm": "kmeans",
+        "algorithm_label": "k-means",
+        "k": 2,
+        "noise_ari_mean": 0.93,
+    }
     rec = stability.recommend_retrain_period(unstable)
     assert rec.verdict == "unstable" and rec.days is None
     assert "too unstable to monitor" in rec.explanation and f"{unstable.noise.mean():.2f}" in rec.explanation
@@ -503,3 +508,40 @@ def test_window_counts_a_zero_amount_purchase_like_customer_file():
     assert np.isfinite(got.to_numpy(dtype=float)).all()
     for column in columns:
         np.testing.assert_allclose(got[column], expected.loc[got.index, column], err_msg=column)
+
+
+def test_a_step_below_the_threshold_counts_only_when_no_refit_finds_the_deployed_segments(sim, model):
+    """Until the alarm fires, a step whose refit disagrees is refitted with other seeds and keeps the best
+    agreement (recomputed here with fit_spec); after the alarm one refit per step is enough."""
+    from segkit import clustering
+
+    later = sim.steps[sim.steps["step"] > 0].set_index("step")
+    last_alarm_step = sim.alarm.steps[-1]
+    watched, after = later.loc[:last_alarm_step], later.loc[last_alarm_step + 1 :]
+    assert (watched.loc[watched["ari"] < sim.threshold, "refits"] == stability.REFITS).all()
+    assert (watched.loc[watched["ari"] >= sim.threshold, "refits"] >= 1).all()
+    assert (after["refits"] == 1).all()
+    step = sim.alarm.first_step
+    date = later.loc[step, "date"]
+    customers = sim.log.customer_frame(sim.log.to_day(date), sim.params["window_days"], list(model.features))
+    start_customers = sim.log.customer_frame(
+        sim.log.to_day(sim.params["start"]), sim.params["window_days"], list(model.features)
+    )
+    frozen, _ = clustering.fit_spec(
+        model, start_customers, seed=sim.params["seed"], fit_size=stability.FIT_SIZE
+    )
+    deployed = frozen.predict(customers)
+    agreements = [
+        stability._ari(
+            deployed,
+            clustering.fit_spec(
+                model,
+                customers,
+                seed=sim.params["seed"] + r * stability.REFIT_SEED_STRIDE,
+                fit_size=stability.FIT_SIZE,
+            )[1],
+        )
+        for r in range(stability.REFITS)
+    ]
+    assert later.loc[step, "ari"] == pytest.approx(max(agreements))
+    assert max(agreements) < sim.threshold

@@ -103,8 +103,7 @@ def read_dataset(
     ...              columns={"customer_id": "1", "order_date": "2", "amount": "4"},
     ...              date_format="%Y%m%d")  # doctest: +SKIP
     """
-    name = check_layout(layout)
-    chosen = None if name == AUTO else LAYOUTS[name]
+    chosen = _layout_or_auto(layout)
     options = ReadOptions.parse(
         columns=columns, sep=sep, date_format=date_format, encoding=encoding, sheet=sheet, header=header
     )
@@ -117,11 +116,21 @@ def read_dataset(
         raise DataError(f"{source}: no such file or folder", column=None)
     if path.is_dir() and not is_parquet_dataset(path):
         return read_folder_source(path, chosen, options)
-    if chosen is not None and not chosen.reads_tables:
-        raise ParameterError(
-            f"{source}: layout {chosen.name!r} reads {chosen.description}, not a single file", column="layout"
-        )
+    _check_reads_tables(chosen, source)
     return read_file_source(path, chosen, options)
+
+
+def _layout_or_auto(layout: str) -> Layout | None:
+    """The registered layout named ``layout`` (or an alias), None for ``"auto"``."""
+    name = check_layout(layout)
+    return None if name == AUTO else LAYOUTS[name]
+
+
+def _check_reads_tables(layout: Layout | None, source: object) -> None:
+    if layout is not None and not layout.reads_tables:
+        raise ParameterError(
+            f"{source}: layout {layout.name!r} reads {layout.description}, not a single file", column="layout"
+        )
 
 
 def read_transactions(
@@ -223,12 +232,8 @@ def plan_table(path: str | os.PathLike[str], layout: str = "auto", **reader_opti
         When ``layout`` reads only folders, or no layout recognises the header.
     """
     options = ReadOptions.parse(**reader_options)
-    name = check_layout(layout)
-    chosen = None if name == AUTO else LAYOUTS[name]
-    if chosen is not None and not chosen.reads_tables:
-        raise ParameterError(
-            f"{path}: layout {chosen.name!r} reads {chosen.description}, not a single file", column="layout"
-        )
+    chosen = _layout_or_auto(layout)
+    _check_reads_tables(chosen, path)
     path = Path(path)
     names = read_header(
         path, sep=options.sep, encoding=options.encoding, sheet=options.sheet, header=options.header
@@ -268,10 +273,11 @@ def detect_layout(header: Sequence[str], mapping: Mapping[str, str], where: str)
         if (layout.detect is not None and layout.detect(header)) or (layout.fallback and mapping):
             return layout
     others = [lay for lay in LAYOUTS.detection_order() if not lay.fallback]
+    fallback = next((lay.name for lay in LAYOUTS.detection_order() if lay.fallback), "generic")
     raise ParameterError(
         f"{where}: could not recognise the layout (columns: {', '.join(header[:12])})",
         column="layout",
-        hint="pass layout='generic' and a mapping, e.g. columns={'customer_id': 'cust', "
+        hint=f"pass layout={fallback!r} and a mapping, e.g. columns={{'customer_id': 'cust', "
         "'order_date': 'date', 'amount': 'value'} (or 'quantity' and 'unit_price' instead of 'amount'); "
         + ", ".join(f"layout={lay.name!r} reads {lay.description}" for lay in others),
     )
