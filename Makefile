@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+	@command -v java >/dev/null 2>&1 || test -x "$$JAVA_HOME/bin/java" || echo "note: no Java found: the spark engine and its tests are skipped (install Java 17+, e.g. apt-get install openjdk-17-jre-headless)"
 
 env: $(STAMP)
 

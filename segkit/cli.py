@@ -21,10 +21,12 @@ Examples
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from segkit.schema import ParameterError, SegkitError
 
@@ -90,6 +92,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--processed-dir", default="data/processed", help="parent of the processed run folder")
     run.add_argument("--reports-dir", default="reports", help="parent of the reports run folder")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--engine",
+        choices=("auto", "pandas", "duckdb", "spark"),
+        default="auto",
+        help="what reads, cleans and builds the customer file in notebooks 01-02 (default auto: pandas "
+        "below 100 MB of input files, duckdb above)",
+    )
+    run.add_argument(
+        "--memory-limit",
+        default=None,
+        metavar="SIZE",
+        help="DuckDB memory limit, e.g. 4GB (it spills beyond)",
+    )
+    run.add_argument("--spark-master", default=None, metavar="URL", help="Spark master (default local[*])")
+    run.add_argument(
+        "--spark-conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Spark setting, repeatable (e.g. --spark-conf spark.executor.memory=8g)",
+    )
     run.set_defaults(handler=command_run)
 
     demo = commands.add_parser(
@@ -200,7 +223,8 @@ def command_run(args: argparse.Namespace) -> int:
     The input is checked (read, mapped, dates, cleaning) before the runner and its notebook
     machinery are even imported, so that a bad file fails in about a second.
     """
-    validated = _check_input_early(args)
+    engine, engine_options = _engine_choice(args)
+    validated = _check_input_early(args) if engine == "pandas" else _check_source_early(args)
     from segkit import report
 
     columns = report.parse_assignments(args.columns, option="--columns", parse=False)
@@ -213,6 +237,11 @@ def command_run(args: argparse.Namespace) -> int:
         raise ParameterError(
             "--sample-customers must be >= 0", column="sample_customers", examples=[args.sample_customers]
         )
+    if engine != "pandas" and _runs_engine_notebooks(args.notebooks):  # pandas: the notebooks' default
+        parameters |= {
+            "engine": engine,
+            "engine_options": json.dumps(engine_options) if engine_options else "",
+        }
     data = args.data if args.data is not None else str(ensure_demo_data(DEFAULT_DEMO_DIR))
     name = args.name or default_run_name(args.data)
     result = report.run_notebooks(
@@ -283,6 +312,55 @@ def command_score(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- helpers
+def _engine_choice(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """The engine ``--engine`` names (``auto`` resolved by the size of ``--data``) and its options."""
+    from segkit.engines import choose_engine
+
+    engine = args.engine
+    if engine == "auto":
+        data = Path(args.data).expanduser() if args.data is not None else None
+        engine = choose_engine(str(data)) if data is not None and data.exists() else "pandas"
+    options: dict[str, Any] = {}
+    if engine == "duckdb" and args.memory_limit:
+        options["memory_limit"] = args.memory_limit
+    if engine == "spark":
+        conf = {}
+        for pair in args.spark_conf:
+            key, sep, value = pair.partition("=")
+            if not sep or not key.strip():
+                raise ParameterError(f"--spark-conf takes KEY=VALUE, got {pair!r}", column="spark_conf")
+            conf[key.strip()] = value.strip()
+        options = {"master": args.spark_master, "conf": conf} if args.spark_master else {"conf": conf}
+    return engine, options
+
+
+def _runs_engine_notebooks(notebooks: str | None) -> bool:
+    """True when the selected notebooks include 01 or 02 (the ones that read through an engine)."""
+    return notebooks is None or any(
+        part.strip()[:2] in ("01", "02", "1", "2") for part in notebooks.split(",")
+    )
+
+
+def _check_source_early(args: argparse.Namespace) -> bool:
+    """For a DuckDB or Spark run: resolve ``--data`` (files, layout, columns) without reading the log."""
+    if args.data is None or not Path(args.data).expanduser().exists():
+        return False
+    from segkit.engines.sources import ReadOptions, plan_source
+
+    pairs = [pair.partition("=") for pair in args.columns]
+    plan_source(
+        str(Path(args.data).expanduser().resolve()),
+        ReadOptions(
+            layout=args.layout,
+            columns={key.strip(): value.strip() for key, _, value in pairs} or None,
+            sep=args.sep or None,
+            date_format=args.date_format or None,
+            header=args.header,
+        ),
+    )
+    return True
+
+
 def _check_input_early(args: argparse.Namespace) -> bool:
     """Run :func:`segkit.inputs.check_run_inputs` on ``--data``; False when it is left to the runner.
 

@@ -29,6 +29,7 @@ customer ids in pandas/numpy.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -60,9 +61,14 @@ __all__ = [
     "RFMScorer",
     "column_doc",
     "customer_file",
+    "customer_file_of_lines",
+    "review_columns",
+    "session_columns",
     "rfm",
     "rfm_scores",
     "rfm_segments",
+    "snapshot_day",
+    "sql_lines",
     "with_rfm_segments",
 ]
 
@@ -154,24 +160,65 @@ def column_doc(name: str, demographics: tuple[str, ...] | list[str] = ()) -> pd.
 
 
 # --------------------------------------------------------------------------- prepared lines
+#: Runs SQL on an engine where the name ``lines`` is the table of prepared lines; returns Arrow.
+SqlRunner = Callable[[str, "list[object] | None"], pa.Table]
+
+
 @dataclass
 class _Lines:
-    """Transactions up to the snapshot as an Arrow table (the input of the DuckDB queries).
+    """Transactions up to the snapshot, the input of the SQL reductions (named ``lines`` in the SQL).
 
     Columns: ``customer_id``, ``day`` (int64 days since 1970-01-01), ``timestamp_ns`` (int64
     nanoseconds since the epoch), ``amount`` (float64) and, when the transactions have them,
-    ``order_id``, ``product_id``, ``category``, ``channel``.
+    ``order_id``, ``product_id``, ``category``, ``channel``. Either an Arrow ``table`` queried in an
+    in-process DuckDB, or a ``runner`` of an engine that holds the lines (``columns`` names them,
+    ``product_nulls`` says whether a product id is missing).
     """
 
-    table: pa.Table
+    table: pa.Table | None
     snapshot_day: int  # day number of the snapshot
+    runner: SqlRunner | None = None
+    columns: tuple[str, ...] = ()
+    product_nulls: bool = False
 
     @property
     def snapshot(self) -> pd.Timestamp:
         return pd.Timestamp(self.snapshot_day * _NS_PER_DAY)
 
     def has(self, column: str) -> bool:
-        return column in self.table.column_names
+        return column in (self.table.column_names if self.table is not None else self.columns)
+
+    def missing_products(self) -> bool:
+        """True when some line has no product id (it then counts as one more product)."""
+        if self.table is not None:
+            return bool(self.table.column(PRODUCT_ID).null_count)
+        return self.product_nulls
+
+
+def sql_lines(
+    runner: SqlRunner, columns: Sequence[str], snapshot_day: int, product_nulls: bool = False
+) -> _Lines:
+    """Lines held by a SQL engine, for :func:`customer_file_of_lines`.
+
+    Parameters
+    ----------
+    runner
+        ``runner(sql, params) -> pyarrow.Table``; the SQL names the lines ``lines`` and uses ``?``
+        placeholders (DuckDB and Spark SQL both run it).
+    columns
+        The columns of ``lines`` (see :class:`_Lines`); ``lines`` holds only lines dated on or
+        before ``snapshot_day``.
+    snapshot_day
+        Day number (days since 1970-01-01) of the inclusive snapshot, from :func:`snapshot_day`.
+    product_nulls
+        True when some line has no ``product_id``.
+    """
+    return _Lines(None, int(snapshot_day), runner, tuple(columns), bool(product_nulls))
+
+
+def snapshot_day(snapshot_date: object, last_day: int, convention: str = "marketing") -> int:
+    """Day number of the snapshot: ``snapshot_date`` or the default after ``last_day`` (see :func:`rfm`)."""
+    return _snapshot_day(snapshot_date, int(last_day), convention)
 
 
 def _check_table(df: object, table: str, required: tuple[str, ...]) -> pd.DataFrame:
@@ -290,6 +337,8 @@ def _query(lines: _Lines, sql: str, params: list[object] | None = None) -> pa.Ta
     a multi-threaded hash aggregate does not guarantee) and costs less CPU time than two threads
     on this 2-core machine (``benchmarks/bench_features.py``).
     """
+    if lines.runner is not None:
+        return lines.runner(sql, params)
     with duckdb.connect(config={"threads": 1}) as con:
         con.register("lines", lines.table)
         return con.sql(sql, params=params).to_arrow_table()
@@ -519,9 +568,22 @@ def _review_features(reviews: pd.DataFrame, customer_ids: pd.Index, snapshot_day
     count = np.bincount(codes[valid], minlength=n)
     total = np.bincount(codes[valid], weights=scores.to_numpy()[valid], minlength=n)
     population_mean = float(scores[valid].mean()) if valid.any() else 0.0
+    return review_columns(count, total, population_mean, customer_ids)
+
+
+def review_columns(
+    count: np.ndarray, total: np.ndarray, population_mean: float, customer_ids: pd.Index
+) -> pd.DataFrame:
+    """``review_count`` and ``review_mean`` from per-customer review counts and score sums.
+
+    ``population_mean`` is the mean score over the reviews of the customers in ``customer_ids``
+    (the fill of customers without a review). A SQL engine reduces its reviews to these sums.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(count > 0, total / np.maximum(count, 1), population_mean)
-    return pd.DataFrame({"review_count": count.astype(np.int64), "review_mean": mean}, index=customer_ids)
+    return pd.DataFrame(
+        {"review_count": np.asarray(count).astype(np.int64), "review_mean": mean}, index=customer_ids
+    )
 
 
 def _session_features(
@@ -533,17 +595,37 @@ def _session_features(
     known = codes >= 0
     n = len(customer_ids)
     count = np.bincount(codes[known], minlength=n)
+    pages = converted = None
+    if "pages_viewed" in sessions.columns:
+        values = pd.to_numeric(sessions["pages_viewed"], errors="coerce").fillna(0).to_numpy()[known]
+        pages = np.bincount(codes[known], weights=values, minlength=n)
+    if "converted" in sessions.columns:
+        flags = sessions["converted"].fillna(False).astype(bool).to_numpy()[known]
+        converted = np.bincount(codes[known], weights=flags.astype(np.float64), minlength=n)
+    return session_columns(count, pages, converted, frequency, customer_ids)
+
+
+def session_columns(
+    count: np.ndarray,
+    pages: np.ndarray | None,
+    converted: np.ndarray | None,
+    frequency: np.ndarray,
+    customer_ids: pd.Index,
+) -> pd.DataFrame:
+    """``sessions``, ``pages_per_session``, ``session_conversion`` from per-customer sums.
+
+    ``count`` sessions, ``pages`` pages viewed (None without ``pages_viewed``), ``converted``
+    converted sessions (None without ``converted``), ``frequency`` orders, per customer of
+    ``customer_ids``. A SQL engine reduces its sessions to these sums.
+    """
+    count = np.asarray(count)
     out = {"sessions": count.astype(np.int64)}
     has_sessions = count > 0
     denominator = np.maximum(count, 1)
-    if "pages_viewed" in sessions.columns:
-        pages = pd.to_numeric(sessions["pages_viewed"], errors="coerce").fillna(0).to_numpy()[known]
-        out["pages_per_session"] = np.bincount(codes[known], weights=pages, minlength=n) / denominator
-    if "converted" in sessions.columns:
-        converted = sessions["converted"].fillna(False).astype(bool).to_numpy()[known]
-        conversion = (
-            np.bincount(codes[known], weights=converted.astype(np.float64), minlength=n) / denominator
-        )
+    if pages is not None:
+        out["pages_per_session"] = pages / denominator
+    if converted is not None:
+        conversion = converted / denominator
     else:
         conversion = np.minimum(frequency / denominator, 1.0)
     out["session_conversion"] = np.where(has_sessions, conversion, 0.0)
@@ -631,6 +713,24 @@ def customer_file(
         ``attrs["convention"] == "marketing"`` and ``attrs["tables"]`` (the side tables used).
     """
     lines = _prepare(transactions, snapshot_date, "marketing")
+    return customer_file_of_lines(lines, customers, sessions, reviews, cancellations)
+
+
+def customer_file_of_lines(
+    lines: _Lines,
+    customers: pd.DataFrame | None = None,
+    sessions: pd.DataFrame | Callable[[pd.Index, np.ndarray], pd.DataFrame] | None = None,
+    reviews: pd.DataFrame | Callable[[pd.Index], pd.DataFrame] | None = None,
+    cancellations: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """:func:`customer_file` of prepared lines (from :func:`customer_file` or :func:`sql_lines`).
+
+    The same SQL reductions run on whichever engine holds the lines; the side tables are joined in
+    pandas on the per-customer rows. ``sessions`` and ``reviews`` may also be functions that give
+    their columns for the sorted customer ids (``sessions(customer_ids, frequency)``,
+    ``reviews(customer_ids)``): an engine that reduces them itself (with :func:`session_columns` and
+    :func:`review_columns`).
+    """
     spend_sums, params, share_names = {}, [], []
     for column, prefix in ((CATEGORY, "share_cat_"), (CHANNEL, "share_channel_")):
         if lines.has(column):
@@ -649,7 +749,7 @@ def customer_file(
         parts.append(pd.DataFrame(shares, index=customer_ids, columns=share_names))
     if lines.has(PRODUCT_ID):
         distinct = "count(DISTINCT product_id)"
-        if lines.table.column(PRODUCT_ID).null_count:  # a missing product id counts as one product
+        if lines.missing_products():  # a missing product id counts as one product
             distinct += " + max(CASE WHEN product_id IS NULL THEN 1 ELSE 0 END)"
         _, products = _per_customer(lines, {"distinct_products": distinct})
         parts.append(
@@ -662,11 +762,18 @@ def customer_file(
         parts.append(_cancelled_share(cancellations, customer_ids).to_frame())
         tables.append("cancellations")
     if reviews is not None:
-        parts.append(_review_features(reviews, customer_ids, lines.snapshot_day))
+        parts.append(
+            reviews(customer_ids)
+            if callable(reviews)
+            else _review_features(reviews, customer_ids, lines.snapshot_day)
+        )
         tables.append("reviews")
     if sessions is not None:
+        frequency = core["frequency"].to_numpy()
         parts.append(
-            _session_features(sessions, customer_ids, lines.snapshot_day, core["frequency"].to_numpy())
+            sessions(customer_ids, frequency)
+            if callable(sessions)
+            else _session_features(sessions, customer_ids, lines.snapshot_day, frequency)
         )
         tables.append("sessions")
     if customers is not None:

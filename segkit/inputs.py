@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,14 @@ class Inputs:
     clean: Dataset
     report: CleaningReport
     truth: pd.DataFrame | None = None
+    #: The customer file of every customer when an engine other than pandas built it (``raw`` and
+    #: ``clean`` then hold a seeded sample of customers for the figures), else None.
+    customer_file: pd.DataFrame | None = None
+    #: A sentence saying the figures come from a sample (empty when they come from every line).
+    scope: str = ""
+    #: Figures of every clean line (``customers``, ``revenue``, ``period_start``, ``period_end``) when
+    #: ``clean`` holds a sample; empty otherwise.
+    overall: dict[str, Any] = field(default_factory=dict)
 
 
 def load_inputs(

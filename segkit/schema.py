@@ -24,12 +24,17 @@ description      str, optional        product description
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from difflib import get_close_matches
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+# pandera imports pyspark.pandas when pyspark (the Spark engine's dependency) is installed, and pyspark
+# warns that it does not support pandas 3; nothing segkit takes from pandera involves Spark.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support", category=FutureWarning)
 
 # --------------------------------------------------------------------------- column names
 CUSTOMER_ID = "customer_id"

@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "inputs": 3,  # io + datasets + cleaning: the notebooks' one call to get clean data
     "clustering": 4,
     "clv": 4,  # BG/NBD + Gamma-Gamma on the BTYD summary of features
+    "engines": 4,  # the heavy path (read, clean, customer file, score) on pandas, DuckDB or Spark
     "stability": 5,
     "narrative": 4,  # every fact sentence of notebooks and index; imports no segkit module (stability uses it)
     "viz": 6,

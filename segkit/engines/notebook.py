@@ -1,0 +1,156 @@
+"""The notebooks' call for data through an engine: every customer in the customer file, a sample for figures.
+
+With ``engine="pandas"`` (or ``"auto"`` on a small input) :func:`load_inputs` is
+:func:`segkit.load_inputs`. With DuckDB or Spark the whole log is cleaned and turned into the customer
+file by the engine, the cleaning report counts every line, and ``Inputs.raw``/``Inputs.clean`` hold the
+lines of a seeded sample of customers (``sample_customers``, default
+:data:`DEFAULT_FIGURE_CUSTOMERS`) for the figures of notebook 01; ``Inputs.scope`` says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from segkit import inputs as inputs_module
+from segkit.cleaning import clean_transactions
+from segkit.engines import get_engine
+from segkit.engines.sources import ReadOptions
+from segkit.features import customer_file
+from segkit.inputs import Inputs
+from segkit.io import Dataset, parse_columns
+from segkit.schema import ParameterError
+
+__all__ = ["DEFAULT_FIGURE_CUSTOMERS", "load_inputs", "customer_file_of", "parse_engine_options"]
+
+#: Customers whose lines the figures of the engine path are drawn from (seeded sample).
+DEFAULT_FIGURE_CUSTOMERS = 20_000
+
+
+def parse_engine_options(options: str | dict[str, Any] | None) -> dict[str, Any]:
+    """Engine options from a notebook parameter: a dict, a JSON object string, or ``""`` for none."""
+    if options in (None, ""):
+        return {}
+    if isinstance(options, dict):
+        return dict(options)
+    try:
+        parsed = json.loads(options)
+    except json.JSONDecodeError as exc:
+        raise ParameterError(f"engine_options is not JSON ({exc.msg})", column="engine_options") from None
+    if not isinstance(parsed, dict):
+        raise ParameterError("engine_options must be a JSON object", column="engine_options")
+    return parsed
+
+
+def load_inputs(
+    data: str | os.PathLike[str] = "demo",
+    layout: str = "auto",
+    columns: str | dict[str, str] | None = "",
+    sample_customers: int = 0,
+    seed: int = 0,
+    *,
+    date_format: str = "",
+    sep: str = "",
+    header: bool = True,
+    sheet: str | int = "",
+    engine: str = "pandas",
+    engine_options: str | dict[str, Any] | None = "",
+    snapshot_date: str | None = None,
+    demo_dir: str | os.PathLike[str] = "data/raw/demo",
+) -> Inputs:
+    """:func:`segkit.load_inputs` through an engine (see the module docstring).
+
+    Parameters
+    ----------
+    engine
+        ``"pandas"``, ``"duckdb"``, ``"spark"`` or ``"auto"`` (see :func:`segkit.engines.choose_engine`).
+    engine_options
+        Engine options (JSON object or dict): DuckDB ``memory_limit``, ``temp_directory``,
+        ``threads``; Spark ``master``, ``conf``.
+    snapshot_date
+        Snapshot of the engine's customer file (notebook 02's parameter).
+    sample_customers
+        pandas: as :func:`segkit.load_inputs`. Other engines: customers drawn (seeded) for the figures
+        (0: :data:`DEFAULT_FIGURE_CUSTOMERS`); the customer file and the report cover everyone.
+    Other parameters
+        As :func:`segkit.load_inputs`.
+    """
+    options = parse_engine_options(engine_options)
+    source: Any = data
+    if str(data) == "demo":
+        folder = inputs_module._demo_folder(demo_dir, seed)
+        source = folder if folder is not None and not sample_customers else None
+    name = engine
+    if engine == "auto":
+        name = get_engine("auto", source).name if source is not None else "pandas"
+    if name == "pandas" or source is None:
+        return inputs_module.load_inputs(
+            data, layout, columns, sample_customers, seed, demo_dir=demo_dir, date_format=date_format,
+            sep=sep, header=header, sheet=sheet,
+        )  # fmt: skip
+    read = ReadOptions(
+        layout=layout,
+        columns=parse_columns(columns) or None,
+        sep=sep or None,
+        date_format=date_format or None,
+        header=bool(header),
+    )
+    with get_engine(name, **options) as runner:
+        result = runner.read_clean_customer_file(source, read, snapshot_date=snapshot_date or None)
+        figures = int(sample_customers) or DEFAULT_FIGURE_CUSTOMERS
+        sample, n_customers = runner.sample_lines(figures, seed)
+    raw = Dataset(
+        transactions=sample, source=str(source), layout=result.layout, **_customer_tables(result.tables)
+    )
+    raw = inputs_module._with_customers(raw, sample, sample["customer_id"].dropna().unique())
+    clean, sample_report = clean_transactions(sample)
+    inputs_module.check_enough_customers(clean, sample_report, raw.source, inputs_module.MIN_RUN_CUSTOMERS)
+    customers = result.customer_file
+    drawn = sample["customer_id"].nunique()
+    scope = (
+        f"**Scope:** the cleaning table counts all {result.report.n_input:,} lines and the customer file "
+        f"holds all {len(customers):,} customers ({result.engine} engine); the other figures and tables of "
+        f"this report are computed on the lines of a random sample of {drawn:,} of the {n_customers:,} "
+        f"customers with an id (seed {seed})."
+        if drawn < n_customers
+        else ""
+    )
+    overall = {
+        "customers": int(len(customers)),
+        "revenue": float(customers["monetary"].sum()),
+        "period_start": f"{customers['first_purchase'].min():%Y-%m-%d}",
+        "period_end": f"{customers['last_purchase'].max():%Y-%m-%d}",
+    }
+    truth = inputs_module._read_truth(Path(source)) if Path(source).is_dir() else None
+    return Inputs(
+        raw=raw,
+        clean=inputs_module._restrict(raw, clean),
+        report=result.report,
+        truth=truth,
+        customer_file=customers,
+        scope=scope,
+        overall=overall,
+    )
+
+
+def _customer_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame | None]:
+    return {name: tables.get(name) for name in ("customers", "sessions", "reviews", "products")}
+
+
+def customer_file_of(inputs: Inputs, snapshot_date: str | None = None) -> pd.DataFrame:
+    """The run's customer file: the engine's (every customer), or :func:`segkit.customer_file` of ``inputs.clean``."""
+    if inputs.customer_file is not None:
+        return inputs.customer_file
+    clean = inputs.clean
+    return customer_file(
+        clean.transactions,
+        clean.customers,
+        clean.sessions,
+        clean.reviews,
+        snapshot_date=snapshot_date or None,
+        cancellations=inputs.report.by_customer,
+    )
