@@ -334,11 +334,15 @@ def _engine_choice(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return engine, options
 
 
+#: Notebooks with the ``engine`` parameter: 01-02 read the whole log through it, 04-05 a customer
+#: sample it draws (03 reads notebook 02's customer file).
+ENGINE_NOTEBOOKS = ("01", "02", "04", "05")
+
+
 def _runs_engine_notebooks(notebooks: str | None) -> bool:
-    """True when the selected notebooks include 01 or 02 (the ones that read through an engine)."""
-    return notebooks is None or any(
-        part.strip()[:2] in ("01", "02", "1", "2") for part in notebooks.split(",")
-    )
+    """True when the selected notebooks include one of :data:`ENGINE_NOTEBOOKS`."""
+    numbers = {*ENGINE_NOTEBOOKS, *(number.lstrip("0") for number in ENGINE_NOTEBOOKS)}
+    return notebooks is None or any(part.strip()[:2] in numbers for part in notebooks.split(","))
 
 
 def _check_source_early(args: argparse.Namespace) -> bool:

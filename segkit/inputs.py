@@ -51,6 +51,10 @@ class Inputs:
     #: Figures of every clean line (``customers``, ``revenue``, ``period_start``, ``period_end``) when
     #: ``clean`` holds a sample; empty otherwise.
     overall: dict[str, Any] = field(default_factory=dict)
+    #: The customer sample ``raw`` and ``clean`` hold when an engine drew it from a log it did not
+    #: clean as a whole (:class:`segkit.engines.sampling.CustomerSample`: drawn, population, seed),
+    #: else None.
+    sample: Any = None
 
 
 def load_inputs(

@@ -41,6 +41,8 @@ __all__ = [
     "rfm_segments",
     "rfm_versus_clusters",
     "runner_up",
+    "sample_scope",
+    "sample_tags_unchanged",
     "segment_stability",
     "tables",
     "top_customers",
@@ -418,6 +420,41 @@ def clv_segment_value(table: pd.DataFrame, names: Mapping[Any, str] | None = Non
         f"{name} holds {customer_share:.1%} of the customers and {table.loc[top, 'clv_share']:.1%} of the expected "
         f"value over the next {table.attrs.get('horizon_months', 0):g} months; its customers are still active "
         f"with a probability of {table.loc[top, 'prob_alive_mean']:.0%} on average."
+    )
+
+
+def sample_scope(sample: Any, estimated_sums: bool = False) -> str | None:
+    """The customers a report is computed on when an engine drew a sample of them (notebooks 04-05).
+
+    ``sample`` is a :class:`segkit.engines.sampling.CustomerSample` (``drawn``, ``population``,
+    ``seed``, ``engine``, ``scale``). Premise: fewer customers drawn than the log holds (None, or every
+    customer drawn: no sentence). With ``estimated_sums`` a clause says how sums over customers are
+    estimated for everyone (:func:`segkit.engines.sampling.estimate_population_sums`).
+    """
+    if sample is None or not sample.drawn < sample.population:
+        return None
+    text = (
+        f"**Scope:** this report is computed on the lines of a random sample of {sample.drawn:,} of the "
+        f"{sample.population:,} customers with an id (seed {sample.seed}, drawn by the {sample.engine} engine); "
+        "the customer file and the segments of notebooks 02-03 cover every customer."
+    )
+    if estimated_sums:
+        text += (
+            f" Sums over customers (the expected value in total and per segment) are estimated for all "
+            f"{sample.population:,} customers as the sample's sums times {sample.scale:,.2f} (customers in the "
+            "log per customer drawn); shares, medians and means are the sample's."
+        )
+    return text
+
+
+def sample_tags_unchanged(sample: Any) -> str | None:
+    """Why notebook 05 leaves ``segments.csv`` unchanged on a sample (premise: as :func:`sample_scope`)."""
+    if sample is None or not sample.drawn < sample.population:
+        return None
+    return (
+        f"**Not written:** `segments.csv` keeps its columns: the expected value of each customer is computed "
+        f"only for the {sample.drawn:,} customers of the sample, not for the other "
+        f"{sample.population - sample.drawn:,}."
     )
 
 

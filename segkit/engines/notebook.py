@@ -18,14 +18,14 @@ import pandas as pd
 
 from segkit import inputs as inputs_module
 from segkit.cleaning import clean_transactions
-from segkit.engines import get_engine
+from segkit.engines import choose_engine, get_engine
 from segkit.engines.sources import ReadOptions
 from segkit.features import customer_file
 from segkit.inputs import Inputs
 from segkit.io import Dataset, parse_columns
 from segkit.schema import ParameterError
 
-__all__ = ["DEFAULT_FIGURE_CUSTOMERS", "load_inputs", "customer_file_of", "parse_engine_options"]
+__all__ = ["DEFAULT_FIGURE_CUSTOMERS", "load_inputs", "customer_file_of", "engine_source", "parse_engine_options"]
 
 #: Customers whose lines the figures of the engine path are drawn from (seeded sample).
 DEFAULT_FIGURE_CUSTOMERS = 20_000
@@ -80,14 +80,8 @@ def load_inputs(
         As :func:`segkit.load_inputs`.
     """
     options = parse_engine_options(engine_options)
-    source: Any = data
-    if str(data) == "demo":
-        folder = inputs_module._demo_folder(demo_dir, seed)
-        source = folder if folder is not None and not sample_customers else None
-    name = engine
-    if engine == "auto":
-        name = get_engine("auto", source).name if source is not None else "pandas"
-    if name == "pandas" or source is None:
+    name, source = engine_source(data, engine, sample_customers, seed, demo_dir)
+    if name == "pandas":
         return inputs_module.load_inputs(
             data, layout, columns, sample_customers, seed, demo_dir=demo_dir, date_format=date_format,
             sep=sep, header=header, sheet=sheet,
@@ -135,6 +129,28 @@ def load_inputs(
         scope=scope,
         overall=overall,
     )
+
+
+def engine_source(
+    data: str | os.PathLike[str],
+    engine: str,
+    sample_customers: int = 0,
+    seed: int = 0,
+    demo_dir: str | os.PathLike[str] = "data/raw/demo",
+) -> tuple[str, Any]:
+    """The engine that reads ``data`` and the source it reads: ``("pandas", None)`` for the pandas path.
+
+    ``"demo"`` is the demo folder written with ``seed`` (a shop generated in memory, and any demo
+    with ``sample_customers``, is the pandas path's); ``"auto"`` resolves by the input's size.
+    """
+    source: Any = data
+    if str(data) == "demo":
+        folder = inputs_module._demo_folder(demo_dir, seed)
+        source = folder if folder is not None and not sample_customers else None
+    name = engine
+    if engine == "auto":
+        name = choose_engine(source) if source is not None else "pandas"
+    return (name, source) if name != "pandas" and source is not None else ("pandas", None)
 
 
 def _customer_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame | None]:

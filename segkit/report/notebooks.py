@@ -36,6 +36,18 @@ NOTEBOOK_INPUTS: dict[str, tuple[str, ...]] = {
     "05_clv": ("03_clustering",),  # model.skops and segments.csv (to which it adds columns)
 }
 
+#: :data:`NOTEBOOK_INPUTS` of a run on a SQL engine (DuckDB, Spark): notebooks 01 and 02 each clean
+#: the whole log through the engine, so 02 waits for 01. Side by side, two engines (each with its own
+#: memory limit, plus the per-customer frames they return) would double the run's peak memory, and on
+#: two cores neither would finish sooner.
+ENGINE_NOTEBOOK_INPUTS: dict[str, tuple[str, ...]] = {**NOTEBOOK_INPUTS, "02_customer_files": ("01_eda",)}
+
+
+def notebook_inputs(engine: str = "pandas") -> dict[str, tuple[str, ...]]:
+    """The notebooks each notebook waits for: :data:`NOTEBOOK_INPUTS`, or :data:`ENGINE_NOTEBOOK_INPUTS`
+    when ``engine`` is not ``"pandas"``."""
+    return NOTEBOOK_INPUTS if engine == "pandas" else ENGINE_NOTEBOOK_INPUTS
+
 #: Parameters every notebook defines (DESIGN "Notebook parameters"), set by the runner itself.
 COMMON_PARAMETERS: tuple[str, ...] = (
     "data",

@@ -30,6 +30,7 @@ from segkit.report.notebooks import (
     check_run_name,
     check_runner_owned,
     find_notebooks_dir,
+    notebook_inputs,
     notebook_parameters,
     select_notebooks,
 )
@@ -376,7 +377,8 @@ def _run_locked(
     bar = _notebook_bar(stems, progress)
     try:
         with _kernel_imports_this_segkit():
-            seconds.update(execute_in_order(stems, execute, parallel=jobs, bar=bar))
+            waits = notebook_inputs(str(common.get("engine") or "pandas"))
+            seconds.update(execute_in_order(stems, execute, parallel=jobs, bar=bar, reads=waits))
     finally:
         if bar is not None:
             bar.close()
@@ -438,6 +440,7 @@ def execute_in_order(
     *,
     parallel: int = 1,
     bar: Any = None,
+    reads: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Call ``execute(stem)`` for every notebook, each once the notebooks it reads have finished.
 
@@ -453,6 +456,10 @@ def execute_in_order(
         earlier one for a notebook not listed there) that are among ``stems`` have finished.
     bar
         A tqdm bar advanced by one per finished notebook, or None.
+    reads
+        The notebooks each notebook waits for (default
+        :data:`~segkit.report.notebooks.NOTEBOOK_INPUTS`; see
+        :func:`~segkit.report.notebooks.notebook_inputs`).
 
     Returns
     -------
@@ -468,7 +475,7 @@ def execute_in_order(
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     def inputs(stem: str) -> set[str]:
-        read = NOTEBOOK_INPUTS.get(stem, tuple(stems[: stems.index(stem)]))
+        read = (NOTEBOOK_INPUTS if reads is None else reads).get(stem, tuple(stems[: stems.index(stem)]))
         return {name for name in read if name in stems}
 
     seconds: dict[str, dict[str, float]] = {}
