@@ -8,6 +8,7 @@ layout, CSV). The engine's draw is compared with the pandas path's ``load_inputs
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,12 @@ def test_a_sample_as_large_as_the_log_is_every_customer_and_states_no_scope(shop
 
 @pytest.mark.parametrize(
     ("n_customers", "seed", "match"),
-    [(0, 0, "n_customers must be an integer >= 1"), ("5", 0, "n_customers"), (5, -1, "seed"), (True, 0, "n_customers")],
+    [
+        (0, 0, "n_customers must be an integer >= 1"),
+        ("5", 0, "n_customers"),
+        (5, -1, "seed"),
+        (True, 0, "n_customers"),
+    ],
 )
 def test_bad_counts_are_named(shop, n_customers, seed, match):
     with get_engine("duckdb") as engine, pytest.raises(ParameterError, match=match):
@@ -113,12 +119,18 @@ def test_sample_inputs_clean_the_sample_and_the_pandas_path_is_unchanged(shop):
     pd.testing.assert_frame_equal(sampled.report.to_frame(), pandas_sample.report.to_frame())
     assert sampled.sample == CustomerSample(400, SHOP_CUSTOMERS, 1, "duckdb")
     scope = narrative.sample_scope(sampled.sample)
-    assert "random sample of 400 of the 1,500 customers with an id (seed 1, drawn by the duckdb engine)" in scope
-    assert "estimated" not in scope and "times 3.75" in narrative.sample_scope(sampled.sample, estimated_sums=True)
+    assert (
+        "random sample of 400 of the 1,500 customers with an id (seed 1, drawn by the duckdb engine)" in scope
+    )
+    assert "estimated" not in scope and "times 3.75" in narrative.sample_scope(
+        sampled.sample, estimated_sums=True
+    )
     # pandas (and auto on a small input): segkit.load_inputs itself, every line, no sample
     for engine in ("pandas", "auto"):
         unchanged = load_sample_inputs(shop, purpose="clv", engine=engine)
-        assert unchanged.sample is None and len(unchanged.raw.transactions) == len(segkit.read_dataset(shop).transactions)
+        assert unchanged.sample is None and len(unchanged.raw.transactions) == len(
+            segkit.read_dataset(shop).transactions
+        )
     assert SAMPLE_CUSTOMERS == {"maintenance": 20_000, "clv": 50_000}
 
 
@@ -145,7 +157,7 @@ def test_scaled_sums_estimate_the_whole_base_and_shares_stay_the_samples(shop):
 
 @pytest.mark.slow
 def test_segkit_run_on_duckdb_writes_reports_04_and_05_on_a_sample_with_their_scope(shop, tmp_path):
-    from tests.test_e2e import fast_parameter_args, segkit_command
+    from test_e2e import fast_parameter_args, segkit_command
 
     root = Path(__file__).resolve().parents[1]
     command = ["run", "--data", str(shop), "--engine", "duckdb", "--sample-customers", "600", "--name", "big"]
@@ -172,3 +184,52 @@ def test_segkit_run_on_duckdb_writes_reports_04_and_05_on_a_sample_with_their_sc
     assert "clv" not in tags.columns and len(tags) == len(pd.read_parquet(processed / "customers.parquet"))
     assert "gains the columns" not in (reports / "05_clv.html").read_text()
     assert np.isfinite(summary_05["clv_total"])
+
+
+def test_notebook_02_reads_the_engine_result_notebook_01_stored_and_only_under_the_same_key(
+    shop, tmp_path, monkeypatch
+):
+    from segkit import engines
+    from segkit.engines import notebook, stored
+
+    kept = tmp_path / "kept"
+    first = engines.load_inputs(
+        shop, sample_customers=300, seed=2, engine="duckdb", engine_result_dir=str(kept)
+    )
+    assert (kept / "engine_result" / "meta.json").is_file()
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("the log was cleaned a second time")
+
+    monkeypatch.setattr(notebook, "get_engine", no_engine)
+    again = engines.load_inputs(
+        shop, sample_customers=300, seed=2, engine="duckdb", engine_result_dir=str(kept)
+    )
+    pd.testing.assert_frame_equal(again.customer_file, first.customer_file)
+    assert again.customer_file.attrs == first.customer_file.attrs
+    pd.testing.assert_frame_equal(again.report.to_frame(), first.report.to_frame())
+    pd.testing.assert_frame_equal(again.report.by_customer, first.report.by_customer)
+    pd.testing.assert_frame_equal(again.report.removed_customers, first.report.removed_customers)
+    assert (again.report.partially_netted, again.report.netted_amount, again.report.rules) == (
+        first.report.partially_netted, first.report.netted_amount, first.report.rules,
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(again.raw.transactions, first.raw.transactions)
+    pd.testing.assert_frame_equal(again.raw.customers, first.raw.customers)
+    assert again.scope == first.scope and again.overall == first.overall
+    # another snapshot, seed or sample size is another result: the engine runs again
+    with pytest.raises(AssertionError, match="a second time"):
+        engines.load_inputs(shop, sample_customers=300, seed=3, engine="duckdb", engine_result_dir=str(kept))
+    with pytest.raises(AssertionError, match="a second time"):
+        engines.load_inputs(
+            shop,
+            sample_customers=300,
+            seed=2,
+            engine="duckdb",
+            engine_result_dir=str(kept),
+            snapshot_date="2024-01-01",
+        )
+    # a changed input file changes the key
+    key = stored.result_key(shop, figures=300)
+    part = next((shop / "transactions.parquet").rglob("*.parquet"))
+    os.utime(part, ns=(part.stat().st_atime_ns, part.stat().st_mtime_ns + 10**9))
+    assert stored.result_key(shop, figures=300) != key

@@ -18,14 +18,20 @@ import pandas as pd
 
 from segkit import inputs as inputs_module
 from segkit.cleaning import clean_transactions
-from segkit.engines import choose_engine, get_engine
+from segkit.engines import choose_engine, get_engine, stored
 from segkit.engines.sources import ReadOptions
 from segkit.features import customer_file
 from segkit.inputs import Inputs
 from segkit.io import Dataset, parse_columns
 from segkit.schema import ParameterError
 
-__all__ = ["DEFAULT_FIGURE_CUSTOMERS", "load_inputs", "customer_file_of", "engine_source", "parse_engine_options"]
+__all__ = [
+    "DEFAULT_FIGURE_CUSTOMERS",
+    "load_inputs",
+    "customer_file_of",
+    "engine_source",
+    "parse_engine_options",
+]
 
 #: Customers whose lines the figures of the engine path are drawn from (seeded sample).
 DEFAULT_FIGURE_CUSTOMERS = 20_000
@@ -61,6 +67,7 @@ def load_inputs(
     engine_options: str | dict[str, Any] | None = "",
     snapshot_date: str | None = None,
     demo_dir: str | os.PathLike[str] = "data/raw/demo",
+    engine_result_dir: str | os.PathLike[str] | None = "",
 ) -> Inputs:
     """:func:`segkit.load_inputs` through an engine (see the module docstring).
 
@@ -76,6 +83,10 @@ def load_inputs(
     sample_customers
         pandas: as :func:`segkit.load_inputs`. Other engines: customers drawn (seeded) for the figures
         (0: :data:`DEFAULT_FIGURE_CUSTOMERS`); the customer file and the report cover everyone.
+    engine_result_dir
+        Other engines: a folder shared by the notebooks of a run (``segkit run`` sets it). The engine's
+        result is read from it when an earlier notebook stored it there with the same source and
+        options (:mod:`segkit.engines.stored`), else computed and stored there; ``""``: not kept.
     Other parameters
         As :func:`segkit.load_inputs`.
     """
@@ -93,10 +104,20 @@ def load_inputs(
         date_format=date_format or None,
         header=bool(header),
     )
-    with get_engine(name, **options) as runner:
-        result = runner.read_clean_customer_file(source, read, snapshot_date=snapshot_date or None)
-        figures = int(sample_customers) or DEFAULT_FIGURE_CUSTOMERS
-        sample, n_customers = runner.sample_lines(figures, seed)
+    figures = int(sample_customers) or DEFAULT_FIGURE_CUSTOMERS
+    key = stored.result_key(
+        source, read=repr(read), engine=name, options=options, snapshot_date=snapshot_date or "",
+        figures=figures, seed=int(seed),
+    )  # fmt: skip
+    found = stored.load_result(engine_result_dir, key) if engine_result_dir else None
+    if found is None:
+        with get_engine(name, **options) as runner:
+            result = runner.read_clean_customer_file(source, read, snapshot_date=snapshot_date or None)
+            sample, n_customers = runner.sample_lines(figures, seed)
+        if engine_result_dir:
+            stored.store_result(engine_result_dir, key, result, sample, n_customers)
+    else:
+        result, sample, n_customers = found
     raw = Dataset(
         transactions=sample, source=str(source), layout=result.layout, **_customer_tables(result.tables)
     )

@@ -97,7 +97,12 @@ class CustomerSample:
 
     def to_dict(self) -> dict[str, Any]:
         """``customers`` (drawn), ``population``, ``seed`` and ``engine``, for a summary file."""
-        return {"customers": self.drawn, "population": self.population, "seed": self.seed, "engine": self.engine}
+        return {
+            "customers": self.drawn,
+            "population": self.population,
+            "seed": self.seed,
+            "engine": self.engine,
+        }
 
 
 def population_scale(sample: CustomerSample | None) -> float:
@@ -220,7 +225,9 @@ def load_sample_inputs(
     """
     if purpose not in SAMPLE_CUSTOMERS:
         raise ParameterError(
-            f"unknown sample purpose {purpose!r}", column="purpose", hint=f"purposes: {', '.join(SAMPLE_CUSTOMERS)}"
+            f"unknown sample purpose {purpose!r}",
+            column="purpose",
+            hint=f"purposes: {', '.join(SAMPLE_CUSTOMERS)}",
         )
     name, source = engine_source(data, engine, sample_customers, seed, demo_dir)
     if name == "pandas":

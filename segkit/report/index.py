@@ -58,8 +58,9 @@ def key_figures(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     ``segments`` (03: rows of id, name, customers, share, revenue_share, action) and ``retrain``
     (04, e.g. ``"every 90 days"``), and notebook 03's sentences on the chosen model (``model_choice``)
     and on why the runner-up lost (``runner_up``), both written by :mod:`segkit.narrative`'s sources.
-    From 05: ``clv_total``, ``clv_horizon_months``, ``prob_alive_mean`` and, per segment, ``clv_share`` and
-    ``prob_alive``.
+    From 05: ``clv_total``, ``clv_horizon_months``, ``prob_alive_mean``, ``clv_sample_customers`` (the
+    customers drawn when the total is estimated from a sample, else None) and, per segment, ``clv_share``
+    and ``prob_alive``.
     """
     eda, clusters, maintenance = (summaries.get(n) or {} for n in ("01", "03", "04"))
     segments = [
@@ -97,10 +98,13 @@ def _clv_figures(summary: Mapping[str, Any], segments: list[dict[str, Any]]) -> 
     for row in segments:
         value = by_id.get(row["id"], {})
         row["clv_share"], row["prob_alive"] = value.get("clv_share"), value.get("prob_alive_mean")
+    sample = summary.get("customer_sample") or {}
+    sampled = isinstance(sample, Mapping) and sample.get("customers", 0) < sample.get("population", 0)
     return {
         "clv_total": summary.get("clv_total"),
         "clv_horizon_months": summary.get("horizon_months"),
         "prob_alive_mean": summary.get("prob_alive_mean"),
+        "clv_sample_customers": sample.get("customers") if sampled else None,
     }
 
 

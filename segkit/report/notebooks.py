@@ -48,6 +48,7 @@ def notebook_inputs(engine: str = "pandas") -> dict[str, tuple[str, ...]]:
     when ``engine`` is not ``"pandas"``."""
     return NOTEBOOK_INPUTS if engine == "pandas" else ENGINE_NOTEBOOK_INPUTS
 
+
 #: Parameters every notebook defines (DESIGN "Notebook parameters"), set by the runner itself.
 COMMON_PARAMETERS: tuple[str, ...] = (
     "data",
@@ -77,6 +78,7 @@ RUNNER_FLAGS: dict[str, str] = {
     "sep": "--sep",
     "header": "--no-header",
     "sheet": "--sheet",
+    "engine_result_dir": "--engine",  # a temporary folder of the run on a SQL engine (01 -> 02)
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -351,13 +352,17 @@ def _run_locked(
 ) -> RunResult:
     """The body of :func:`run_notebooks`, run while holding the run's lock."""
     staging = _Staging.prepare(processed_dir, reports_dir, run, partial_rerun=set(stems) != set(NOTEBOOKS))
+    engine = str(common.get("engine") or "pandas")
+    shared = tempfile.TemporaryDirectory(prefix="segkit-engine-result-") if engine != "pandas" else None
     run_parameters = {
         **common,
         "processed_dir": str(staging.processed.parent),
         "reports_dir": str(staging.reports.parent),
+        # on a SQL engine, 01 keeps the engine's result there for 02 (segkit.engines.stored)
+        **({"engine_result_dir": shared.name} if shared is not None else {}),
     }
     recorded_parameters = {
-        **run_parameters,
+        **{key: value for key, value in run_parameters.items() if key != "engine_result_dir"},
         "processed_dir": str(staging.final_processed.parent),
         "reports_dir": str(staging.final_reports.parent),
     }
@@ -377,11 +382,13 @@ def _run_locked(
     bar = _notebook_bar(stems, progress)
     try:
         with _kernel_imports_this_segkit():
-            waits = notebook_inputs(str(common.get("engine") or "pandas"))
+            waits = notebook_inputs(engine)
             seconds.update(execute_in_order(stems, execute, parallel=jobs, bar=bar, reads=waits))
     finally:
         if bar is not None:
             bar.close()
+        if shared is not None:
+            shared.cleanup()
     # exported once every notebook ran, so that each report opens with the run's executive summary
     summary_html = _summary_html(staging.processed)
     redact = redactions(
