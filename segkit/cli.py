@@ -83,7 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write screenshots of every page at 390 and 1366 px into reports/<run>/screenshots/",
     )
     run.add_argument(
-        "--sample-customers", type=int, default=0, metavar="N", help="use a seeded sample of N customers"
+        "--sample-customers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="use a seeded sample of N customers (duckdb/spark: the customers of 01's figures and of "
+        "04-05's samples; 0: their defaults)",
     )
     run.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     run.add_argument(
@@ -96,8 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=("auto", "pandas", "duckdb", "spark"),
         default="auto",
-        help="what reads, cleans and builds the customer file in notebooks 01-02 (default auto: pandas "
-        "below 100 MB of input files, duckdb above)",
+        help="what reads, cleans and builds the customer file in notebooks 01-02 and draws the customer "
+        "sample of notebooks 04-05 (default auto: pandas below 100 MB of input files, duckdb above)",
     )
     run.add_argument(
         "--memory-limit",

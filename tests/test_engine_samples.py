@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -184,6 +186,14 @@ def test_segkit_run_on_duckdb_writes_reports_04_and_05_on_a_sample_with_their_sc
     assert "clv" not in tags.columns and len(tags) == len(pd.read_parquet(processed / "customers.parquet"))
     assert "gains the columns" not in (reports / "05_clv.html").read_text()
     assert np.isfinite(summary_05["clv_total"])
+    # 01 and 02 got the same temporary folder for the engine's result; it is gone and not recorded
+    folders = set()
+    for stem in ("01_eda", "02_customer_files"):
+        executed = nbformat.read(reports / "executed" / f"{stem}.ipynb", as_version=4)
+        injected = next(c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", []))
+        folders |= set(re.findall(r'engine_result_dir = "([^"]+)"', injected.source))
+    assert len(folders) == 1 and not Path(folders.pop()).exists()
+    assert "engine_result_dir" not in json.loads((processed / "run.json").read_text())["parameters"]
 
 
 def test_notebook_02_reads_the_engine_result_notebook_01_stored_and_only_under_the_same_key(

@@ -640,6 +640,22 @@ def test_notebooks_start_once_the_ones_they_read_have_finished():
     assert running <= 2
 
 
+def test_on_a_sql_engine_02_waits_for_01_and_the_rest_keeps_its_order():
+    from segkit.report.notebooks import ENGINE_NOTEBOOK_INPUTS, notebook_inputs
+    from segkit.report.runner import execute_in_order
+
+    assert notebook_inputs("pandas") is report.NOTEBOOK_INPUTS
+    assert notebook_inputs("duckdb") == notebook_inputs("spark") == ENGINE_NOTEBOOK_INPUTS
+    log: list[tuple[str, str, float]] = []
+    execute_in_order(list(report.NOTEBOOKS), _timed_execute(log), parallel=2, reads=notebook_inputs("duckdb"))
+    at = {(event, stem): when for event, stem, when in log}
+    assert at[("start", "02_customer_files")] >= at[("end", "01_eda")]
+    for stem, inputs in report.NOTEBOOK_INPUTS.items():
+        for read in inputs:
+            assert at[("start", stem)] >= at[("end", read)], (stem, read)
+    assert at[("start", "04_maintenance_simulation")] < at[("end", "05_clv")]  # still side by side
+
+
 def test_one_notebook_at_a_time_and_no_start_after_a_failure():
     from segkit.report.runner import execute_in_order
 
