@@ -243,3 +243,21 @@ def test_notebook_02_reads_the_engine_result_notebook_01_stored_and_only_under_t
     part = next((shop / "transactions.parquet").rglob("*.parquet"))
     os.utime(part, ns=(part.stat().st_atime_ns, part.stat().st_mtime_ns + 10**9))
     assert stored.result_key(shop, figures=300) != key
+
+
+@pytest.mark.slow
+def test_spark_draws_the_same_customers_and_lines(shop):
+    from segkit.engines.spark_engine import java_available
+
+    if java_available() is None:
+        pytest.skip("Spark needs Java: no java on PATH nor in JAVA_HOME")
+    conf = {
+        "spark.sql.shuffle.partitions": "2",
+        "spark.default.parallelism": "2",
+        "spark.ui.enabled": "false",
+    }
+    with get_engine("spark", master="local[2]", conf=conf) as spark, get_engine("duckdb") as duckdb:
+        via_spark = draw_customer_lines(spark, shop, 250, seed=9)
+        via_duckdb = draw_customer_lines(duckdb, shop, 250, seed=9)
+    pd.testing.assert_frame_equal(via_spark.lines, via_duckdb.lines, check_like=True)
+    assert via_spark.sample == CustomerSample(250, SHOP_CUSTOMERS, 9, "spark")

@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +22,6 @@ from typing import Any, TextIO
 from segkit.report.export import MAX_REPORT_BYTES, export_html, redactions
 from segkit.report.index import build_index
 from segkit.report.notebooks import (
-    NOTEBOOK_INPUTS,
     NOTEBOOKS,
     _check_read_parameters,
     _columns_json,
@@ -44,6 +43,7 @@ from segkit.report.record import (
     package_versions,
     read_summaries,
 )
+from segkit.report.schedule import execute_in_order, parallel_notebooks
 from segkit.report.staging import _check_distinct_roots, _Staging, run_lock
 from segkit.schema import ParameterError, SegkitError
 
@@ -243,7 +243,7 @@ def run_notebooks(
         Where to print progress messages (default ``sys.stderr``).
     parallel
         Notebooks executed at the same time when they do not read each other's outputs (default
-        :data:`RUN_PARALLEL`, or ``SEGKIT_RUN_PARALLEL``; 1 runs them one after the other). The
+        :data:`~segkit.report.schedule.RUN_PARALLEL`, or ``SEGKIT_RUN_PARALLEL``; 1 runs them one after the other). The
         outputs do not depend on it.
     validated
         True when the caller already ran :func:`preflight` with these options (``segkit run`` does,
@@ -368,7 +368,7 @@ def _run_locked(
     }
     seconds = _previous_seconds(staging.processed / "run.json") if len(stems) < len(NOTEBOOKS) else {}
     result = RunResult(run=run, processed=staging.final_processed, reports=staging.final_reports)
-    jobs = _parallel_notebooks(parallel)
+    jobs = parallel_notebooks(parallel)
 
     def execute(stem: str) -> dict[str, float]:
         return _run_one(
@@ -382,8 +382,8 @@ def _run_locked(
     bar = _notebook_bar(stems, progress)
     try:
         with _kernel_imports_this_segkit():
-            waits = notebook_inputs(engine)
-            seconds.update(execute_in_order(stems, execute, parallel=jobs, bar=bar, reads=waits))
+            reads = notebook_inputs(engine)
+            seconds.update(execute_in_order(stems, execute, parallel=jobs, bar=bar, reads=reads))
     finally:
         if bar is not None:
             bar.close()
@@ -427,89 +427,6 @@ def _run_locked(
     )
     staging.commit()
     return result
-
-
-#: Notebooks executed at the same time (each in its own kernel) when they do not read each other's
-#: outputs (:data:`~segkit.report.notebooks.NOTEBOOK_INPUTS`); never more than the machine's cores.
-#: ``SEGKIT_RUN_PARALLEL`` overrides it (1: one after the other).
-RUN_PARALLEL = 2
-
-
-def _parallel_notebooks(parallel: int | None) -> int:
-    if parallel is None:
-        parallel = int(os.environ.get("SEGKIT_RUN_PARALLEL") or RUN_PARALLEL)
-    return max(1, min(int(parallel), os.cpu_count() or 1))
-
-
-def execute_in_order(
-    stems: Sequence[str],
-    execute: Callable[[str], dict[str, float]],
-    *,
-    parallel: int = 1,
-    bar: Any = None,
-    reads: Mapping[str, Sequence[str]] | None = None,
-) -> dict[str, dict[str, float]]:
-    """Call ``execute(stem)`` for every notebook, each once the notebooks it reads have finished.
-
-    Parameters
-    ----------
-    stems
-        The notebooks to run, in notebook order.
-    execute
-        Runs one notebook; returns its seconds (``{"execute": s}``).
-    parallel
-        At most this many notebooks at a time (threads, each waiting on its own kernel). A notebook
-        starts when the notebooks it reads (:data:`~segkit.report.notebooks.NOTEBOOK_INPUTS`; every
-        earlier one for a notebook not listed there) that are among ``stems`` have finished.
-    bar
-        A tqdm bar advanced by one per finished notebook, or None.
-    reads
-        The notebooks each notebook waits for (default
-        :data:`~segkit.report.notebooks.NOTEBOOK_INPUTS`; see
-        :func:`~segkit.report.notebooks.notebook_inputs`).
-
-    Returns
-    -------
-    dict
-        Seconds per notebook, in the order of ``stems``.
-
-    Raises
-    ------
-    Exception
-        The error of the first failed notebook (in notebook order), once the running ones finished;
-        no notebook starts after a failure.
-    """
-    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
-    def inputs(stem: str) -> set[str]:
-        read = (NOTEBOOK_INPUTS if reads is None else reads).get(stem, tuple(stems[: stems.index(stem)]))
-        return {name for name in read if name in stems}
-
-    seconds: dict[str, dict[str, float]] = {}
-    errors: dict[str, BaseException] = {}
-    pending, running = list(stems), {}
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        while running or (pending and not errors):
-            for stem in list(pending) if not errors else []:
-                if len(running) < parallel and inputs(stem) <= set(seconds):
-                    pending.remove(stem)
-                    if bar is not None:
-                        bar.set_description(stem)
-                    running[pool.submit(execute, stem)] = stem
-            if not running:  # a cycle in NOTEBOOK_INPUTS cannot happen; guard anyway
-                break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                stem = running.pop(future)
-                if future.exception() is not None:
-                    errors[stem] = future.exception()
-                    continue
-                seconds[stem] = future.result()
-                if bar is not None:
-                    bar.update(1)
-    if errors:
-        raise errors[next(stem for stem in stems if stem in errors)]
-    return {stem: seconds[stem] for stem in stems if stem in seconds}
 
 
 def _run_one(
