@@ -261,3 +261,25 @@ def test_spark_draws_the_same_customers_and_lines(shop):
         via_duckdb = draw_customer_lines(duckdb, shop, 250, seed=9)
     pd.testing.assert_frame_equal(via_spark.lines, via_duckdb.lines, check_like=True)
     assert via_spark.sample == CustomerSample(250, SHOP_CUSTOMERS, 9, "spark")
+
+
+@pytest.mark.parametrize(
+    ("selection", "expected"),
+    [
+        (None, True),
+        ("03", False),
+        ("3", False),
+        ("04", True),
+        ("5", True),
+        ("03,05_clv", True),
+        ("01,02", True),
+    ],
+)
+def test_segkit_run_passes_the_engine_to_every_notebook_that_takes_it(selection, expected):
+    from segkit.cli import _runs_engine_notebooks
+    from segkit.report import NOTEBOOKS, find_notebooks_dir, notebook_parameters, select_notebooks
+
+    assert _runs_engine_notebooks(selection) is expected
+    folder = find_notebooks_dir()
+    takes_engine = {stem for stem in NOTEBOOKS if "engine" in notebook_parameters(folder / f"{stem}.ipynb")}
+    assert bool(takes_engine & set(select_notebooks(selection))) is expected
