@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -311,3 +312,36 @@ def test_segkit_run_passes_the_engine_to_notebooks_01_02(sources, monkeypatch, t
     assert "engine" not in calls[-1]["parameters"]
     assert cli.main(["run", "--data", path, "--engine", "spark", "--spark-conf", "nonsense"]) != 0
     assert "--spark-conf takes KEY=VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("row_hash", ["hash({x})", "0"], ids=["hash", "every-row-collides"])
+def test_exact_copies_are_found_whatever_the_hash_collisions(row_hash):
+    """The later lines of each set of exact copies, in input order, as pandas ``duplicated`` finds them.
+
+    With a constant hash every line is a candidate: the column-by-column comparison alone must give
+    the same answer, so a hash collision can never make two different lines copies.
+    """
+    import dataclasses
+
+    import duckdb
+
+    from segkit.engines.sql import DUCKDB, CleaningSql
+
+    rng = np.random.default_rng(3)
+    n = 400
+    tx = pd.DataFrame(
+        {
+            "customer_id": pd.array(rng.choice(["a", "b", None], size=n), dtype="str"),
+            "order_id": pd.array(rng.choice(["1", "2", "3"], size=n), dtype="str"),
+            "amount": rng.choice([1.5, 2.0, np.nan], size=n),
+            "description": pd.array(rng.choice(["x", "y", None], size=n), dtype="str"),
+        }
+    )
+    tx.insert(0, "_row", np.arange(n, dtype="int64") * 7)
+    dialect = dataclasses.replace(DUCKDB, row_hash_template=row_hash)
+    sql = CleaningSql(dialect, tuple(c for c in tx.columns if c != "_row"), CleaningRules())
+    with duckdb.connect() as con:
+        con.register("tx", pa.Table.from_pandas(tx, preserve_index=False))
+        found = sorted(row for (row,) in con.sql(sql.copies()).fetchall())
+    expected = tx.loc[tx.drop(columns="_row").duplicated(keep="first"), "_row"].tolist()
+    assert expected and found == expected

@@ -231,6 +231,7 @@ class SqlEngine(Engine):
         self._create("tx", plan.canonical_select(self.dialect, self._scalar, types))
         self._check_canonical(plan)
         sql = CleaningSql(self.dialect, plan.columns, rules)
+        self._create("copies", sql.copies(), materialise=True)
         self._create("flagged", sql.flagged(), materialise=True)
         if sql.nets:
             self._create("events", sql.events())
@@ -273,6 +274,7 @@ class SqlEngine(Engine):
             }
         )
         totals = self._arrow(sql.totals()).to_pylist()[0]
+        self._create("customer_reasons", sql.reasons_per_customer(), materialise=True)
         by_customer = self._frame(sql.by_customer())
         by_customer = by_customer.set_index(
             pd.Index(by_customer.pop(CUSTOMER_ID).astype("str"), name=CUSTOMER_ID)
@@ -312,7 +314,7 @@ class SqlEngine(Engine):
         tables: dict[str, pd.DataFrame],
         snapshot_date: str | pd.Timestamp | None,
     ) -> pd.DataFrame:
-        self._create("clean_lines", sql.lines(), materialise=True)
+        self._create("clean_lines", sql.lines())
         stats = self._arrow("SELECT count(*) AS n, max(day) AS last_day FROM clean_lines").to_pylist()[0]
         if not stats["n"]:
             raise DataError("transactions: no line is left after cleaning", column=CUSTOMER_ID)
