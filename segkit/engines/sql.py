@@ -13,8 +13,10 @@ step by step, so each input row gets the same reason:
    formulas as :func:`segkit.cleaning._lifo_pass` (cumulative sum reflected at zero, suffix minimum,
    one pass per (customer, product, unit price), then per (customer, product)); ties in time are
    broken by purchases first, then input order, as the stable sort of the pandas path.
-3. ``cleaned``: every row with its final ``reason`` code (index into :data:`segkit.cleaning.REASONS`),
-   ``netted`` flag and netted ``net_amount``.
+3. ``prepared``: every row with its ``netted`` flag, netted ``net_amount`` and the reason settled
+   before the outlier rule; the outlier threshold (a quantile over the lines still without a reason) is
+   computed once, and ``cleaned`` gives every row its final ``reason`` code (index into
+   :data:`segkit.cleaning.REASONS`).
 
 The report (rows and amount per reason, netting totals, per-customer counts, removed customers) and the
 clean lines of the customer file are queries on ``cleaned``; only per-customer rows leave the engine.
@@ -148,7 +150,7 @@ def re2_pattern(pattern: str) -> str:
 
 @dataclass(frozen=True)
 class CleaningSql:
-    """The statements of the cleaning for one canonical table ``tx`` and one set of rules.
+    """The statements of the cleaning for one canonical table (``tx``) and one set of rules.
 
     Parameters
     ----------
@@ -163,6 +165,8 @@ class CleaningSql:
     dialect: Dialect
     columns: tuple[str, ...]
     rules: CleaningRules
+    #: The canonical table the statements read (the whole log, or one bucket of customers).
+    table: str = "tx"
 
     def has(self, column: str) -> bool:
         return column in self.columns
@@ -182,10 +186,12 @@ class CleaningSql:
         """
         everything = ", ".join(self._q(c) for c in self.columns)
         hashed = self.dialect.row_hash(everything)
-        repeated = f"SELECT h FROM (SELECT {hashed} AS h FROM tx) AS hashed GROUP BY h HAVING count(*) > 1"
+        repeated = (
+            f"SELECT h FROM (SELECT {hashed} AS h FROM {self.table}) AS hashed GROUP BY h HAVING count(*) > 1"
+        )
         return (
             f"SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY {everything} ORDER BY _row) "
-            f"AS _copy FROM tx WHERE {hashed} IN ({repeated})) AS numbered WHERE _copy > 1"
+            f"AS _copy FROM {self.table} WHERE {hashed} IN ({repeated})) AS numbered WHERE _copy > 1"
         )
 
     def flagged(self) -> str:
@@ -205,7 +211,8 @@ class CleaningSql:
         read = ", ".join(q(c) for c in _WORK_COLUMNS if self.has(c))
         return (
             f"SELECT _row, {read}, _repeat, CASE {cases} END AS early FROM (SELECT t.*, "
-            "(c._row IS NOT NULL) AS _repeat FROM tx AS t LEFT JOIN copies AS c ON t._row = c._row) AS marked"
+            f"(c._row IS NOT NULL) AS _repeat FROM {self.table} AS t LEFT JOIN copies AS c ON t._row = c._row) "
+            "AS marked"
         )
 
     def _non_product(self) -> str:
@@ -296,8 +303,10 @@ class CleaningSql:
         return f"SELECT _row, cap AS remaining FROM ({self.lifo_pass(source, ('c', 'p'))}) AS any_price"
 
     # ------------------------------------------------------------------ step 3
-    def cleaned(self) -> str:
-        """``cleaned``: the columns the report and the customer file read, ``reason``, ``netted``, ``net_amount``.
+    def prepared(self) -> str:
+        """``prepared``: every line with the columns the report and the customer file read, ``_repeat``,
+        ``netted``, ``net_amount`` and ``pre`` (the code of its reason when it is settled before the
+        outlier rule: an early reason, ``cancelled_purchase`` or ``non_positive_price``; else NULL).
 
         The netted quantity is not kept: nothing downstream of the cleaning reads quantities.
         """
@@ -308,41 +317,56 @@ class CleaningSql:
         if self.nets:
             remaining = f"(CASE WHEN early IS NULL THEN coalesce(n.remaining, {size}) ELSE 0.0 END)"
             source = "flagged AS f LEFT JOIN netted AS n ON f._row = n._row"
-            columns = "f.*"
         else:
-            remaining, source, columns = original, "flagged AS f", "f.*"
+            remaining, source = original, "flagged AS f"
         netted = f"(early IS NULL AND {original} - {remaining} > {tol})"
         ratio = f"(CASE WHEN {original} <> 0 THEN {remaining} / {original} ELSE 1.0 END)"
         amount = q(AMOUNT)
         net_amount = f"(CASE WHEN {netted} THEN {amount} * {ratio} ELSE {amount} END)"
         base = (
-            f"SELECT {columns}, {netted} AS netted, {remaining} AS remaining, {net_amount} AS net_amount "
+            f"SELECT f.*, {netted} AS netted, {remaining} AS remaining, {net_amount} AS net_amount "
             f"FROM {source}"
         )
-        price = q(UNIT_PRICE) if self.has(UNIT_PRICE) else "net_amount"
-        zero = f"({price} = 0 OR net_amount = 0)"
-        negative = f"({price} < 0 OR net_amount < 0 OR {price} IS NULL OR isnan({price}))"
+        negative = (
+            f"({self._price()} < 0 OR net_amount < 0 OR {self._price()} IS NULL OR isnan({self._price()}))"
+        )
         if self.rules.zero_amount == "drop":
-            negative = f"({negative} OR {zero})"
-        pre = (
-            f"SELECT *, CASE WHEN early IS NOT NULL THEN early "
+            negative = f"({negative} OR {self._zero()})"
+        kept_columns = ", ".join(
+            q(c) for c in (CUSTOMER_ID, ORDER_DATE, AMOUNT, UNIT_PRICE, *LINE_COLUMNS) if self.has(c)
+        )
+        return (
+            f"SELECT _repeat, {kept_columns}, netted, net_amount, CASE WHEN early IS NOT NULL THEN early "
             f"WHEN netted AND remaining <= {tol} THEN {_CODE['cancelled_purchase']} "
             f"WHEN {negative} THEN {_CODE['non_positive_price']} END AS pre FROM ({base}) AS b"
         )
+
+    def _price(self) -> str:
+        return self._q(UNIT_PRICE) if self.has(UNIT_PRICE) else "net_amount"
+
+    def _zero(self) -> str:
+        return f"({self._price()} = 0 OR net_amount = 0)"
+
+    def outlier_threshold(self) -> str | None:
+        """The query of the outlier threshold: the quantile of ``net_amount`` over the lines of
+        ``prepared`` without a reason yet (None when the rules do not drop outliers)."""
+        if not self.rules.outliers:
+            return None
+        quantile = self.dialect.quantile("net_amount", self.rules.outlier_quantile)
+        return f"SELECT {quantile} FROM prepared WHERE pre IS NULL"
+
+    def cleaned(self, threshold: float | None) -> str:
+        """``cleaned``: ``prepared`` with every line's final ``reason`` code (index into
+        :data:`segkit.cleaning.REASONS`); ``threshold`` is the value of :meth:`outlier_threshold`
+        (None: no outlier rule, or no line to take it from).
+        """
         outlier = "FALSE"
-        if self.rules.outliers:
-            threshold = (
-                f"(SELECT {self.dialect.quantile('net_amount', self.rules.outlier_quantile)} "
-                f"FROM ({pre}) AS unassigned WHERE pre IS NULL)"
-            )
-            outlier = f"net_amount > {threshold}"
-        kept_columns = ", ".join(
-            q(c) for c in (CUSTOMER_ID, ORDER_DATE, AMOUNT, *LINE_COLUMNS) if self.has(c)
-        )
+        if threshold is not None:
+            outlier = f"net_amount > CAST({self.dialect.literal(repr(float(threshold)))} AS DOUBLE)"
         return (
-            f"SELECT _row, _repeat, {kept_columns}, netted, net_amount, CASE WHEN pre IS NOT NULL THEN pre "
-            f"WHEN {outlier} THEN {_CODE['outlier']} WHEN {zero} THEN {_CODE['zero_amount']} "
-            f"ELSE {_CODE['kept']} END AS reason FROM ({pre}) AS p"
+            f"SELECT *, CASE WHEN pre IS NOT NULL THEN pre "
+            f"WHEN {outlier} THEN {_CODE['outlier']} WHEN {self._zero()} THEN {_CODE['zero_amount']} "
+            f"ELSE {_CODE['kept']} END AS reason FROM prepared"
         )
 
     # ------------------------------------------------------------------ report queries
