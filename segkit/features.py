@@ -738,9 +738,18 @@ def customer_file_of_lines(
                 spend_sums[f"spend_{len(share_names)}"], level_params = _level_sum(column, levels)
                 params += level_params
                 share_names.append(name)
-    customer_ids, values = _per_order_customer(lines, spend_sums, params)
+    customer_ids, values = _per_order_customer(lines)
     core = _rfm_marketing(customer_ids, values, lines.snapshot_day)
     parts = [core]
+    per_customer = dict(spend_sums)
+    if lines.has(PRODUCT_ID):
+        per_customer["distinct_products"] = "count(DISTINCT product_id)"
+        if lines.missing_products():  # a missing product id counts as one product
+            per_customer["distinct_products"] += " + max(CASE WHEN product_id IS NULL THEN 1 ELSE 0 END)"
+    if per_customer:
+        # per customer, not per order: sums of spend per order inside the order reduction made that
+        # group by 6-10x slower (10M lines: 16 s against 1.3 s + 1.6 s for the two)
+        _, values = _per_customer(lines, per_customer, params)
     if share_names:
         spend = np.column_stack([values[name] for name in spend_sums]).astype(np.float64)
         monetary = core["monetary"].to_numpy()[:, None]
@@ -748,13 +757,9 @@ def customer_file_of_lines(
             shares = np.where(monetary != 0, spend / monetary, 0.0)
         parts.append(pd.DataFrame(shares, index=customer_ids, columns=share_names))
     if lines.has(PRODUCT_ID):
-        distinct = "count(DISTINCT product_id)"
-        if lines.missing_products():  # a missing product id counts as one product
-            distinct += " + max(CASE WHEN product_id IS NULL THEN 1 ELSE 0 END)"
-        _, products = _per_customer(lines, {"distinct_products": distinct})
         parts.append(
             pd.DataFrame(
-                {"distinct_products": products["distinct_products"].astype(np.int64)}, index=customer_ids
+                {"distinct_products": values["distinct_products"].astype(np.int64)}, index=customer_ids
             )
         )
     tables = ["transactions"]

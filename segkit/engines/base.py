@@ -229,13 +229,9 @@ class SqlEngine(Engine):
         plan = plan_source(source, read or ReadOptions())
         types = self._load_raw(plan)
         self._create("tx", plan.canonical_select(self.dialect, self._scalar, types))
-        self._check_canonical(plan)
+        n_lines = self._check_canonical(plan)
         sql = CleaningSql(self.dialect, plan.columns, rules)
-        self._create("flagged", sql.flagged(), materialise=True)
-        if sql.nets:
-            self._create("events", sql.events())
-            self._create("netted", sql.netting(), materialise=True)
-        self._create("cleaned", sql.cleaned(), materialise=True)
+        self._clean(sql, n_lines)
         report = self._report(sql, rules)
         tables: dict[str, Any] = {}
         for name, path in plan.side_tables.items():
@@ -247,7 +243,34 @@ class SqlEngine(Engine):
         read = {name: table for name, table in tables.items() if isinstance(table, pd.DataFrame)}
         return EngineResult(report, customer_file, plan.layout, read, self.name)
 
-    def _check_canonical(self, plan: SourcePlan) -> None:
+    def _clean(self, sql: CleaningSql, n_lines: int) -> None:
+        """Make ``cleaned`` (every line of ``tx`` with its reason): ``prepared`` in one pass (the
+        SQL engines' default; DuckDB cleans a large log in buckets of customers), then the outlier
+        threshold, computed once."""
+        self._prepare(sql)
+        self._create("prepared", sql.prepared(), materialise=True)
+        self._release("netted", "events", "flagged", "copies")
+        self._finish(sql)
+
+    def _prepare(self, sql: CleaningSql) -> None:
+        """The statements before ``prepared``: ``copies``, ``flagged`` and the netting."""
+        self._create("copies", sql.copies(), materialise=True)
+        self._create("flagged", sql.flagged(), materialise=True)
+        if sql.nets:
+            self._create("events", sql.events())
+            self._create("netted", sql.netting(), materialise=True)
+
+    def _finish(self, sql: CleaningSql) -> None:
+        query = sql.outlier_threshold()
+        threshold = self._scalar(query) if query is not None else None
+        self._create("cleaned", sql.cleaned(threshold))
+
+    @abstractmethod
+    def _release(self, *names: str) -> None:
+        """Drop the working tables or views ``names`` (those that exist)."""
+
+    def _check_canonical(self, plan: SourcePlan) -> int:
+        """Refuse a log without lines, dates or amounts; return its number of lines."""
         q = self.dialect.ident
         counts = self._arrow(
             f"SELECT count(*) AS n, sum(CASE WHEN {q(ORDER_DATE)} IS NULL THEN 1 ELSE 0 END) AS no_date, "
@@ -261,6 +284,7 @@ class SqlEngine(Engine):
                     f"transactions ({plan.source}): {column} is missing on {counts[key]:,} lines",
                     column=column,
                 )
+        return int(counts["n"])
 
     def _report(self, sql: CleaningSql, rules: CleaningRules) -> CleaningSummary:
         per_reason = self._frame(sql.per_reason()).set_index("reason")
@@ -273,6 +297,7 @@ class SqlEngine(Engine):
             }
         )
         totals = self._arrow(sql.totals()).to_pylist()[0]
+        self._create("customer_reasons", sql.reasons_per_customer(), materialise=True)
         by_customer = self._frame(sql.by_customer())
         by_customer = by_customer.set_index(
             pd.Index(by_customer.pop(CUSTOMER_ID).astype("str"), name=CUSTOMER_ID)
@@ -312,7 +337,7 @@ class SqlEngine(Engine):
         tables: dict[str, pd.DataFrame],
         snapshot_date: str | pd.Timestamp | None,
     ) -> pd.DataFrame:
-        self._create("clean_lines", sql.lines(), materialise=True)
+        self._create("clean_lines", sql.lines())
         stats = self._arrow("SELECT count(*) AS n, max(day) AS last_day FROM clean_lines").to_pylist()[0]
         if not stats["n"]:
             raise DataError("transactions: no line is left after cleaning", column=CUSTOMER_ID)

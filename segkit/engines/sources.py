@@ -206,12 +206,16 @@ def id_expression(
     if not _is_text(kind):
         return f"CAST({column} AS STRING)"
     text = f"nullif(trim(CAST({column} AS STRING)), '')"
+    # integral ids written with decimals ("12.0") lose them, as in normalize_id; look-ups that stop at
+    # their first row: without a "." anywhere (one scan, no regular expression) nothing changes
+    with_dot = scalar(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {text} LIKE '%.%' LIMIT 1) AS d")
+    if not int(with_dot):
+        return text
     not_integral = scalar(
-        f"SELECT count(*) FROM {table} WHERE {text} IS NOT NULL AND NOT "
-        f"{dialect.regex(text, r'^[+-]?[0-9]+[.]0*$')}"
+        f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {text} IS NOT NULL AND NOT "
+        f"{dialect.regex(text, r'^[+-]?[0-9]+[.]0*$')} LIMIT 1) AS n"
     )
-    present = scalar(f"SELECT count(*) FROM {table} WHERE {text} IS NOT NULL")
-    if int(present) and int(not_integral) == 0:
+    if int(not_integral) == 0:
         return f"regexp_replace({text}, {dialect.literal('[.]0*$')}, '')"
     return text
 

@@ -85,12 +85,12 @@ class SparkEngine(SqlEngine):
         for key, value in settings.items():
             builder = builder.config(key, str(value))
         self.spark = builder.getOrCreate()
-        self._persisted: list[Any] = []
+        self._persisted: dict[str, Any] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="segkit-spark-")
 
     def close(self) -> None:
         """Unpersist the working tables (the session stays for the process; ``stop()`` ends it)."""
-        for frame in self._persisted:
+        for frame in self._persisted.values():
             frame.unpersist()
         self._persisted.clear()
         self._tmp.cleanup()
@@ -104,8 +104,14 @@ class SparkEngine(SqlEngine):
         frame = self._sql(sql)
         if materialise:
             frame = frame.persist()
-            self._persisted.append(frame)
+            self._persisted[name] = frame
         frame.createOrReplaceTempView(name)
+
+    def _release(self, *names: str) -> None:
+        for name in names:
+            if name in self._persisted:
+                self._persisted.pop(name).unpersist()
+            self.spark.catalog.dropTempView(name)
 
     def _sql(self, sql: str, params: list[object] | None = None) -> Any:
         from pyspark.errors import PySparkException

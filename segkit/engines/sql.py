@@ -5,15 +5,18 @@ spell differently (identifier quoting, string literals, regular expressions, epo
 integer division, a quantile). The statements follow :func:`segkit.cleaning.clean_transactions`
 step by step, so each input row gets the same reason:
 
-1. ``flagged``: the canonical table ``tx`` (with ``_row``, the input order) plus ``_copy`` (1 for the
-   first of a set of exact copies, in input order) and ``early``: the first of the reasons
+1. ``copies`` (the later lines of each set of exact copies, found through a hash of every column)
+   and ``flagged``: the columns of the canonical table ``tx`` the cleaning reads (with ``_row``, the
+   input order), ``_repeat`` (a later exact copy) and ``early``: the first of the reasons
    ``missing_customer_id``, ``non_product``, ``duplicate``, ``cancellation`` that applies.
 2. ``netted``: the LIFO netting of cancellations against purchases as window functions, the same
    formulas as :func:`segkit.cleaning._lifo_pass` (cumulative sum reflected at zero, suffix minimum,
    one pass per (customer, product, unit price), then per (customer, product)); ties in time are
    broken by purchases first, then input order, as the stable sort of the pandas path.
-3. ``cleaned``: every row with its final ``reason`` code (index into :data:`segkit.cleaning.REASONS`),
-   ``netted`` flag and netted ``net_amount``.
+3. ``prepared``: every row with its ``netted`` flag, netted ``net_amount`` and the reason settled
+   before the outlier rule; the outlier threshold (a quantile over the lines still without a reason) is
+   computed once, and ``cleaned`` gives every row its final ``reason`` code (index into
+   :data:`segkit.cleaning.REASONS`).
 
 The report (rows and amount per reason, netting totals, per-customer counts, removed customers) and the
 clean lines of the customer file are queries on ``cleaned``; only per-customer rows leave the engine.
@@ -46,6 +49,19 @@ _KEPT = ", ".join(str(int(c)) for c in _KEPT_CODES)
 _PURCHASES = ", ".join(str(_CODE[r]) for r in _PURCHASE_REASONS)
 #: Columns of the clean lines the customer file reads (see :func:`segkit.features.sql_lines`).
 LINE_COLUMNS = (ORDER_ID, PRODUCT_ID, CATEGORY, CHANNEL)
+#: Columns of ``tx`` the cleaning and the customer file read (the others, e.g. descriptions, only
+#: take part in finding exact copies).
+_WORK_COLUMNS = (
+    CUSTOMER_ID,
+    ORDER_ID,
+    ORDER_DATE,
+    PRODUCT_ID,
+    QUANTITY,
+    UNIT_PRICE,
+    AMOUNT,
+    CATEGORY,
+    CHANNEL,
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,7 @@ class Dialect:
     epoch_ns_template: str
     int_div_template: str
     quantile_template: str
+    row_hash_template: str
     backslash_escapes: bool
 
     def ident(self, name: str) -> str:
@@ -84,6 +101,10 @@ class Dialect:
         """Integer division of non-negative integers."""
         return self.int_div_template.format(a=numerator, b=denominator)
 
+    def row_hash(self, expressions: str) -> str:
+        """A 64-bit hash of a comma-separated list of expressions (equal rows hash equal)."""
+        return self.row_hash_template.format(x=expressions)
+
     def quantile(self, expression: str, q: float) -> str:
         """The ``q`` quantile with linear interpolation (as :func:`numpy.quantile`)."""
         return self.quantile_template.format(x=expression, q=repr(float(q)))
@@ -96,6 +117,7 @@ DUCKDB = Dialect(
     epoch_ns_template="epoch_ns({x})",
     int_div_template="({a} // {b})",
     quantile_template="quantile_cont({x}, {q})",
+    row_hash_template="hash({x})",
     backslash_escapes=False,
 )
 SPARK = Dialect(
@@ -105,6 +127,7 @@ SPARK = Dialect(
     epoch_ns_template="(unix_micros(CAST({x} AS TIMESTAMP)) * 1000)",
     int_div_template="({a} div {b})",
     quantile_template="percentile({x}, {q})",
+    row_hash_template="xxhash64({x})",
     backslash_escapes=True,
 )
 
@@ -127,7 +150,7 @@ def re2_pattern(pattern: str) -> str:
 
 @dataclass(frozen=True)
 class CleaningSql:
-    """The statements of the cleaning for one canonical table ``tx`` and one set of rules.
+    """The statements of the cleaning for one canonical table (``tx``) and one set of rules.
 
     Parameters
     ----------
@@ -142,6 +165,8 @@ class CleaningSql:
     dialect: Dialect
     columns: tuple[str, ...]
     rules: CleaningRules
+    #: The canonical table the statements read (the whole log, or one bucket of customers).
+    table: str = "tx"
 
     def has(self, column: str) -> bool:
         return column in self.columns
@@ -150,20 +175,44 @@ class CleaningSql:
         return self.dialect.ident(name)
 
     # ------------------------------------------------------------------ step 1
+    def copies(self) -> str:
+        """``copies``: ``_row`` of every line that repeats an earlier line (input order) in every column.
+
+        Lines are grouped by a 64-bit hash of all their canonical columns first; only the lines of a
+        hash seen more than once (the exact copies, and the rare hash collisions) are then compared
+        column by column, in a window numbering each set of copies in input order. Numbering every
+        line of the log in such a window sorts the whole log: on 10M lines of the demo shop the
+        window took 4.1 s and the hash pass 2.1 s (DuckDB, 2 threads).
+        """
+        everything = ", ".join(self._q(c) for c in self.columns)
+        hashed = self.dialect.row_hash(everything)
+        repeated = (
+            f"SELECT h FROM (SELECT {hashed} AS h FROM {self.table}) AS hashed GROUP BY h HAVING count(*) > 1"
+        )
+        return (
+            f"SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY {everything} ORDER BY _row) "
+            f"AS _copy FROM {self.table} WHERE {hashed} IN ({repeated})) AS numbered WHERE _copy > 1"
+        )
+
     def flagged(self) -> str:
-        """``flagged``: ``tx`` plus ``_copy`` and ``early`` (code of the first early reason, or NULL)."""
+        """``flagged``: the columns the cleaning reads, ``_repeat`` and ``early``.
+
+        ``_repeat`` is true for a line in ``copies``; ``early`` is the code of the first early
+        reason that applies, or NULL.
+        """
         q = self._q
-        everything = ", ".join(q(c) for c in self.columns)
         conditions = [(f"{q(CUSTOMER_ID)} IS NULL", "missing_customer_id")]
         if self.has(PRODUCT_ID):
             conditions.append((self._non_product(), "non_product"))
         if self.has(ORDER_ID):
-            conditions.append((f"{q(ORDER_ID)} IS NOT NULL AND _copy > 1", "duplicate"))
+            conditions.append((f"{q(ORDER_ID)} IS NOT NULL AND _repeat", "duplicate"))
         conditions.append((self._cancellation(), "cancellation"))
         cases = " ".join(f"WHEN {condition} THEN {_CODE[reason]}" for condition, reason in conditions)
+        read = ", ".join(q(c) for c in _WORK_COLUMNS if self.has(c))
         return (
-            f"SELECT *, CASE {cases} END AS early FROM (SELECT *, row_number() OVER "
-            f"(PARTITION BY {everything} ORDER BY _row) AS _copy FROM tx) AS copies"
+            f"SELECT _row, {read}, _repeat, CASE {cases} END AS early FROM (SELECT t.*, "
+            f"(c._row IS NOT NULL) AS _repeat FROM {self.table} AS t LEFT JOIN copies AS c ON t._row = c._row) "
+            "AS marked"
         )
 
     def _non_product(self) -> str:
@@ -254,8 +303,10 @@ class CleaningSql:
         return f"SELECT _row, cap AS remaining FROM ({self.lifo_pass(source, ('c', 'p'))}) AS any_price"
 
     # ------------------------------------------------------------------ step 3
-    def cleaned(self) -> str:
-        """``cleaned``: the columns the report and the customer file read, ``reason``, ``netted``, ``net_amount``.
+    def prepared(self) -> str:
+        """``prepared``: every line with the columns the report and the customer file read, ``_repeat``,
+        ``netted``, ``net_amount`` and ``pre`` (the code of its reason when it is settled before the
+        outlier rule: an early reason, ``cancelled_purchase`` or ``non_positive_price``; else NULL).
 
         The netted quantity is not kept: nothing downstream of the cleaning reads quantities.
         """
@@ -266,41 +317,56 @@ class CleaningSql:
         if self.nets:
             remaining = f"(CASE WHEN early IS NULL THEN coalesce(n.remaining, {size}) ELSE 0.0 END)"
             source = "flagged AS f LEFT JOIN netted AS n ON f._row = n._row"
-            columns = "f.*"
         else:
-            remaining, source, columns = original, "flagged AS f", "f.*"
+            remaining, source = original, "flagged AS f"
         netted = f"(early IS NULL AND {original} - {remaining} > {tol})"
         ratio = f"(CASE WHEN {original} <> 0 THEN {remaining} / {original} ELSE 1.0 END)"
         amount = q(AMOUNT)
         net_amount = f"(CASE WHEN {netted} THEN {amount} * {ratio} ELSE {amount} END)"
         base = (
-            f"SELECT {columns}, {netted} AS netted, {remaining} AS remaining, {net_amount} AS net_amount "
+            f"SELECT f.*, {netted} AS netted, {remaining} AS remaining, {net_amount} AS net_amount "
             f"FROM {source}"
         )
-        price = q(UNIT_PRICE) if self.has(UNIT_PRICE) else "net_amount"
-        zero = f"({price} = 0 OR net_amount = 0)"
-        negative = f"({price} < 0 OR net_amount < 0 OR {price} IS NULL OR isnan({price}))"
+        negative = (
+            f"({self._price()} < 0 OR net_amount < 0 OR {self._price()} IS NULL OR isnan({self._price()}))"
+        )
         if self.rules.zero_amount == "drop":
-            negative = f"({negative} OR {zero})"
-        pre = (
-            f"SELECT *, CASE WHEN early IS NOT NULL THEN early "
+            negative = f"({negative} OR {self._zero()})"
+        kept_columns = ", ".join(
+            q(c) for c in (CUSTOMER_ID, ORDER_DATE, AMOUNT, UNIT_PRICE, *LINE_COLUMNS) if self.has(c)
+        )
+        return (
+            f"SELECT _repeat, {kept_columns}, netted, net_amount, CASE WHEN early IS NOT NULL THEN early "
             f"WHEN netted AND remaining <= {tol} THEN {_CODE['cancelled_purchase']} "
             f"WHEN {negative} THEN {_CODE['non_positive_price']} END AS pre FROM ({base}) AS b"
         )
+
+    def _price(self) -> str:
+        return self._q(UNIT_PRICE) if self.has(UNIT_PRICE) else "net_amount"
+
+    def _zero(self) -> str:
+        return f"({self._price()} = 0 OR net_amount = 0)"
+
+    def outlier_threshold(self) -> str | None:
+        """The query of the outlier threshold: the quantile of ``net_amount`` over the lines of
+        ``prepared`` without a reason yet (None when the rules do not drop outliers)."""
+        if not self.rules.outliers:
+            return None
+        quantile = self.dialect.quantile("net_amount", self.rules.outlier_quantile)
+        return f"SELECT {quantile} FROM prepared WHERE pre IS NULL"
+
+    def cleaned(self, threshold: float | None) -> str:
+        """``cleaned``: ``prepared`` with every line's final ``reason`` code (index into
+        :data:`segkit.cleaning.REASONS`); ``threshold`` is the value of :meth:`outlier_threshold`
+        (None: no outlier rule, or no line to take it from).
+        """
         outlier = "FALSE"
-        if self.rules.outliers:
-            threshold = (
-                f"(SELECT {self.dialect.quantile('net_amount', self.rules.outlier_quantile)} "
-                f"FROM ({pre}) AS unassigned WHERE pre IS NULL)"
-            )
-            outlier = f"net_amount > {threshold}"
-        kept_columns = ", ".join(
-            q(c) for c in (CUSTOMER_ID, ORDER_DATE, AMOUNT, *LINE_COLUMNS) if self.has(c)
-        )
+        if threshold is not None:
+            outlier = f"net_amount > CAST({self.dialect.literal(repr(float(threshold)))} AS DOUBLE)"
         return (
-            f"SELECT _row, _copy, {kept_columns}, netted, net_amount, CASE WHEN pre IS NOT NULL THEN pre "
-            f"WHEN {outlier} THEN {_CODE['outlier']} WHEN {zero} THEN {_CODE['zero_amount']} "
-            f"ELSE {_CODE['kept']} END AS reason FROM ({pre}) AS p"
+            f"SELECT *, CASE WHEN pre IS NOT NULL THEN pre "
+            f"WHEN {outlier} THEN {_CODE['outlier']} WHEN {self._zero()} THEN {_CODE['zero_amount']} "
+            f"ELSE {_CODE['kept']} END AS reason FROM prepared"
         )
 
     # ------------------------------------------------------------------ report queries
@@ -314,34 +380,45 @@ class CleaningSql:
         return (
             f"SELECT sum(CASE WHEN reason IN ({_KEPT}) AND netted THEN 1 ELSE 0 END) AS partially_netted, "
             f"sum(CASE WHEN netted THEN {self._q(AMOUNT)} - net_amount ELSE 0.0 END) AS netted_amount, "
-            f"sum(CASE WHEN _copy > 1 AND {no_order} AND reason IN ({_KEPT}) THEN 1 ELSE 0 END) "
+            f"sum(CASE WHEN _repeat AND {no_order} AND reason IN ({_KEPT}) THEN 1 ELSE 0 END) "
             "AS possible_duplicates FROM cleaned"
         )
 
-    def by_customer(self) -> str:
-        """The per-customer table of :attr:`segkit.cleaning.CleaningReport.by_customer`."""
-        cancel = _CODE["cancellation"]
-        customer = self._q(CUSTOMER_ID)
-        return (
-            f"SELECT {customer} AS customer_id, "
-            f"sum(CASE WHEN reason IN ({_PURCHASES}) THEN 1 ELSE 0 END) AS lines, "
-            f"sum(CASE WHEN reason IN ({_PURCHASES}) AND netted THEN 1 ELSE 0 END) AS cancelled_lines, "
-            f"sum(CASE WHEN reason IN ({_KEPT}) THEN 1 ELSE 0 END) AS kept_lines, "
-            f"sum(CASE WHEN reason = {cancel} THEN 1 ELSE 0 END) AS cancellation_lines, "
-            f"sum(CASE WHEN netted THEN {self._q(AMOUNT)} - net_amount ELSE 0.0 END) AS cancelled_amount "
-            f"FROM cleaned WHERE {customer} IS NOT NULL AND reason IN ({_PURCHASES}, {cancel}) "
-            f"GROUP BY {customer}"
-        )
-
-    def removed_customers(self) -> str:
-        """Customers without a kept line: their lines and their line count per reason code."""
+    def reasons_per_customer(self) -> str:
+        """``customer_reasons``: per customer with an id, its lines (``lines``), its lines per reason
+        code (``r0``, ``r1``...), its partly or wholly netted purchase lines (``netted_lines``) and the
+        amount netting took off them (``netted_amount``). One pass over ``cleaned`` for
+        :meth:`by_customer` and :meth:`removed_customers`.
+        """
         customer = self._q(CUSTOMER_ID)
         counts = ", ".join(
             f"sum(CASE WHEN reason = {code} THEN 1 ELSE 0 END) AS r{code}" for code in range(len(REASONS))
         )
         return (
-            f"SELECT * FROM (SELECT {customer} AS customer_id, count(*) AS lines, {counts} FROM cleaned "
-            f"WHERE {customer} IS NOT NULL GROUP BY {customer}) AS per_customer "
+            f"SELECT {customer} AS customer_id, count(*) AS lines, {counts}, "
+            "sum(CASE WHEN netted THEN 1 ELSE 0 END) AS netted_lines, "
+            f"sum(CASE WHEN netted THEN {self._q(AMOUNT)} - net_amount ELSE 0.0 END) AS netted_amount "
+            f"FROM cleaned WHERE {customer} IS NOT NULL GROUP BY {customer}"
+        )
+
+    def by_customer(self) -> str:
+        """The per-customer table of :attr:`segkit.cleaning.CleaningReport.by_customer`, from ``customer_reasons``.
+
+        A netted line is always a purchase (netting only touches lines without an early reason).
+        """
+        purchases = " + ".join(f"r{_CODE[r]}" for r in _PURCHASE_REASONS)
+        cancel = f"r{_CODE['cancellation']}"
+        return (
+            f"SELECT customer_id, {purchases} AS lines, netted_lines AS cancelled_lines, "
+            f"{' + '.join(f'r{int(c)}' for c in _KEPT_CODES)} AS kept_lines, {cancel} AS cancellation_lines, "
+            f"netted_amount AS cancelled_amount FROM customer_reasons WHERE {purchases} + {cancel} > 0"
+        )
+
+    def removed_customers(self) -> str:
+        """Customers without a kept line: their lines and their line count per reason code."""
+        counts = ", ".join(f"r{code}" for code in range(len(REASONS)))
+        return (
+            f"SELECT customer_id, lines, {counts} FROM customer_reasons "
             f"WHERE {' + '.join(f'r{int(c)}' for c in _KEPT_CODES)} = 0"
         )
 
