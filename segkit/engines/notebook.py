@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ __all__ = [
     "DEFAULT_FIGURE_CUSTOMERS",
     "load_inputs",
     "customer_file_of",
-    "engine_source",
+    "EngineRoute",
+    "engine_route",
     "parse_engine_options",
 ]
 
@@ -91,19 +93,13 @@ def load_inputs(
         As :func:`segkit.load_inputs`.
     """
     options = parse_engine_options(engine_options)
-    name, source = engine_source(data, engine, sample_customers, seed, demo_dir)
-    if name == "pandas":
-        return inputs_module.load_inputs(
-            data, layout, columns, sample_customers, seed, demo_dir=demo_dir, date_format=date_format,
-            sep=sep, header=header, sheet=sheet,
-        )  # fmt: skip
-    read = ReadOptions(
-        layout=layout,
-        columns=parse_columns(columns) or None,
-        sep=sep or None,
-        date_format=date_format or None,
-        header=bool(header),
-    )
+    route = engine_route(
+        data, layout, columns, sample_customers, seed, date_format=date_format, sep=sep, header=header,
+        sheet=sheet, engine=engine, demo_dir=demo_dir,
+    )  # fmt: skip
+    if isinstance(route, Inputs):
+        return route
+    name, source, read = route.engine, route.source, route.read
     figures = int(sample_customers) or DEFAULT_FIGURE_CUSTOMERS
     key = stored.result_key(
         source, read=repr(read), engine=name, options=options, snapshot_date=snapshot_date or "",
@@ -152,17 +148,39 @@ def load_inputs(
     )
 
 
-def engine_source(
+@dataclass(frozen=True)
+class EngineRoute:
+    """Where a notebook's data go on a SQL engine: the engine's name, the source it reads, the reader options."""
+
+    engine: str
+    source: Any
+    read: ReadOptions
+
+
+def engine_route(
     data: str | os.PathLike[str],
-    engine: str,
+    layout: str = "auto",
+    columns: str | dict[str, str] | None = "",
     sample_customers: int = 0,
     seed: int = 0,
+    *,
+    date_format: str = "",
+    sep: str = "",
+    header: bool = True,
+    sheet: str | int = "",
+    engine: str = "pandas",
     demo_dir: str | os.PathLike[str] = "data/raw/demo",
-) -> tuple[str, Any]:
-    """The engine that reads ``data`` and the source it reads: ``("pandas", None)`` for the pandas path.
+) -> EngineRoute | Inputs:
+    """The SQL engine route of notebook parameters, or on the pandas path :func:`segkit.load_inputs` itself.
 
     ``"demo"`` is the demo folder written with ``seed`` (a shop generated in memory, and any demo
-    with ``sample_customers``, is the pandas path's); ``"auto"`` resolves by the input's size.
+    with ``sample_customers``, is the pandas path's); ``"auto"`` resolves by the input's size. Reader
+    options given as ``""`` take the reader's default.
+
+    Returns
+    -------
+    EngineRoute or Inputs
+        The route (DuckDB, Spark), or the pandas path's :class:`~segkit.inputs.Inputs`.
     """
     source: Any = data
     if str(data) == "demo":
@@ -171,7 +189,19 @@ def engine_source(
     name = engine
     if engine == "auto":
         name = choose_engine(source) if source is not None else "pandas"
-    return (name, source) if name != "pandas" and source is not None else ("pandas", None)
+    if name == "pandas" or source is None:
+        return inputs_module.load_inputs(
+            data, layout, columns, sample_customers, seed, demo_dir=demo_dir, date_format=date_format,
+            sep=sep, header=header, sheet=sheet,
+        )  # fmt: skip
+    read = ReadOptions(
+        layout=layout,
+        columns=parse_columns(columns) or None,
+        sep=sep or None,
+        date_format=date_format or None,
+        header=bool(header),
+    )
+    return EngineRoute(name, source, read)
 
 
 def _customer_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame | None]:

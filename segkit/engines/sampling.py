@@ -29,10 +29,10 @@ from segkit import inputs as inputs_module
 from segkit.cleaning import clean_transactions
 from segkit.engines import get_engine
 from segkit.engines.base import SqlEngine
-from segkit.engines.notebook import engine_source, parse_engine_options
+from segkit.engines.notebook import engine_route, parse_engine_options
 from segkit.engines.sources import ReadOptions, plan_source
 from segkit.inputs import Inputs
-from segkit.io import Dataset, parse_columns
+from segkit.io import Dataset
 from segkit.schema import CUSTOMER_ID, DataError, ParameterError
 
 __all__ = [
@@ -229,23 +229,16 @@ def load_sample_inputs(
             column="purpose",
             hint=f"purposes: {', '.join(SAMPLE_CUSTOMERS)}",
         )
-    name, source = engine_source(data, engine, sample_customers, seed, demo_dir)
-    if name == "pandas":
-        return inputs_module.load_inputs(
-            data, layout, columns, sample_customers, seed, demo_dir=demo_dir, date_format=date_format,
-            sep=sep, header=header, sheet=sheet,
-        )  # fmt: skip
-    read = ReadOptions(
-        layout=layout,
-        columns=parse_columns(columns) or None,
-        sep=sep or None,
-        date_format=date_format or None,
-        header=bool(header),
-    )
+    route = engine_route(
+        data, layout, columns, sample_customers, seed, date_format=date_format, sep=sep, header=header,
+        sheet=sheet, engine=engine, demo_dir=demo_dir,
+    )  # fmt: skip
+    if isinstance(route, Inputs):
+        return route
     drawn = _positive(sample_customers, "sample_customers", minimum=0) or SAMPLE_CUSTOMERS[purpose]
-    with get_engine(name, **parse_engine_options(engine_options)) as runner:
-        drawn_lines = draw_customer_lines(runner, source, drawn, seed, read)
-    raw = Dataset(transactions=drawn_lines.lines, source=str(source), layout=drawn_lines.layout)
+    with get_engine(route.engine, **parse_engine_options(engine_options)) as runner:
+        drawn_lines = draw_customer_lines(runner, route.source, drawn, seed, route.read)
+    raw = Dataset(transactions=drawn_lines.lines, source=str(route.source), layout=drawn_lines.layout)
     clean, report = clean_transactions(raw.transactions)
     inputs_module.check_enough_customers(clean, report, raw.source)
     return Inputs(
