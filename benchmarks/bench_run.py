@@ -84,6 +84,7 @@ def main() -> None:
         measured = run_and_sample(command, dict(os.environ))
         load_after = os.getloadavg()
         seconds = json.loads((out / "processed" / "bench" / "run.json").read_text())["seconds"]
+        pages = sorted(page.name for page in (out / "reports" / "bench").glob("*.html"))
     print(
         f"segkit run --engine {args.engine} (memory limit {args.memory_limit}) on {folder.name}: "
         f"{meta['tables']['transactions']:,} lines, {meta['n_customers']:,} customers, partitioned Parquet"
@@ -95,6 +96,7 @@ def main() -> None:
             *load_before, *load_after
         )
     )
+    print(f"reports written: {', '.join(pages)}")
     print(f"{'notebook':<28}{'execute s':>10}{'export s':>10}{'share of wall':>15}")
     for stem, entry in seconds.items():
         execute, export = float(entry.get("execute", 0.0)), float(entry.get("export", 0.0))
