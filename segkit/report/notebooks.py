@@ -36,10 +36,12 @@ NOTEBOOK_INPUTS: dict[str, tuple[str, ...]] = {
     "05_clv": ("03_clustering",),  # model.skops and segments.csv (to which it adds columns)
 }
 
-#: :data:`NOTEBOOK_INPUTS` of a run on a SQL engine (DuckDB, Spark): notebooks 01 and 02 each clean
-#: the whole log through the engine, so 02 waits for 01. Side by side, two engines (each with its own
-#: memory limit, plus the per-customer frames they return) would double the run's peak memory, and on
-#: two cores neither would finish sooner.
+#: :data:`NOTEBOOK_INPUTS` of a run on a SQL engine (DuckDB, Spark): 02 waits for 01, which leaves the
+#: engine's result (cleaning report, customer file, figure sample) in the run's temporary
+#: ``engine_result_dir`` for 02 (:mod:`segkit.engines.stored`). The whole log is then cleaned once, by
+#: one engine at a time: side by side, two engines (each with its own memory limit, plus the
+#: per-customer frames they return) would double the run's peak memory (measured 5.0 GB for one at 20M
+#: lines, ``bench_scale.py``) and, on two cores, neither would finish sooner.
 ENGINE_NOTEBOOK_INPUTS: dict[str, tuple[str, ...]] = {**NOTEBOOK_INPUTS, "02_customer_files": ("01_eda",)}
 
 
