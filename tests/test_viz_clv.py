@@ -80,6 +80,8 @@ def test_notebook_parameters_and_outputs():
     names = [line.split("=")[0].strip() for line in "".join(parameters["source"]).splitlines() if "=" in line]
     assert names[: len(NOTEBOOK_PARAMETERS)] == NOTEBOOK_PARAMETERS
     assert names[len(NOTEBOOK_PARAMETERS) :] == [
+        "engine",
+        "engine_options",
         "calibration_end",
         "holdout_months",
         "horizon_months",

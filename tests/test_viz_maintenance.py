@@ -97,7 +97,15 @@ def test_notebook_parameters_and_summary():
     cells = json.loads(NOTEBOOK.read_text())["cells"]
     parameters = next(c for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))
     names = [line.split("=")[0].strip() for line in "".join(parameters["source"]).splitlines()]
-    assert names == [*NOTEBOOK_PARAMETERS, "period", "window", "horizon_days", "start"]
+    assert names == [
+        *NOTEBOOK_PARAMETERS,
+        "engine",
+        "engine_options",
+        "period",
+        "window",
+        "horizon_days",
+        "start",
+    ]
     code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
     assert any('write_summary("04"' in source for source in code)
 
