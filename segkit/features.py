@@ -36,6 +36,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from segkit.schema import (
@@ -539,12 +540,42 @@ def _level_sum(column: str, levels: list[object]) -> tuple[str, list[object]]:
     return f"coalesce(sum({AMOUNT}) FILTER (WHERE {' OR '.join(conditions)}), 0)", values
 
 
+def positions(ids: pd.Index | pd.Series, among: pd.Index | pd.Series) -> np.ndarray:
+    """Position in ``among`` of each id of ``ids`` (first occurrence; -1 when absent), ids compared as text.
+
+    Arrow's hash look-up: pandas' string indexer turns millions of Arrow-backed ids into Python
+    strings first (5.8M customers: 3-5 s and 0.4 GB per look-up).
+    """
+    found = pc.index_in(_id_text(ids), value_set=_id_text(among))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _id_text(ids: pd.Index | pd.Series) -> pa.Array | pa.ChunkedArray:
+    series = pd.Series(ids, copy=False)
+    if not pd.api.types.is_string_dtype(series.dtype) or pd.api.types.is_object_dtype(series.dtype):
+        series = series.astype("str")
+    return pa.array(series.array).cast(pa.large_string())
+
+
+def values_at(values: np.ndarray, rows: np.ndarray, fill: float = 0.0) -> np.ndarray:
+    """``values`` (float64) at ``rows``, ``fill`` where ``rows`` is -1."""
+    out = np.full(len(rows), fill, dtype=np.float64)
+    hit = rows >= 0
+    out[hit] = np.asarray(values, dtype=np.float64)[rows[hit]]
+    return out
+
+
+def take_or_fill(
+    values: pd.Series | np.ndarray, rows: np.ndarray
+) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """``values`` at ``rows``, missing (NaN, NaT, NA) where ``rows`` is -1 (a reindex from :func:`positions`)."""
+    array = values.array if isinstance(values, pd.Series) else values
+    return pd.api.extensions.take(array, rows, allow_fill=True)
+
+
 def _side_codes(table: pd.DataFrame, name: str, customer_ids: pd.Index) -> np.ndarray:
     """Customer code of every row of a side table (-1 when the customer has no transaction)."""
-    ids = table[CUSTOMER_ID]
-    if not pd.api.types.is_string_dtype(ids.dtype):
-        ids = ids.astype("str")
-    return customer_ids.get_indexer(ids)
+    return positions(table[CUSTOMER_ID], customer_ids)
 
 
 def _until_snapshot(table: pd.DataFrame, column: str, name: str, snapshot_day: int) -> pd.DataFrame:
@@ -638,10 +669,11 @@ def _demographics(customers: pd.DataFrame, customer_ids: pd.Index, snapshot: pd.
     duplicated = ids.duplicated()
     if duplicated.any():
         raise bad_rows_error(DataError, "customers: customer_id is not unique", CUSTOMER_ID, ids[duplicated])
-    table = customers.assign(**{CUSTOMER_ID: ids.astype("str")}).set_index(CUSTOMER_ID).reindex(customer_ids)
+    rows = positions(customer_ids, ids)
+    attributes = customers.drop(columns=CUSTOMER_ID)
     filled = {}
-    for column in table.columns:  # loop over attribute columns, not customers
-        values = table[column]
+    for column in attributes.columns:  # loop over attribute columns, not customers
+        values = pd.Series(take_or_fill(attributes[column], rows), index=customer_ids, name=column)
         if pd.api.types.is_datetime64_any_dtype(values.dtype):  # a date becomes its age at the snapshot
             days = (snapshot - values.dt.tz_localize(None).dt.normalize()).dt.days.astype("float64")
             median = days.median()
@@ -666,9 +698,9 @@ def _cancelled_share(cancellations: pd.DataFrame, customer_ids: pd.Index) -> pd.
             column="cancellations",
         )
     table = cancellations.set_index(CUSTOMER_ID) if CUSTOMER_ID in cancellations.columns else cancellations
-    table = table.set_axis(table.index.astype("str")).reindex(customer_ids)
-    lines = table["lines"].to_numpy(dtype=np.float64, na_value=0.0)
-    cancelled = table["cancelled_lines"].to_numpy(dtype=np.float64, na_value=0.0)
+    rows = positions(customer_ids, table.index)
+    lines = values_at(table["lines"].to_numpy(dtype=np.float64), rows)
+    cancelled = values_at(table["cancelled_lines"].to_numpy(dtype=np.float64), rows)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(lines > 0, cancelled / np.maximum(lines, 1), 0.0)
     return pd.Series(np.clip(share, 0.0, 1.0), index=customer_ids, name="cancelled_share")

@@ -201,7 +201,10 @@ class SqlEngine(Engine):
         ).drop(columns="_row")
         for column in frame.columns:
             if column == ORDER_DATE:
-                frame[column] = frame[column].astype("datetime64[ns]")
+                dates = frame[column]
+                if isinstance(dates.dtype, pd.DatetimeTZDtype):  # Spark: instants in its UTC session
+                    dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
+                frame[column] = dates.astype("datetime64[ns]")
             elif frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column].dtype):
                 frame[column] = frame[column].astype("str")
         return frame.reset_index(drop=True), len(ids)
@@ -302,7 +305,7 @@ class SqlEngine(Engine):
         by_customer = by_customer.set_index(
             pd.Index(by_customer.pop(CUSTOMER_ID).astype("str"), name=CUSTOMER_ID)
         )
-        by_customer = by_customer.sort_index().astype(
+        by_customer = by_customer.astype(
             {c: "int64" for c in ("lines", "cancelled_lines", "kept_lines", "cancellation_lines")}
             | {"cancelled_amount": "float64"}
         )
@@ -315,7 +318,7 @@ class SqlEngine(Engine):
                 "reason": pd.Series(np.asarray(REASONS, dtype=object)[main], dtype="str").to_numpy(),
             },
             index=pd.Index(removed[CUSTOMER_ID].astype("str"), name=CUSTOMER_ID),
-        ).sort_index()
+        )
         return CleaningSummary(
             reasons=None,
             amounts=None,
@@ -391,13 +394,14 @@ class SqlEngine(Engine):
         )
 
         def reduce(customer_ids: pd.Index, frequency: np.ndarray) -> pd.DataFrame:
-            per = table.set_index(table["cid"].astype("str")).reindex(customer_ids)
+            rows = features.positions(customer_ids, table["cid"])
+            sums = {
+                name: features.values_at(table[name].to_numpy(dtype="float64", na_value=0.0), rows)
+                for name in ("n", "pages", "conv")
+                if name in table
+            }
             return features.session_columns(
-                per["n"].to_numpy(dtype="float64", na_value=0.0).astype(np.int64),
-                per["pages"].to_numpy(dtype="float64", na_value=0.0) if "pages" in per else None,
-                per["conv"].to_numpy(dtype="float64", na_value=0.0) if "conv" in per else None,
-                frequency,
-                customer_ids,
+                sums["n"].astype(np.int64), sums.get("pages"), sums.get("conv"), frequency, customer_ids
             )
 
         return reduce
@@ -414,9 +418,11 @@ class SqlEngine(Engine):
         )
 
         def reduce(customer_ids: pd.Index) -> pd.DataFrame:
-            per = table.set_index(table["cid"].astype("str")).reindex(customer_ids)
-            count = per["n"].to_numpy(dtype="float64", na_value=0.0).astype(np.int64)
-            total = per["total"].to_numpy(dtype="float64", na_value=0.0)
+            rows = features.positions(customer_ids, table["cid"])
+            count = features.values_at(table["n"].to_numpy(dtype="float64", na_value=0.0), rows).astype(
+                np.int64
+            )
+            total = features.values_at(table["total"].to_numpy(dtype="float64", na_value=0.0), rows)
             population_mean = float(total.sum() / count.sum()) if count.sum() else 0.0
             return features.review_columns(count, total, population_mean, customer_ids)
 
