@@ -181,6 +181,7 @@ class _Lines:
     runner: SqlRunner | None = None
     columns: tuple[str, ...] = ()
     product_nulls: bool = False
+    per_customer_runner: SqlRunner | None = None  # for queries grouped by customer (default: runner)
 
     @property
     def snapshot(self) -> pd.Timestamp:
@@ -197,7 +198,11 @@ class _Lines:
 
 
 def sql_lines(
-    runner: SqlRunner, columns: Sequence[str], snapshot_day: int, product_nulls: bool = False
+    runner: SqlRunner,
+    columns: Sequence[str],
+    snapshot_day: int,
+    product_nulls: bool = False,
+    per_customer_runner: SqlRunner | None = None,
 ) -> _Lines:
     """Lines held by a SQL engine, for :func:`customer_file_of_lines`.
 
@@ -213,8 +218,11 @@ def sql_lines(
         Day number (days since 1970-01-01) of the inclusive snapshot, from :func:`snapshot_day`.
     product_nulls
         True when some line has no ``product_id``.
+    per_customer_runner
+        Runs the queries grouped by customer and ordered by ``customer_id`` (default: ``runner``): an
+        engine that holds its lines in buckets of customers runs them bucket by bucket.
     """
-    return _Lines(None, int(snapshot_day), runner, tuple(columns), bool(product_nulls))
+    return _Lines(None, int(snapshot_day), runner, tuple(columns), bool(product_nulls), per_customer_runner)
 
 
 def snapshot_day(snapshot_date: object, last_day: int, convention: str = "marketing") -> int:
@@ -353,11 +361,11 @@ def _per_customer(
     Returns the sorted customer ids and one numpy array per aggregate, aligned with them.
     """
     select = ", ".join(f"{expression} AS {name}" for name, expression in aggregates.items())
-    result = _query(
-        lines,
-        f"SELECT {CUSTOMER_ID}, {select} FROM {source} GROUP BY {CUSTOMER_ID} ORDER BY {CUSTOMER_ID}",
-        params,
-    )
+    sql = f"SELECT {CUSTOMER_ID}, {select} FROM {source} GROUP BY {CUSTOMER_ID} ORDER BY {CUSTOMER_ID}"
+    if lines.per_customer_runner is not None:
+        result = lines.per_customer_runner(sql, params)
+    else:
+        result = _query(lines, sql, params)
     ids = pd.Index(result.column(CUSTOMER_ID).to_pandas(), name=CUSTOMER_ID)
     return ids, {name: result.column(name).to_numpy() for name in aggregates}
 

@@ -263,6 +263,14 @@ class SqlEngine(Engine):
             self._create("events", sql.events())
             self._create("netted", sql.netting(), materialise=True)
 
+    def _per_customer_arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
+        """Run a query grouped by customer and ordered by ``customer_id`` (over ``prepared``)."""
+        return self._arrow(sql, params)
+
+    def _create_per_customer(self, name: str, sql: str) -> None:
+        """Materialise a query grouped by customer (over ``prepared``) as ``name``."""
+        self._create(name, sql, materialise=True)
+
     def _finish(self, sql: CleaningSql) -> None:
         query = sql.outlier_threshold()
         threshold = self._scalar(query) if query is not None else None
@@ -300,7 +308,7 @@ class SqlEngine(Engine):
             }
         )
         totals = self._arrow(sql.totals()).to_pylist()[0]
-        self._create("customer_reasons", sql.reasons_per_customer(), materialise=True)
+        self._create_per_customer("customer_reasons", sql.reasons_per_customer())
         by_customer = self._frame(sql.by_customer())
         by_customer = by_customer.set_index(
             pd.Index(by_customer.pop(CUSTOMER_ID).astype("str"), name=CUSTOMER_ID)
@@ -351,7 +359,9 @@ class SqlEngine(Engine):
         product_nulls = sql.has(PRODUCT_ID) and bool(
             self._scalar("SELECT count(*) FROM lines WHERE product_id IS NULL")
         )
-        lines = features.sql_lines(self._arrow, sql.line_columns(), snapshot, product_nulls)
+        lines = features.sql_lines(
+            self._arrow, sql.line_columns(), snapshot, product_nulls, self._per_customer_arrow
+        )
         sessions, reviews = tables.get("sessions"), tables.get("reviews")
         if isinstance(sessions, tuple):
             sessions = self._session_reducer(sessions[1], snapshot)
