@@ -791,11 +791,13 @@ def customer_file_of_lines(
         # group by 6-10x slower (10M lines: 16 s against 1.3 s + 1.6 s for the two)
         _, values = _per_customer(lines, per_customer, params)
     if share_names:
-        spend = np.column_stack([values[name] for name in spend_sums]).astype(np.float64)
-        monetary = core["monetary"].to_numpy()[:, None]
+        monetary = core["monetary"].to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
-            shares = np.where(monetary != 0, spend / monetary, 0.0)
-        parts.append(pd.DataFrame(shares, index=customer_ids, columns=share_names))
+            shares = {  # column by column: no (customers x levels) intermediate copies
+                share: np.where(monetary != 0, values.pop(name).astype(np.float64) / monetary, 0.0)
+                for share, name in zip(share_names, spend_sums, strict=True)
+            }
+        parts.append(pd.DataFrame(shares, index=customer_ids))
     if lines.has(PRODUCT_ID):
         parts.append(
             pd.DataFrame(

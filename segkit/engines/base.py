@@ -318,6 +318,7 @@ class SqlEngine(Engine):
             | {"cancelled_amount": "float64"}
         )
         removed = self._frame(sql.removed_customers())
+        self._release("customer_reasons")  # one row per customer: its memory goes to the customer file
         counts = removed[[f"r{code}" for code in codes]].to_numpy(dtype="int64")
         main = counts.argmax(axis=1) if len(removed) else np.zeros(0, dtype=int)
         removed_customers = pd.DataFrame(
