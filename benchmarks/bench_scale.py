@@ -6,6 +6,10 @@ about 10M and 100M order lines, cached under ``--cache`` between runs (generatio
 separately). Each measurement runs in a fresh child process: ``engine.read_clean_customer_file`` on
 the folder (transactions, cleaning report, customer file with sessions, reviews and demographics).
 
+DuckDB runs with ``--memory-limit`` (default 4GB): a log of more than ``memory_limit / 400 B`` lines
+(10M lines at 4GB) is cleaned in buckets of customers (``DuckDBEngine.lines_per_bucket``), so the 100M
+run cleans 10 buckets of about 10M lines.
+
 Printed per run: wall seconds, CPU seconds (user + sys of the child and its waited-for children, e.g.
 Spark's JVM) and peak memory, the largest sum of the resident set sizes of the child's process tree
 (sampled every 0.2 s from /proc; Spark's JVM included). The load average is printed beside them:

@@ -36,6 +36,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from segkit.schema import (
@@ -180,6 +181,7 @@ class _Lines:
     runner: SqlRunner | None = None
     columns: tuple[str, ...] = ()
     product_nulls: bool = False
+    per_customer_runner: SqlRunner | None = None  # for queries grouped by customer (default: runner)
 
     @property
     def snapshot(self) -> pd.Timestamp:
@@ -196,7 +198,11 @@ class _Lines:
 
 
 def sql_lines(
-    runner: SqlRunner, columns: Sequence[str], snapshot_day: int, product_nulls: bool = False
+    runner: SqlRunner,
+    columns: Sequence[str],
+    snapshot_day: int,
+    product_nulls: bool = False,
+    per_customer_runner: SqlRunner | None = None,
 ) -> _Lines:
     """Lines held by a SQL engine, for :func:`customer_file_of_lines`.
 
@@ -212,8 +218,11 @@ def sql_lines(
         Day number (days since 1970-01-01) of the inclusive snapshot, from :func:`snapshot_day`.
     product_nulls
         True when some line has no ``product_id``.
+    per_customer_runner
+        Runs the queries grouped by customer and ordered by ``customer_id`` (default: ``runner``): an
+        engine that holds its lines in buckets of customers runs them bucket by bucket.
     """
-    return _Lines(None, int(snapshot_day), runner, tuple(columns), bool(product_nulls))
+    return _Lines(None, int(snapshot_day), runner, tuple(columns), bool(product_nulls), per_customer_runner)
 
 
 def snapshot_day(snapshot_date: object, last_day: int, convention: str = "marketing") -> int:
@@ -352,11 +361,11 @@ def _per_customer(
     Returns the sorted customer ids and one numpy array per aggregate, aligned with them.
     """
     select = ", ".join(f"{expression} AS {name}" for name, expression in aggregates.items())
-    result = _query(
-        lines,
-        f"SELECT {CUSTOMER_ID}, {select} FROM {source} GROUP BY {CUSTOMER_ID} ORDER BY {CUSTOMER_ID}",
-        params,
-    )
+    sql = f"SELECT {CUSTOMER_ID}, {select} FROM {source} GROUP BY {CUSTOMER_ID} ORDER BY {CUSTOMER_ID}"
+    if lines.per_customer_runner is not None:
+        result = lines.per_customer_runner(sql, params)
+    else:
+        result = _query(lines, sql, params)
     ids = pd.Index(result.column(CUSTOMER_ID).to_pandas(), name=CUSTOMER_ID)
     return ids, {name: result.column(name).to_numpy() for name in aggregates}
 
@@ -539,12 +548,42 @@ def _level_sum(column: str, levels: list[object]) -> tuple[str, list[object]]:
     return f"coalesce(sum({AMOUNT}) FILTER (WHERE {' OR '.join(conditions)}), 0)", values
 
 
+def positions(ids: pd.Index | pd.Series, among: pd.Index | pd.Series) -> np.ndarray:
+    """Position in ``among`` of each id of ``ids`` (first occurrence; -1 when absent), ids compared as text.
+
+    Arrow's hash look-up: pandas' string indexer turns millions of Arrow-backed ids into Python
+    strings first (5.8M customers: 3-5 s and 0.4 GB per look-up).
+    """
+    found = pc.index_in(_id_text(ids), value_set=_id_text(among))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _id_text(ids: pd.Index | pd.Series) -> pa.Array | pa.ChunkedArray:
+    series = pd.Series(ids, copy=False)
+    if not pd.api.types.is_string_dtype(series.dtype) or pd.api.types.is_object_dtype(series.dtype):
+        series = series.astype("str")
+    return pa.array(series.array).cast(pa.large_string())
+
+
+def values_at(values: np.ndarray, rows: np.ndarray, fill: float = 0.0) -> np.ndarray:
+    """``values`` (float64) at ``rows``, ``fill`` where ``rows`` is -1."""
+    out = np.full(len(rows), fill, dtype=np.float64)
+    hit = rows >= 0
+    out[hit] = np.asarray(values, dtype=np.float64)[rows[hit]]
+    return out
+
+
+def take_or_fill(
+    values: pd.Series | np.ndarray, rows: np.ndarray
+) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """``values`` at ``rows``, missing (NaN, NaT, NA) where ``rows`` is -1 (a reindex from :func:`positions`)."""
+    array = values.array if isinstance(values, pd.Series) else values
+    return pd.api.extensions.take(array, rows, allow_fill=True)
+
+
 def _side_codes(table: pd.DataFrame, name: str, customer_ids: pd.Index) -> np.ndarray:
     """Customer code of every row of a side table (-1 when the customer has no transaction)."""
-    ids = table[CUSTOMER_ID]
-    if not pd.api.types.is_string_dtype(ids.dtype):
-        ids = ids.astype("str")
-    return customer_ids.get_indexer(ids)
+    return positions(table[CUSTOMER_ID], customer_ids)
 
 
 def _until_snapshot(table: pd.DataFrame, column: str, name: str, snapshot_day: int) -> pd.DataFrame:
@@ -638,10 +677,11 @@ def _demographics(customers: pd.DataFrame, customer_ids: pd.Index, snapshot: pd.
     duplicated = ids.duplicated()
     if duplicated.any():
         raise bad_rows_error(DataError, "customers: customer_id is not unique", CUSTOMER_ID, ids[duplicated])
-    table = customers.assign(**{CUSTOMER_ID: ids.astype("str")}).set_index(CUSTOMER_ID).reindex(customer_ids)
+    rows = positions(customer_ids, ids)
+    attributes = customers.drop(columns=CUSTOMER_ID)
     filled = {}
-    for column in table.columns:  # loop over attribute columns, not customers
-        values = table[column]
+    for column in attributes.columns:  # loop over attribute columns, not customers
+        values = pd.Series(take_or_fill(attributes[column], rows), index=customer_ids, name=column)
         if pd.api.types.is_datetime64_any_dtype(values.dtype):  # a date becomes its age at the snapshot
             days = (snapshot - values.dt.tz_localize(None).dt.normalize()).dt.days.astype("float64")
             median = days.median()
@@ -666,9 +706,9 @@ def _cancelled_share(cancellations: pd.DataFrame, customer_ids: pd.Index) -> pd.
             column="cancellations",
         )
     table = cancellations.set_index(CUSTOMER_ID) if CUSTOMER_ID in cancellations.columns else cancellations
-    table = table.set_axis(table.index.astype("str")).reindex(customer_ids)
-    lines = table["lines"].to_numpy(dtype=np.float64, na_value=0.0)
-    cancelled = table["cancelled_lines"].to_numpy(dtype=np.float64, na_value=0.0)
+    rows = positions(customer_ids, table.index)
+    lines = values_at(table["lines"].to_numpy(dtype=np.float64), rows)
+    cancelled = values_at(table["cancelled_lines"].to_numpy(dtype=np.float64), rows)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(lines > 0, cancelled / np.maximum(lines, 1), 0.0)
     return pd.Series(np.clip(share, 0.0, 1.0), index=customer_ids, name="cancelled_share")
@@ -751,11 +791,13 @@ def customer_file_of_lines(
         # group by 6-10x slower (10M lines: 16 s against 1.3 s + 1.6 s for the two)
         _, values = _per_customer(lines, per_customer, params)
     if share_names:
-        spend = np.column_stack([values[name] for name in spend_sums]).astype(np.float64)
-        monetary = core["monetary"].to_numpy()[:, None]
+        monetary = core["monetary"].to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
-            shares = np.where(monetary != 0, spend / monetary, 0.0)
-        parts.append(pd.DataFrame(shares, index=customer_ids, columns=share_names))
+            shares = {  # column by column: no (customers x levels) intermediate copies
+                share: np.where(monetary != 0, values.pop(name).astype(np.float64) / monetary, 0.0)
+                for share, name in zip(share_names, spend_sums, strict=True)
+            }
+        parts.append(pd.DataFrame(shares, index=customer_ids))
     if lines.has(PRODUCT_ID):
         parts.append(
             pd.DataFrame(

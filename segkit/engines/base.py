@@ -201,7 +201,10 @@ class SqlEngine(Engine):
         ).drop(columns="_row")
         for column in frame.columns:
             if column == ORDER_DATE:
-                frame[column] = frame[column].astype("datetime64[ns]")
+                dates = frame[column]
+                if isinstance(dates.dtype, pd.DatetimeTZDtype):  # Spark: instants in its UTC session
+                    dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
+                frame[column] = dates.astype("datetime64[ns]")
             elif frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column].dtype):
                 frame[column] = frame[column].astype("str")
         return frame.reset_index(drop=True), len(ids)
@@ -260,6 +263,14 @@ class SqlEngine(Engine):
             self._create("events", sql.events())
             self._create("netted", sql.netting(), materialise=True)
 
+    def _per_customer_arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
+        """Run a query grouped by customer and ordered by ``customer_id`` (over ``prepared``)."""
+        return self._arrow(sql, params)
+
+    def _create_per_customer(self, name: str, sql: str) -> None:
+        """Materialise a query grouped by customer (over ``prepared``) as ``name``."""
+        self._create(name, sql, materialise=True)
+
     def _finish(self, sql: CleaningSql) -> None:
         query = sql.outlier_threshold()
         threshold = self._scalar(query) if query is not None else None
@@ -297,16 +308,17 @@ class SqlEngine(Engine):
             }
         )
         totals = self._arrow(sql.totals()).to_pylist()[0]
-        self._create("customer_reasons", sql.reasons_per_customer(), materialise=True)
+        self._create_per_customer("customer_reasons", sql.reasons_per_customer())
         by_customer = self._frame(sql.by_customer())
         by_customer = by_customer.set_index(
             pd.Index(by_customer.pop(CUSTOMER_ID).astype("str"), name=CUSTOMER_ID)
         )
-        by_customer = by_customer.sort_index().astype(
+        by_customer = by_customer.astype(
             {c: "int64" for c in ("lines", "cancelled_lines", "kept_lines", "cancellation_lines")}
             | {"cancelled_amount": "float64"}
         )
         removed = self._frame(sql.removed_customers())
+        self._release("customer_reasons")  # one row per customer: its memory goes to the customer file
         counts = removed[[f"r{code}" for code in codes]].to_numpy(dtype="int64")
         main = counts.argmax(axis=1) if len(removed) else np.zeros(0, dtype=int)
         removed_customers = pd.DataFrame(
@@ -315,7 +327,7 @@ class SqlEngine(Engine):
                 "reason": pd.Series(np.asarray(REASONS, dtype=object)[main], dtype="str").to_numpy(),
             },
             index=pd.Index(removed[CUSTOMER_ID].astype("str"), name=CUSTOMER_ID),
-        ).sort_index()
+        )
         return CleaningSummary(
             reasons=None,
             amounts=None,
@@ -348,7 +360,9 @@ class SqlEngine(Engine):
         product_nulls = sql.has(PRODUCT_ID) and bool(
             self._scalar("SELECT count(*) FROM lines WHERE product_id IS NULL")
         )
-        lines = features.sql_lines(self._arrow, sql.line_columns(), snapshot, product_nulls)
+        lines = features.sql_lines(
+            self._arrow, sql.line_columns(), snapshot, product_nulls, self._per_customer_arrow
+        )
         sessions, reviews = tables.get("sessions"), tables.get("reviews")
         if isinstance(sessions, tuple):
             sessions = self._session_reducer(sessions[1], snapshot)
@@ -391,13 +405,14 @@ class SqlEngine(Engine):
         )
 
         def reduce(customer_ids: pd.Index, frequency: np.ndarray) -> pd.DataFrame:
-            per = table.set_index(table["cid"].astype("str")).reindex(customer_ids)
+            rows = features.positions(customer_ids, table["cid"])
+            sums = {
+                name: features.values_at(table[name].to_numpy(dtype="float64", na_value=0.0), rows)
+                for name in ("n", "pages", "conv")
+                if name in table
+            }
             return features.session_columns(
-                per["n"].to_numpy(dtype="float64", na_value=0.0).astype(np.int64),
-                per["pages"].to_numpy(dtype="float64", na_value=0.0) if "pages" in per else None,
-                per["conv"].to_numpy(dtype="float64", na_value=0.0) if "conv" in per else None,
-                frequency,
-                customer_ids,
+                sums["n"].astype(np.int64), sums.get("pages"), sums.get("conv"), frequency, customer_ids
             )
 
         return reduce
@@ -414,9 +429,11 @@ class SqlEngine(Engine):
         )
 
         def reduce(customer_ids: pd.Index) -> pd.DataFrame:
-            per = table.set_index(table["cid"].astype("str")).reindex(customer_ids)
-            count = per["n"].to_numpy(dtype="float64", na_value=0.0).astype(np.int64)
-            total = per["total"].to_numpy(dtype="float64", na_value=0.0)
+            rows = features.positions(customer_ids, table["cid"])
+            count = features.values_at(table["n"].to_numpy(dtype="float64", na_value=0.0), rows).astype(
+                np.int64
+            )
+            total = features.values_at(table["total"].to_numpy(dtype="float64", na_value=0.0), rows)
             population_mean = float(total.sum() / count.sum()) if count.sum() else 0.0
             return features.review_columns(count, total, population_mean, customer_ids)
 

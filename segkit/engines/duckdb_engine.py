@@ -73,6 +73,7 @@ class DuckDBEngine(SqlEngine):
         threads: int | None = None,
         lines_per_bucket: int | None = None,
     ) -> None:
+        self._parts: list[str] = []  # the Parquet parts of `prepared` when cleaned in buckets
         self.lines_per_bucket = int(lines_per_bucket or memory_bytes(memory_limit) // BYTES_PER_LINE)
         if self.lines_per_bucket < 1:
             raise ParameterError("lines_per_bucket must be >= 1", column="lines_per_bucket")
@@ -140,10 +141,44 @@ class DuckDBEngine(SqlEngine):
             part = os.path.join(prepared, f"part-{bucket:05d}.parquet")
             self._run(f"COPY ({bucket_sql.prepared()}) TO {literal(part)} (FORMAT parquet)")
             self._release("netted", "events", "flagged", "copies", "tx_bucket")
-        self._create(
-            "prepared", f"SELECT * FROM read_parquet({literal(os.path.join(prepared, '*.parquet'))})"
-        )
+        self._parts = sorted(glob.glob(os.path.join(prepared, "*.parquet")))
+        self._bind_prepared(self._parts)
         self._finish(sql)
+
+    def _bind_prepared(self, parts: list[str]) -> None:
+        """``prepared``: the Parquet parts ``parts`` (the views above it read them when queried)."""
+        listed = "[" + ", ".join(self.dialect.literal(p) for p in parts) + "]"
+        self._create("prepared", f"SELECT * FROM read_parquet({listed})")
+
+    def _per_customer_arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
+        """Bucket by bucket when the log was cleaned in buckets: customers are in one bucket each, so
+        the results are the buckets' results together, ordered by ``customer_id`` (Arrow sorts text
+        by its bytes, as DuckDB does). Per bucket, the hash tables hold a bucket's customers (and
+        orders) only; on 100M lines the whole-log group bys took 30-40 s each."""
+        if not self._parts:
+            return super()._per_customer_arrow(sql, params)
+        tables = []
+        try:
+            for part in self._parts:
+                self._bind_prepared([part])
+                tables.append(self._arrow(sql, params))
+        finally:
+            self._bind_prepared(self._parts)
+        return pa.concat_tables(tables).sort_by(CUSTOMER_ID)
+
+    def _create_per_customer(self, name: str, sql: str) -> None:
+        if not self._parts:
+            super()._create_per_customer(name, sql)
+            return
+        try:
+            for i, part in enumerate(self._parts):
+                self._bind_prepared([part])
+                if i == 0:
+                    self._create(name, sql, materialise=True)
+                else:
+                    self._run(f"INSERT INTO {name} {sql}")
+        finally:
+            self._bind_prepared(self._parts)
 
     def _run(self, sql: str, params: list[object] | None = None) -> duckdb.DuckDBPyRelation | None:
         try:

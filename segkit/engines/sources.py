@@ -208,7 +208,7 @@ def id_expression(
     text = f"nullif(trim(CAST({column} AS STRING)), '')"
     # integral ids written with decimals ("12.0") lose them, as in normalize_id; look-ups that stop at
     # their first row: without a "." anywhere (one scan, no regular expression) nothing changes
-    with_dot = scalar(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {text} LIKE '%.%' LIMIT 1) AS d")
+    with_dot = scalar(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {column} LIKE '%.%' LIMIT 1) AS d")
     if not int(with_dot):
         return text
     not_integral = scalar(

@@ -144,8 +144,10 @@ class SparkEngine(SqlEngine):
             frame = frame.withColumn("_file", F.col("_metadata.file_path")).withColumn(
                 "_file_row", F.col("_metadata.row_index")
             )
+            # the files' order, numbered in one partition (a handful of rows: no global sort of the log)
             files = frame.select("_file").distinct()
-            files = files.withColumn("_index", F.row_number().over(Window.orderBy("_file")) - 1)
+            by_name = Window.partitionBy(F.lit(0)).orderBy("_file")
+            files = files.withColumn("_index", F.row_number().over(by_name) - 1)
             frame = frame.join(F.broadcast(files), "_file").withColumn(
                 "_row", F.col("_index") * F.lit(_FILE_STRIDE) + F.col("_file_row")
             )

@@ -411,7 +411,8 @@ class CleaningSql:
         return (
             f"SELECT customer_id, {purchases} AS lines, netted_lines AS cancelled_lines, "
             f"{' + '.join(f'r{int(c)}' for c in _KEPT_CODES)} AS kept_lines, {cancel} AS cancellation_lines, "
-            f"netted_amount AS cancelled_amount FROM customer_reasons WHERE {purchases} + {cancel} > 0"
+            f"netted_amount AS cancelled_amount FROM customer_reasons WHERE {purchases} + {cancel} > 0 "
+            "ORDER BY customer_id"
         )
 
     def removed_customers(self) -> str:
@@ -419,7 +420,7 @@ class CleaningSql:
         counts = ", ".join(f"r{code}" for code in range(len(REASONS)))
         return (
             f"SELECT customer_id, lines, {counts} FROM customer_reasons "
-            f"WHERE {' + '.join(f'r{int(c)}' for c in _KEPT_CODES)} = 0"
+            f"WHERE {' + '.join(f'r{int(c)}' for c in _KEPT_CODES)} = 0 ORDER BY customer_id"
         )
 
     def lines(self) -> str:
