@@ -246,11 +246,6 @@ def test_notebook_02_reads_the_engine_result_notebook_01_stored_and_only_under_t
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="SqlEngine.sample_lines (base.py, the lead's) casts Spark's time-zone-aware order_date with "
-    "astype('datetime64[ns]'), a TypeError; notebooks 01-02 on Spark fail the same way (see notes/j18nb.md)",
-)
 def test_spark_draws_the_same_customers_and_lines(shop):
     from segkit.engines.spark_engine import java_available
 
