@@ -97,26 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--processed-dir", default="data/processed", help="parent of the processed run folder")
     run.add_argument("--reports-dir", default="reports", help="parent of the reports run folder")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    run.add_argument(
-        "--engine",
-        choices=("auto", "pandas", "duckdb", "spark"),
-        default="auto",
-        help="what reads, cleans and builds the customer file in notebooks 01-02 and draws the customer "
+    _add_engine_arguments(
+        run,
+        "what reads, cleans and builds the customer file in notebooks 01-02 and draws the customer "
         "sample of notebooks 04-05 (default auto: pandas below 100 MB of input files, duckdb above)",
-    )
-    run.add_argument(
-        "--memory-limit",
-        default=None,
-        metavar="SIZE",
-        help="DuckDB memory limit, e.g. 4GB (it spills beyond)",
-    )
-    run.add_argument("--spark-master", default=None, metavar="URL", help="Spark master (default local[*])")
-    run.add_argument(
-        "--spark-conf",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="Spark setting, repeatable (e.g. --spark-conf spark.executor.memory=8g)",
     )
     run.set_defaults(handler=command_run)
 
@@ -142,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--model", required=True, help="model file (model.skops)")
     _add_source_arguments(score, data_required=True)
     score.add_argument("--out", required=True, help="output CSV (e.g. segments.csv)")
+    _add_engine_arguments(
+        score,
+        "what reads, cleans and builds the customer file and scores it (default auto: pandas below "
+        "100 MB of input files, duckdb above; duckdb and spark score in batches of customers)",
+    )
     score.set_defaults(handler=command_score)
     return parser
 
@@ -179,6 +168,27 @@ def _default_currencies() -> str:
 
     named = [f"{layout.title} {layout.currency}" for layout in LAYOUTS.values() if layout.currency]
     return ", ".join([*named, "else none"])
+
+
+def _add_engine_arguments(parser: argparse.ArgumentParser, engine_help: str) -> None:
+    """``--engine`` and its options (DuckDB memory limit, Spark master and settings)."""
+    parser.add_argument(
+        "--engine", choices=("auto", "pandas", "duckdb", "spark"), default="auto", help=engine_help
+    )
+    parser.add_argument(
+        "--memory-limit",
+        default=None,
+        metavar="SIZE",
+        help="DuckDB memory limit, e.g. 4GB (larger logs are cleaned in buckets of customers)",
+    )
+    parser.add_argument("--spark-master", default=None, metavar="URL", help="Spark master (default local[*])")
+    parser.add_argument(
+        "--spark-conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Spark setting, repeatable (e.g. --spark-conf spark.executor.memory=8g)",
+    )
 
 
 def _add_source_arguments(parser: argparse.ArgumentParser, *, data_required: bool) -> None:
@@ -301,6 +311,12 @@ def command_score(args: argparse.Namespace) -> int:
     model = load_model(model_path)
     if not Path(args.data).exists():
         raise ParameterError(f"data source not found: {args.data}", column="data", examples=[args.data])
+    engine, engine_options = _engine_choice(args)
+    if engine != "pandas":
+        scored = _score_with_engine(model, args, columns, engine, engine_options)
+        out = write_csv_atomic(scored, Path(args.out))
+        print(f"{len(scored):,} customers scored into {out} ({engine} engine)")
+        return 0
     dataset = read_dataset(
         str(Path(args.data)),
         layout=args.layout,
@@ -317,6 +333,35 @@ def command_score(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- helpers
+def _score_with_engine(
+    model: Any, args: argparse.Namespace, columns: dict[str, str], engine: str, options: dict[str, Any]
+) -> Any:
+    """``segkit score`` on DuckDB or Spark: the engine's customer file, scored in batches by the engine."""
+    from segkit.clustering import check_input_tables, score_customer_file
+    from segkit.engines import ReadOptions, get_engine
+
+    read = ReadOptions(
+        layout=args.layout,
+        columns=columns or None,
+        sep=args.sep or None,
+        date_format=args.date_format or None,
+        header=args.header,
+    )
+    with get_engine(engine, **options) as runner:
+        result = runner.read_clean_customer_file(str(Path(args.data).expanduser().resolve()), read)
+        customers = result.customer_file
+        check_input_tables(model, customers.attrs.get("tables", ["transactions"]))
+        # the share columns say which of the line columns the new data have
+        line_columns = [
+            column
+            for column, prefix in (("category", "share_cat_"), ("channel", "share_channel_"))
+            if any(str(name).startswith(prefix) for name in customers.columns)
+        ]
+        return score_customer_file(
+            model, customers, line_columns, segment_frame=lambda cf: runner.score(model, cf)
+        )
+
+
 def _engine_choice(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """The engine ``--engine`` names (``auto`` resolved by the size of ``--data``) and its options."""
     from segkit.engines import choose_engine

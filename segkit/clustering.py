@@ -1643,20 +1643,55 @@ def score_dataset(model: SegmentationModel, dataset: Any, snapshot_date: Any = N
     if getattr(dataset, "transactions", None) is None:
         raise SchemaError("dataset has no transactions table", column="transactions")
     needed = model.metadata.get("input_tables") or input_tables(model.features)
+    check_input_tables(
+        model, ["transactions", *(name for name, table in tables.items() if table is not None)]
+    )
+    clean, report = cleaning.clean_transactions(dataset.transactions)
+    cancellations = getattr(report, "by_customer", None)
+    kwargs: dict[str, Any] = {"snapshot_date": snapshot_date, "cancellations": cancellations}
+    cf = features.customer_file(clean, **{k: v for k, v in tables.items() if k in needed}, **kwargs)
+    return score_customer_file(model, cf, clean.columns)
+
+
+def check_input_tables(model: SegmentationModel, tables: Sequence[str]) -> None:
+    """Raise a :class:`~segkit.schema.SchemaError` naming the first table the model needs and ``tables`` lack."""
+    needed = model.metadata.get("input_tables") or input_tables(model.features)
     for table in needed:
-        if table != "transactions" and tables.get(table) is None:
+        if table not in tables:
             raise SchemaError(
                 f"the model needs the {table!r} table (features "
                 f"{[f for f in model.features if FEATURE_TABLES.get(f) == table]}), which the data lack",
                 column=table,
             )
-    clean, report = cleaning.clean_transactions(dataset.transactions)
-    cancellations = getattr(report, "by_customer", None)
-    kwargs: dict[str, Any] = {"snapshot_date": snapshot_date, "cancellations": cancellations}
-    cf = features.customer_file(clean, **{k: v for k, v in tables.items() if k in needed}, **kwargs)
-    cf = _zero_absent_shares(cf, model.features, clean)
+
+
+def score_customer_file(
+    model: SegmentationModel,
+    customer_file: pd.DataFrame,
+    line_columns: Sequence[str],
+    segment_frame: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    """The scoring half of :func:`score_dataset`, on a customer file built from new data.
+
+    Parameters
+    ----------
+    customer_file
+        :func:`segkit.customer_file` of the new data's clean lines.
+    line_columns
+        The columns of those lines (a category or channel the model knows and nobody bought is a
+        0 share only when the lines have the column).
+    segment_frame
+        ``segment_frame(customer_file) -> frame``: how to assign segments (default
+        ``model.segment_frame``; an engine passes its batched :meth:`~segkit.engines.Engine.score`).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``customer_id, segment_id, segment_name, rfm_segment``, sorted by ``customer_id``.
+    """
+    cf = _zero_absent_shares(customer_file, model.features, line_columns)
     cf = _add_rfm_segment(cf, model)
-    frame = model.segment_frame(cf)
+    frame = (segment_frame or model.segment_frame)(cf)
     if "rfm_segment" not in frame.columns:
         frame["rfm_segment"] = pd.array([None] * len(frame), dtype="str")
     return frame.sort_values(CUSTOMER_ID, kind="mergesort").reset_index(drop=True)
@@ -1666,7 +1701,9 @@ def score_dataset(model: SegmentationModel, dataset: Any, snapshot_date: Any = N
 _SHARE_FAMILIES: dict[str, str] = {"share_cat_": "category", "share_channel_": "channel"}
 
 
-def _zero_absent_shares(cf: pd.DataFrame, feature_names: Sequence[str], clean: pd.DataFrame) -> pd.DataFrame:
+def _zero_absent_shares(
+    cf: pd.DataFrame, feature_names: Sequence[str], line_columns: Sequence[str]
+) -> pd.DataFrame:
     """A category (channel) the model knows but nobody in the new batch bought is a 0 share.
 
     Only when the batch has the category (channel) column at all; a batch without it lacks an
@@ -1676,7 +1713,7 @@ def _zero_absent_shares(cf: pd.DataFrame, feature_names: Sequence[str], clean: p
         name: 0.0
         for name in feature_names
         for prefix, column in _SHARE_FAMILIES.items()
-        if name.startswith(prefix) and name not in cf.columns and column in clean.columns
+        if name.startswith(prefix) and name not in cf.columns and column in line_columns
     }
     return cf.assign(**absent) if absent else cf
 

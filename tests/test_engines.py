@@ -356,3 +356,28 @@ def test_exact_copies_are_found_whatever_the_hash_collisions(row_hash):
         found = sorted(row for (row,) in con.sql(sql.copies()).fetchall())
     expected = tx.loc[tx.drop(columns="_row").duplicated(keep="first"), "_row"].tolist()
     assert expected and found == expected
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.slow)])
+def test_segkit_score_with_an_engine_writes_the_pandas_segments(request, sources, tmp_path, engine):
+    """``segkit score --engine``: the engine's customer file, scored in batches, gives pandas' tags."""
+    from segkit.cli import main
+
+    if engine == "spark":
+        request.getfixturevalue("spark_engine")  # one session for the module (skips without Java)
+    path, _ = sources["demo_parquet_partitioned"]
+    with get_engine("pandas") as pandas_engine:
+        customers = pandas_engine.read_clean_customer_file(path).customer_file
+    model = clustering.fit_segmentation(customers, "kmeans", 4, seed=0)
+    model_path = model.save(tmp_path / "model.skops")
+    tags = {}
+    for name in ("pandas", engine):
+        out = tmp_path / f"{name}.csv"
+        assert (
+            main(["score", "--model", str(model_path), "--data", path, "--out", str(out), "--engine", name])
+            == 0
+        )
+        tags[name] = pd.read_csv(out, dtype={"customer_id": "str"})
+    assert tags["pandas"]["segment_id"].nunique() == 4
+    assert len(tags["pandas"]) == len(customers)
+    pd.testing.assert_frame_equal(tags[engine], tags["pandas"])
