@@ -23,44 +23,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scale import SIZES, _tree_rss, shop_folder  # noqa: E402 (the sibling benchmark's helpers)
+from bench_scale import SIZES, run_measured, shop_folder  # noqa: E402 (the sibling benchmark's helpers)
 
 MAINTENANCE = "04_maintenance_simulation"
 
 
-def run_and_sample(command: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Run ``command``; its wall and CPU seconds and the peak RSS (bytes) of its process tree."""
-    start = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak, done = [0], threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss(child.pid))
-            done.wait(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    done.set()
-    sampler.join()
+def run_and_sample(command: list[str]) -> dict[str, float]:
+    """Run ``command``; its wall and CPU seconds and the peak memory (GB) of its process tree."""
+    output, status, measures = run_measured(command)
     if status != 0:
         print(output[-4000:], file=sys.stderr)
         raise SystemExit(f"segkit run failed (exit status {status})")
-    return {
-        "wall_s": time.perf_counter() - start,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
-        "peak_b": peak[0],
-    }
+    return measures
 
 
 def main() -> None:
@@ -81,7 +60,7 @@ def main() -> None:
         command += ["--memory-limit", args.memory_limit, "--name", "bench", "--no-progress"]
         command += ["--processed-dir", str(out / "processed"), "--reports-dir", str(out / "reports")]
         load_before = os.getloadavg()
-        measured = run_and_sample(command, dict(os.environ))
+        measured = run_and_sample(command)
         load_after = os.getloadavg()
         seconds = json.loads((out / "processed" / "bench" / "run.json").read_text())["seconds"]
         pages = sorted(page.name for page in (out / "reports" / "bench").glob("*.html"))
@@ -91,7 +70,7 @@ def main() -> None:
     )
     print(
         f"total: {measured['wall_s']:.1f} s wall, {measured['cpu_s']:.1f} CPU-s, "
-        f"peak {measured['peak_b'] / 1e9:.2f} GB (process tree); {os.cpu_count()} cores; "
+        f"peak {measured['peak_gb']:.2f} GB (process tree); {os.cpu_count()} cores; "
         "load average {:.2f} {:.2f} {:.2f} before, {:.2f} {:.2f} {:.2f} after".format(
             *load_before, *load_after
         )

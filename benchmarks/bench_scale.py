@@ -79,9 +79,10 @@ def _tree_rss(root: int) -> int:
     return total
 
 
-def measure(engine: str, folder: Path, memory_limit: str) -> dict[str, object]:
-    """Run one child; its printed result plus wall, CPU and peak tree memory."""
-    command = [sys.executable, __file__, "--child", engine, str(folder), "--memory-limit", memory_limit]
+def run_measured(command: list[str]) -> tuple[str, int, dict[str, float]]:
+    """Run ``command`` (its stderr passes through); its output, exit status and measures: ``wall_s``,
+    ``cpu_s`` (user + sys of the child and its waited-for children) and ``peak_gb`` (largest sum of
+    the resident set sizes of its process tree, sampled every 0.2 s)."""
     start = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     peak = [0]
@@ -99,10 +100,21 @@ def measure(engine: str, folder: Path, memory_limit: str) -> dict[str, object]:
     wall = time.perf_counter() - start
     done.set()
     sampler.join()
+    return (
+        output,
+        status,
+        {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_gb": peak[0] / 1e9},
+    )
+
+
+def measure(engine: str, folder: Path, memory_limit: str) -> dict[str, object]:
+    """Run one child; its printed result plus wall, CPU and peak tree memory."""
+    command = [sys.executable, __file__, "--child", engine, str(folder), "--memory-limit", memory_limit]
+    output, status, measures = run_measured(command)
     result = (
         json.loads(output.strip().splitlines()[-1]) if status == 0 and output.strip() else {"error": status}
     )
-    result.update(wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime, peak_gb=peak[0] / 1e9)
+    result.update(measures)
     return result
 
 
